@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# Builds the test control plane (etcd, kube-apiserver, kube-controller-manager,
+# kube-scheduler, kubectl, kwok) from the Go module proxy and collects the CRDs
+# the integration tests install. Idempotent: a binary that already reports the
+# pinned version is not rebuilt. Nothing is written inside the repository.
+#
+#   scripts/testenv/build.sh            # build what is missing, print the cache dir
+#   STEPWISE_CACHE=/some/dir build.sh   # cache root (default ~/.cache/stepwise)
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=versions.env
+source "$here/versions.env"
+
+export GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS=-buildvcs=false
+key="k8s-${KUBERNETES_VERSION}_etcd-${ETCD_VERSION}_kwok-${KWOK_VERSION}_gw-${GATEWAY_API_VERSION}_kruise-${KRUISE_ROLLOUTS_VERSION}"
+root="${STEPWISE_CACHE:-$HOME/.cache/stepwise}/testenv/$key"
+bin="$root/bin" crds="$root/crds" work="$root/work"
+mkdir -p "$bin" "$crds" "$work"
+
+log() { printf '[testenv %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+have() { [[ -x "$bin/$1" ]] && "$bin/$1" "${@:2}" 2>/dev/null | grep -q -- "$3"; }
+mod_field() { go mod download -json "$1" | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s)[process.argv[1]]))' "$2"; }
+
+# A wrapper module per tool, so minimal version selection never mixes their graphs.
+wrapper() {
+  local dir="$work/$1"; rm -rf "$dir"; mkdir -p "$dir"
+  (cd "$dir" && go mod init "local.test/$1" >/dev/null 2>&1)
+  echo "$dir"
+}
+
+build_kubernetes() {
+  local v=$KUBERNETES_VERSION
+  if have kube-apiserver --version "Kubernetes $v" && have kube-controller-manager --version "Kubernetes $v" \
+     && have kube-scheduler --version "Kubernetes $v" && have kubectl "version --client" "$v"; then
+    log "kubernetes $v: cached"; return
+  fi
+  log "kubernetes $v: building (cold: 15-30 min)"
+  local dir; dir=$(wrapper k8s); cd "$dir"
+  local staging="v0.${v#v1.}" minor; minor=$(echo "$v" | cut -d. -f2)
+  # Derive the staging replaces from upstream's own go.mod, so new staging modules need no edit here.
+  go mod edit -json "$(mod_field "k8s.io/kubernetes@$v" GoMod)" | node -e '
+    let s=""; process.stdin.on("data",d=>s+=d).on("end",()=>{ const m=JSON.parse(s);
+      for (const r of m.Replace||[]) if (r.New.Path.startsWith("./staging/")) console.log(`-replace=${r.Old.Path}=${r.Old.Path}@${process.argv[1]}`);
+      for (const e of m.Exclude||[]) console.log(`-exclude=${e.Path}@${e.Version}`); })' "$staging" | xargs go mod edit
+  go mod edit -go=1.26.0
+  local cmds=(kube-apiserver kube-controller-manager kube-scheduler kubectl) pkgs=()
+  for c in "${cmds[@]}"; do pkgs+=("k8s.io/kubernetes/cmd/$c"); done
+  go get -tool "${pkgs[@]/%/@$v}"
+  local ld="-s -w"
+  for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+    ld="$ld -X $p.gitVersion=$v -X $p.gitMajor=1 -X $p.gitMinor=$minor -X $p.gitTreeState=clean -X $p.buildDate=1970-01-01T00:00:00Z"
+  done
+  go build -trimpath -ldflags "$ld" -o "$bin/" "${pkgs[@]}"
+  "$bin/kube-apiserver" --version >&2
+}
+
+build_etcd() {
+  if have etcd --version "etcd Version: ${ETCD_VERSION#v}"; then log "etcd $ETCD_VERSION: cached"; return; fi
+  log "etcd $ETCD_VERSION: building"
+  local dir; dir=$(wrapper etcd); cd "$dir"
+  go mod edit -go=1.26.0
+  go get -tool "go.etcd.io/etcd/server/v3@$ETCD_VERSION"
+  go build -trimpath -ldflags "-s -w" -o "$bin/etcd" go.etcd.io/etcd/server/v3
+}
+
+build_go_install() { # name version-probe-args expected package@version
+  if have "$1" "$2" "$3"; then log "$1: cached"; return; fi
+  log "$1: go install $4"
+  GOBIN="$bin" go install -trimpath -ldflags "-s -w ${5:-}" "$4"
+}
+
+collect_crds() {
+  local gw kr
+  gw=$(mod_field "sigs.k8s.io/gateway-api@$GATEWAY_API_VERSION" Dir)
+  kr=$(mod_field "github.com/openkruise/rollouts@$KRUISE_ROLLOUTS_VERSION" Dir)
+  rm -rf "$crds.tmp"; mkdir -p "$crds.tmp/gateway-api" "$crds.tmp/kruise-rollouts"
+  cp "$gw"/config/crd/standard/gateway.networking.k8s.io_*.yaml "$crds.tmp/gateway-api/"
+  cp "$kr"/config/crd/bases/*.yaml "$crds.tmp/kruise-rollouts/"
+  chmod -R u+w "$crds.tmp"; rm -rf "$crds"; mv "$crds.tmp" "$crds"
+  log "CRDs: $(find "$crds" -name '*.yaml' | wc -l) files"
+}
+
+what=${1:-control-plane}
+case "$what" in
+  control-plane)
+    build_etcd
+    build_go_install kwok --version "$KWOK_VERSION" "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION" \
+      "-X sigs.k8s.io/kwok/pkg/consts.Version=$KWOK_VERSION"
+    collect_crds
+    build_kubernetes ;;
+  tools)
+    build_go_install cue version "$CUE_VERSION" "cuelang.org/go/cmd/cue@$CUE_VERSION"
+    build_go_install helm version "$HELM_VERSION" "helm.sh/helm/v3/cmd/helm@$HELM_VERSION" \
+      "-X helm.sh/helm/v3/internal/version.version=$HELM_VERSION" ;;
+  *) echo "usage: build.sh [control-plane|tools]" >&2; exit 2 ;;
+esac
+echo "$root"

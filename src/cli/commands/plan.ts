@@ -1,0 +1,56 @@
+import type { CommandModule } from 'yargs';
+import { planApp, type PausePlan, type Plan } from '../../plan/plan.js';
+import { formatBytes, formatCpu } from '../../plan/quantity.js';
+import type { MatchSpec } from '../../spec/types.js';
+import { fileOption, loadFromFiles } from '../io.js';
+import { table } from '../table.js';
+
+export const planCommand: CommandModule<object, { file: string[]; output: 'table' | 'json' }> = {
+  command: 'plan',
+  describe: 'Show each step of the release: pods per version, traffic, matches, pause, and the extra capacity it needs',
+  builder: (y) => y
+    .option('file', fileOption)
+    .option('output', { alias: 'o', choices: ['table', 'json'] as const, default: 'table' as const, describe: 'Output format' })
+    .example('$0 plan -f examples/blue-green.yaml', 'A table per app')
+    .example('$0 plan -f app.yaml -o json', 'The plan as JSON'),
+  handler: ({ file, output }) => {
+    const plans = loadFromFiles(file).map(({ app }) => planApp(app));
+    process.stdout.write(output === 'json' ? `${JSON.stringify(plans, null, 2)}\n` : plans.map(renderPlan).join('\n\n') + '\n');
+  },
+};
+
+export function renderPlan(plan: Plan): string {
+  const rows = plan.steps.map((s) => [
+    `${s.index}/${plan.steps.length}`,
+    String(s.replicas),
+    String(s.canaryPods),
+    String(s.stablePods),
+    s.traffic === undefined ? (s.matches.length ? '0% (matches only)' : '-') : `${s.traffic}%`,
+    s.matches.length ? s.matches.map(describeMatch).join(' OR ') : '-',
+    describePause(s.pause),
+  ]);
+  const peak = plan.peak;
+  const resources = peak.cpuCores || peak.memoryBytes
+    ? `, requesting ${formatCpu(peak.cpuCores)} CPU and ${formatBytes(peak.memoryBytes)} memory`
+    : ' (no resource requests set)';
+  return [
+    `${plan.namespace}/${plan.name}: ${plan.strategy} (${plan.style} style), ${plan.replicas} replicas`,
+    table(['STEP', 'REPLICAS', 'NEW PODS', 'OLD PODS', 'TRAFFIC', 'MATCHES', 'PAUSE'], rows),
+    `peak: ${peak.extraPods} extra pod${peak.extraPods === 1 ? '' : 's'}${resources}`,
+  ].join('\n');
+}
+
+function describeMatch(m: MatchSpec): string {
+  const parts = [
+    ...(m.headers ?? []).map((h) => `${h.name}${h.type === 'RegularExpression' ? '~' : '='}${h.value}`),
+    ...(m.cookie ? [`cookie ${m.cookie}=always`] : []),
+    ...(m.queryParams ?? []).map((q) => `?${q.name}${q.type === 'RegularExpression' ? '~' : '='}${q.value}`),
+    ...(m.path ? [`path ${m.path.type === 'Exact' ? '=' : m.path.type === 'RegularExpression' ? '~' : ''}${m.path.value}${m.path.type === 'PathPrefix' ? '*' : ''}`] : []),
+  ];
+  return parts.join(' AND ');
+}
+
+function describePause(p: PausePlan): string {
+  if (p.kind === 'manual') return 'approval';
+  return p.kind === 'timed' ? `${p.seconds}s` : '-';
+}

@@ -1,0 +1,42 @@
+import yargs from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { crdCommand, schemaCommand } from './commands/schema.js';
+import { initCommand } from './commands/init.js';
+import { planCommand } from './commands/plan.js';
+import { synthCommand } from './commands/synth.js';
+import { validateCommand } from './commands/validate.js';
+import { CliError } from './io.js';
+
+/** Runs the CLI; resolves to the exit status. */
+export async function main(argv: string[]): Promise<number> {
+  try {
+    await yargs(argv)
+      .scriptName('stepwise')
+      .usage('$0 <command> [options]\n\nProgressive delivery on Kubernetes, authored as typed code.')
+      .command(validateCommand)
+      .command(synthCommand)
+      .command(planCommand)
+      .command(initCommand)
+      .command(schemaCommand)
+      .command(crdCommand)
+      .demandCommand(1, 'name a command; see --help')
+      .strict()
+      .recommendCommands()
+      .wrap(Math.min(110, process.stdout.columns || 110))
+      .fail((message, error, y) => {
+        if (error) throw error;
+        y.showHelp((help: string) => process.stderr.write(`${help}\n\n`));
+        throw new CliError(message);
+      })
+      .parseAsync();
+    return 0;
+  } catch (e) {
+    if (e instanceof CliError) {
+      process.stderr.write(`stepwise: ${e.message}\n`);
+      return e.exitCode;
+    }
+    throw e;
+  }
+}
+
+process.exitCode = await main(hideBin(process.argv));

@@ -1,0 +1,15 @@
+export * from './spec/types.js';
+export { loadApps, validateAppSpec, type LoadedApp, type LoadResult, type SourceText } from './spec/load.js';
+export { formatIssue, SpecError, type SpecIssue, type SourceLocation } from './spec/errors.js';
+export { normalize, type NormalizedApp, type NormalizedStep, type RollingStyle } from './spec/normalize.js';
+export { appSchema } from './spec/schema.js';
+export { planApp, type Plan, type PlannedStep, type PausePlan } from './plan/plan.js';
+export { stepPods, scaledValue, isBatchReady, parsePercent } from './plan/replicas.js';
+export { expandWeights } from './plan/shorthand.js';
+export { renderApp } from './render/app.js';
+export { synthApp, toYaml } from './synth.js';
+export { builtinRolloutCrd } from './engines/crd.js';
+export { canaryIngress, nginxCanaryAnnotations, nextCanaryAnnotations } from './traffic/nginx.js';
+export { desiredRouteRules, type RouteIntent, type RouteRule } from './traffic/gateway.js';
+export { canaryService, withRevision, REVISION_LABEL } from './traffic/service.js';
+export type { KubeObject } from './traffic/objects.js';

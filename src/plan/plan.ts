@@ -1,0 +1,78 @@
+import type { NormalizedApp, RollingStyle } from '../spec/normalize.js';
+import type { MatchSpec, ReplicasValue, Strategy } from '../spec/types.js';
+import { parseQuantity } from './quantity.js';
+import { parsePercent, stepPods } from './replicas.js';
+
+export type PausePlan = { kind: 'manual' } | { kind: 'timed'; seconds: number } | { kind: 'none' };
+
+export interface PlannedStep {
+  /** 1-based, as in Rollout status. */
+  index: number;
+  replicas: ReplicasValue;
+  /** New-version pods at this step. */
+  canaryPods: number;
+  /** Old-version pods at this step. */
+  stablePods: number;
+  /** Traffic weight (percent) for the new version, when the step sets one. */
+  traffic?: number;
+  matches: MatchSpec[];
+  pause: PausePlan;
+}
+
+export interface Plan {
+  name: string;
+  namespace: string;
+  strategy: Strategy;
+  style: RollingStyle;
+  replicas: number;
+  steps: PlannedStep[];
+  /** What the release needs beyond the steady state, at its largest step. */
+  peak: { extraPods: number; cpuCores: number; memoryBytes: number };
+}
+
+/** Pod counts per step follow OpenKruise: ceil, clamped, and capped below 100% where pods are replaced in place or by surge. */
+export function planApp(app: NormalizedApp): Plan {
+  const { style, strategy, steps } = app.rollout;
+  const total = app.workload.replicas;
+  const planned = steps.map((step, i): PlannedStep => {
+    const canaryPods = stepPods(step.replicas, total, style !== 'canary');
+    return {
+      index: i + 1,
+      replicas: step.replicas,
+      canaryPods,
+      stablePods: style === 'partition' ? total - canaryPods : total,
+      ...(step.traffic !== undefined ? { traffic: parsePercent(step.traffic)! } : {}),
+      matches: step.matches ?? [],
+      pause: stepPause(strategy, step.pause.duration, step.replicas, i === steps.length - 1),
+    };
+  });
+  const extraPods = style === 'partition' ? 0 : Math.max(0, ...planned.map((s) => s.canaryPods));
+  const perPod = podRequests(app);
+  return {
+    name: app.name,
+    namespace: app.namespace,
+    strategy,
+    style,
+    replicas: total,
+    steps: planned,
+    peak: { extraPods, cpuCores: extraPods * perPod.cpuCores, memoryBytes: extraPods * perPod.memoryBytes },
+  };
+}
+
+/**
+ * OpenKruise pause semantics: no duration waits for approval; a duration continues after it. A canary's
+ * last step at replicas "100%" completes at once (blue-green has no such shortcut).
+ */
+export function stepPause(strategy: Strategy, duration: number | undefined, replicas: ReplicasValue, isLast: boolean): PausePlan {
+  if (strategy !== 'blueGreen' && isLast && replicas === '100%') return { kind: 'none' };
+  if (duration === undefined) return { kind: 'manual' };
+  return duration === 0 ? { kind: 'none' } : { kind: 'timed', seconds: duration };
+}
+
+/** A pod's requests; Kubernetes takes limits as requests when only limits are given. */
+function podRequests(app: NormalizedApp): { cpuCores: number; memoryBytes: number } {
+  const { requests = {}, limits = {} } = app.workload.resources ?? {};
+  const cpu = requests.cpu ?? limits.cpu;
+  const memory = requests.memory ?? limits.memory;
+  return { cpuCores: cpu === undefined ? 0 : parseQuantity(cpu), memoryBytes: memory === undefined ? 0 : parseQuantity(memory) };
+}

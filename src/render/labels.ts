@@ -1,0 +1,23 @@
+import type { NormalizedApp } from '../spec/normalize.js';
+
+export const NAME_LABEL = 'app.kubernetes.io/name';
+export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';
+
+/** Labels on every object of an app. */
+export function objectLabels(app: NormalizedApp): Record<string, string> {
+  return { ...app.labels, [NAME_LABEL]: app.name, [MANAGED_BY_LABEL]: 'stepwise' };
+}
+
+/** The selector shared by the workload and the stable Service; it never changes, so it is safe as an immutable Deployment selector. */
+export function selectorLabels(app: NormalizedApp): Record<string, string> {
+  return { [NAME_LABEL]: app.name };
+}
+
+export function objectMeta(app: NormalizedApp, name: string) {
+  return {
+    name,
+    namespace: app.namespace,
+    labels: objectLabels(app),
+    ...(Object.keys(app.annotations).length ? { annotations: { ...app.annotations } } : {}),
+  };
+}

@@ -1,0 +1,43 @@
+/** Where a value came from: a file and a 1-based line and column. */
+export interface SourceLocation {
+  readonly file: string;
+  readonly line: number;
+  readonly col: number;
+}
+
+/** One problem with an app spec, located precisely enough to jump to it in an editor. */
+export interface SpecIssue {
+  readonly location?: SourceLocation;
+  /** Field path in dotted form, e.g. `spec.rollout.steps[1].replicas`. */
+  readonly path: string;
+  readonly message: string;
+  readonly severity: 'error' | 'warning';
+}
+
+export function formatLocation(loc: SourceLocation | undefined): string {
+  return loc ? `${loc.file}:${loc.line}:${loc.col}` : '<input>';
+}
+
+/** `FILE:LINE:COL: <field path>: <message>`, the format every front end prints. */
+export function formatIssue(issue: SpecIssue): string {
+  const prefix = issue.severity === 'warning' ? 'warning: ' : '';
+  return `${formatLocation(issue.location)}: ${prefix}${issue.path || '(document)'}: ${issue.message}`;
+}
+
+/** Thrown when a spec has errors; carries all of them so callers can print every one at once. */
+export class SpecError extends Error {
+  constructor(readonly issues: readonly SpecIssue[]) {
+    super(issues.filter((i) => i.severity === 'error').map(formatIssue).join('\n'));
+    this.name = 'SpecError';
+  }
+}
+
+/** Joins path segments as `a.b[2].c`. */
+export function joinPath(segments: readonly (string | number)[]): string {
+  let out = '';
+  for (const s of segments) {
+    if (typeof s === 'number') out += `[${s}]`;
+    else out += out ? `.${s}` : s;
+  }
+  return out;
+}

@@ -1,0 +1,187 @@
+import { Ajv2020, type ErrorObject } from 'ajv/dist/2020.js';
+import { joinPath, SpecError, type SourceLocation, type SpecIssue } from './errors.js';
+import { normalize, type NormalizedApp } from './normalize.js';
+import { validateApp, type RuleViolation } from './rules.js';
+import { appSchema, HTTP_TOKEN_PATTERN } from './schema.js';
+import { parseSource, toPlain } from './source.js';
+import type { AppSpec } from './types.js';
+import { unifyDocuments } from './unify.js';
+
+export interface SourceText {
+  file: string;
+  text: string;
+}
+
+export interface LoadedApp {
+  app: NormalizedApp;
+  /** The unified spec with schema defaults applied. */
+  spec: AppSpec;
+  /** Layers that contributed, in order. */
+  files: readonly string[];
+}
+
+export interface LoadResult {
+  apps: LoadedApp[];
+  /** Errors and warnings of every file, in file order. Any error means `apps` must not be used. */
+  issues: SpecIssue[];
+}
+
+let compiled: ReturnType<Ajv2020['compile']> | undefined;
+function schemaValidator() {
+  compiled ??= new Ajv2020({ allErrors: true, useDefaults: true, allowUnionTypes: true, verbose: true, strict: true }).compile(appSchema);
+  return compiled;
+}
+
+/**
+ * Loads app specs from YAML layers: parse every document, unify documents of the same app across files
+ * (in the order given), check the schema and the semantic rules, and normalize. Pure: the caller reads files.
+ */
+export function loadApps(sources: readonly SourceText[]): LoadResult {
+  const issues: SpecIssue[] = [];
+  const documents = sources.flatMap((s) => {
+    const parsed = parseSource(s.text, s.file);
+    issues.push(...parsed.issues);
+    return parsed.documents;
+  });
+  const unified = unifyDocuments(documents, issues);
+  const apps: LoadedApp[] = [];
+  for (const doc of unified) {
+    const locations = new Map<string, SourceLocation>();
+    const plain = toPlain(doc.root, locations);
+    const checked = checkDocument(plain, (pointer) => locate(locations, pointer));
+    issues.push(...checked.issues);
+    if (checked.app) apps.push({ app: checked.app, spec: plain as AppSpec, files: doc.files });
+  }
+  if (apps.length === 0 && !issues.some((i) => i.severity === 'error')) {
+    issues.push({ path: '', message: 'no app documents found', severity: 'error' });
+  }
+  return { apps, issues };
+}
+
+/**
+ * Validates and normalizes an app spec written in TypeScript (the constructs' front end). Throws a
+ * `SpecError` listing every problem, located at `origin` since there is no YAML position.
+ */
+export function validateAppSpec(spec: AppSpec, origin = '<typescript>'): NormalizedApp {
+  const copy = structuredClone(spec);
+  const { app, issues } = checkDocument(copy, () => ({ file: origin, line: 1, col: 1 }));
+  if (!app) throw new SpecError(issues);
+  return app;
+}
+
+function checkDocument(plain: unknown, locate: (pointer: string) => SourceLocation | undefined): { app?: NormalizedApp; issues: SpecIssue[] } {
+  const toIssue = (v: RuleViolation): SpecIssue => ({
+    location: locate(v.pointer),
+    path: pointerToPath(v.pointer),
+    message: v.message,
+    severity: v.severity ?? 'error',
+  });
+  const validate = schemaValidator();
+  if (!validate(plain)) {
+    const schemaErrors = dedupe((validate.errors ?? []).map(schemaViolation));
+    // Report the rule violations too, so one run shows every error; a document too malformed for the
+    // rules to read makes them throw, and then the schema errors already say what is wrong.
+    let rules: RuleViolation[] = [];
+    try {
+      rules = validateApp(plain as AppSpec).filter((r) => r.severity !== 'warning' && !schemaErrors.some((e) => e.pointer === r.pointer));
+    } catch {
+      rules = [];
+    }
+    return { issues: [...schemaErrors, ...rules].map(toIssue) };
+  }
+  const violations = validateApp(plain as AppSpec).map(toIssue);
+  if (violations.some((v) => v.severity === 'error')) return { issues: violations };
+  return { app: normalize(plain as AppSpec), issues: violations };
+}
+
+const PATTERN_MEANINGS: Record<string, string> = {
+  '^[0-9]+(\\.[0-9]+)?%$': 'must be a count or a percentage like "20%" (a number in quotes needs a % sign)',
+  [HTTP_TOKEN_PATTERN]: "must be an HTTP token: letters, digits and !#$%&'*+-.^_`|~",
+  '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$': 'must be a DNS label: lowercase letters, digits and "-", starting and ending with a letter or digit',
+  '^/': 'must start with "/"',
+};
+
+function schemaViolation(e: ErrorObject): RuleViolation {
+  const p = e.params as Record<string, unknown>;
+  switch (e.keyword) {
+    case 'required':
+      return { pointer: e.instancePath, message: `missing required field "${String(p.missingProperty)}"` };
+    case 'additionalProperties': {
+      const key = String(p.additionalProperty);
+      const known = Object.keys((e.parentSchema as { properties?: object } | undefined)?.properties ?? {});
+      const guess = closest(key, known);
+      return { pointer: `${e.instancePath}/${key}`, message: `unknown field "${key}"${guess ? `; did you mean "${guess}"?` : known.length ? `; expected one of: ${known.join(', ')}` : ''}` };
+    }
+    case 'enum':
+      return { pointer: e.instancePath, message: `must be one of: ${(p.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}, got ${JSON.stringify(e.data)}` };
+    case 'const':
+      return { pointer: e.instancePath, message: `must be ${JSON.stringify(p.allowedValue)}, got ${JSON.stringify(e.data)}` };
+    case 'type': {
+      const types = String(p.type).split(',');
+      return { pointer: e.instancePath, message: `must be ${types.map(article).join(' or ')}, got ${describeValue(e.data)}` };
+    }
+    case 'pattern':
+      return { pointer: e.instancePath, message: `${PATTERN_MEANINGS[String(p.pattern)] ?? `must match ${String(p.pattern)}`}, got ${JSON.stringify(e.data)}` };
+    default:
+      return { pointer: e.instancePath, message: `${e.message ?? 'is invalid'}${e.data !== undefined && typeof e.data !== 'object' ? `, got ${JSON.stringify(e.data)}` : ''}` };
+  }
+}
+
+function article(type: string): string {
+  return type === 'integer' || type === 'object' || type === 'array' ? `an ${type}` : `a ${type}`;
+}
+
+function describeValue(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'a list';
+  return typeof v === 'object' ? 'a map' : `${typeof v} ${JSON.stringify(v)}`;
+}
+
+/** The known name within edit distance 2, for "did you mean" hints. */
+function closest(word: string, candidates: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestDistance = 3;
+  for (const c of candidates) {
+    const d = editDistance(word.toLowerCase(), c.toLowerCase());
+    if (d < bestDistance) [best, bestDistance] = [c, d];
+  }
+  return best;
+}
+
+function editDistance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    let diagonal = row[0]!;
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const above = row[j]!;
+      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, diagonal + (a[i - 1] === b[j - 1] ? 0 : 1));
+      diagonal = above;
+    }
+  }
+  return row[b.length]!;
+}
+
+function dedupe(violations: RuleViolation[]): RuleViolation[] {
+  const seen = new Set<string>();
+  return violations.filter((v) => {
+    const key = `${v.pointer}\0${v.message}`;
+    return seen.has(key) ? false : (seen.add(key), true);
+  });
+}
+
+/** The location of the value at `pointer`, or of its nearest ancestor written in the source. */
+function locate(locations: ReadonlyMap<string, SourceLocation>, pointer: string): SourceLocation | undefined {
+  for (let p = pointer; ; p = p.slice(0, p.lastIndexOf('/'))) {
+    const loc = locations.get(p);
+    if (loc || p === '') return loc;
+  }
+}
+
+export function pointerToPath(pointer: string): string {
+  if (!pointer) return '';
+  return joinPath(pointer.slice(1).split('/').map((s) => {
+    const key = s.replace(/~1/g, '/').replace(/~0/g, '~');
+    return /^[0-9]+$/.test(key) ? Number(key) : key;
+  }));
+}

@@ -1,0 +1,169 @@
+import { expandWeights } from '../plan/shorthand.js';
+import type {
+  AppSpec, EnvVar, Engine, GatewayRouteSpec, ResourceList, IngressRouteSpec, MatchSpec, PauseSpec, ReplicasValue, Strategy,
+  TrafficValue, WorkloadKind,
+} from './types.js';
+
+/**
+ * How new pods are brought up, derived as OpenKruise derives its rolling style:
+ * - `canary`: a separate canary workload beside the untouched stable one (Deployment);
+ * - `partition`: in place, through the workload's update partition (StatefulSet);
+ * - `blueGreen`: a full second set by surge, old pods kept until the end (Deployment).
+ */
+export type RollingStyle = 'canary' | 'partition' | 'blueGreen';
+
+export interface NormalizedStep {
+  replicas: ReplicasValue;
+  traffic?: TrafficValue;
+  matches?: MatchSpec[];
+  pause: PauseSpec;
+}
+
+export type NormalizedRoute =
+  | ({ kind: 'ingress' } & Required<Pick<IngressRouteSpec, 'name' | 'className' | 'path' | 'pathType'>> & Pick<IngressRouteSpec, 'host' | 'tls' | 'annotations'>)
+  | ({ kind: 'gateway' } & Required<Pick<GatewayRouteSpec, 'name' | 'parentRefs' | 'path' | 'pathType'>> & { hostnames: string[] });
+
+/** An app with every default applied and every shorthand expanded: what planner, engines and constructs consume. */
+export interface NormalizedApp {
+  name: string;
+  namespace: string;
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+  workload: {
+    kind: WorkloadKind;
+    image: string;
+    replicas: number;
+    port: number;
+    portName: string;
+    env: EnvVar[];
+    command?: string[];
+    args?: string[];
+    resources?: { requests?: ResourceList; limits?: ResourceList };
+    readinessProbe?: Record<string, unknown>;
+    livenessProbe?: Record<string, unknown>;
+    podLabels: Record<string, string>;
+    podAnnotations: Record<string, string>;
+  };
+  service: { name: string; port: number; targetPort: number | string };
+  route?: NormalizedRoute;
+  rollout: {
+    strategy: Strategy;
+    engine: Engine;
+    style: RollingStyle;
+    steps: NormalizedStep[];
+    gracePeriodSeconds: number;
+    failureThreshold?: ReplicasValue;
+    progressDeadlineSeconds: number;
+  };
+  /** JSON pointer of the spec field each step came from (an explicit step, or the shorthand that generated it). */
+  stepSources: string[];
+}
+
+export function rollingStyle(strategy: Strategy, kind: WorkloadKind): RollingStyle {
+  if (strategy === 'blueGreen') return 'blueGreen';
+  return kind === 'StatefulSet' ? 'partition' : 'canary';
+}
+
+/**
+ * Applies the defaults that the JSON Schema cannot express (names derived from the app name, ports derived
+ * from the workload) and expands the weight shorthand. Expects a spec that passed the schema.
+ */
+export function normalize(spec: AppSpec): NormalizedApp {
+  const { metadata, spec: body } = spec;
+  const w = body.workload;
+  const kind = w.kind ?? 'Deployment';
+  const port = w.port ?? 8080;
+  const portName = w.portName ?? 'http';
+  const r = body.rollout;
+  const { steps, sources } = resolveSteps(spec);
+  const route = body.route?.ingress
+    ? {
+        kind: 'ingress' as const,
+        name: body.route.ingress.name ?? metadata.name,
+        className: body.route.ingress.className ?? 'nginx',
+        path: body.route.ingress.path ?? '/',
+        pathType: body.route.ingress.pathType ?? 'Prefix',
+        ...pick(body.route.ingress, ['host', 'tls', 'annotations']),
+      }
+    : body.route?.gateway
+      ? {
+          kind: 'gateway' as const,
+          name: body.route.gateway.name ?? metadata.name,
+          parentRefs: body.route.gateway.parentRefs,
+          hostnames: body.route.gateway.hostnames ?? [],
+          path: body.route.gateway.path ?? '/',
+          pathType: body.route.gateway.pathType ?? 'PathPrefix',
+        }
+      : undefined;
+  return {
+    name: metadata.name,
+    namespace: metadata.namespace ?? 'default',
+    labels: metadata.labels ?? {},
+    annotations: metadata.annotations ?? {},
+    workload: {
+      kind,
+      image: w.image,
+      replicas: w.replicas ?? 1,
+      port,
+      portName,
+      env: Array.isArray(w.env) ? w.env : Object.entries(w.env ?? {}).map(([name, value]) => ({ name, value })),
+      ...pick(w, ['command', 'args', 'resources', 'readinessProbe', 'livenessProbe']),
+      podLabels: w.podLabels ?? {},
+      podAnnotations: w.podAnnotations ?? {},
+    },
+    service: {
+      name: body.service?.name ?? metadata.name,
+      port: body.service?.port ?? 80,
+      targetPort: body.service?.targetPort ?? portName,
+    },
+    ...(route ? { route } : {}),
+    rollout: {
+      strategy: r.strategy,
+      engine: r.engine ?? 'builtin',
+      style: rollingStyle(r.strategy, kind),
+      steps,
+      gracePeriodSeconds: r.gracePeriodSeconds ?? 3,
+      ...(r.failureThreshold !== undefined ? { failureThreshold: r.failureThreshold } : {}),
+      progressDeadlineSeconds: r.progressDeadlineSeconds ?? 600,
+    },
+    stepSources: sources,
+  };
+}
+
+/** Explicit steps, or the steps the Flagger shorthand expands to (replicas follow the traffic weight). */
+export function resolveSteps(spec: AppSpec): { steps: NormalizedStep[]; sources: string[] } {
+  const r = spec.spec.rollout;
+  if (r.steps) {
+    return {
+      steps: r.steps.map((s) => ({
+        ...s,
+        ...(s.matches ? { matches: s.matches.map(defaultMatchTypes) } : {}),
+        pause: s.pause ?? {},
+      })),
+      sources: r.steps.map((_, i) => `/spec/rollout/steps/${i}`),
+    };
+  }
+  if (r.stepWeight === undefined && r.stepWeights === undefined) return { steps: [], sources: [] };
+  const weights = expandWeights(r);
+  const source = r.stepWeights ? '/spec/rollout/stepWeights' : '/spec/rollout/stepWeight';
+  return {
+    steps: weights.map((w) => ({ replicas: `${w}%` as const, traffic: `${w}%` as const, pause: r.pause ?? {} })),
+    sources: weights.map(() => source),
+  };
+}
+
+function defaultMatchTypes(m: MatchSpec): MatchSpec {
+  const typed = (list: MatchSpec['headers']) => list?.map((h) => ({ ...h, type: h.type ?? 'Exact' }));
+  return {
+    ...m,
+    ...(m.headers ? { headers: typed(m.headers) } : {}),
+    ...(m.queryParams ? { queryParams: typed(m.queryParams) } : {}),
+    ...(m.path ? { path: { type: m.path.type ?? 'PathPrefix', value: m.path.value } } : {}),
+  };
+}
+
+function pick<T extends object, K extends keyof T>(o: T, keys: K[]): Partial<Pick<T, K>> {
+  const out: Partial<Pick<T, K>> = {};
+  for (const k of keys) if (o[k] !== undefined) out[k] = o[k];
+  return out;
+}

@@ -1,0 +1,153 @@
+import { parsePercent } from '../plan/replicas.js';
+import type { NormalizedStep, RollingStyle } from './normalize.js';
+import { resolveSteps, rollingStyle } from './normalize.js';
+import type { AppSpec, MatchSpec, Strategy } from './types.js';
+
+/** A rule violation, located by JSON pointer into the app document. */
+export interface RuleViolation {
+  pointer: string;
+  message: string;
+  severity?: 'error' | 'warning';
+}
+
+/** OpenKruise's webhook caps steps at 50; so do we. */
+export const MAX_STEPS = 50;
+/** OpenKruise's `--partition-percent-limit` default. */
+export const PARTITION_PERCENT_LIMIT = 50;
+
+export interface StepRuleContext {
+  strategy: Strategy;
+  style: RollingStyle;
+  /** @default PARTITION_PERCENT_LIMIT */
+  partitionPercentLimit?: number;
+}
+
+/**
+ * The step rules of the OpenKruise Rollout webhook (`validateRolloutSpecCanarySteps`), reported for every
+ * step at once. `stepPointer(i)` says where step i lives in the source document.
+ */
+export function validateSteps(steps: readonly NormalizedStep[], ctx: StepRuleContext, stepPointer: (i: number) => string): RuleViolation[] {
+  const out: RuleViolation[] = [];
+  const limit = ctx.partitionPercentLimit ?? PARTITION_PERCENT_LIMIT;
+  if (steps.length === 0) out.push({ pointer: stepPointer(-1), message: 'at least one step is required' });
+  if (steps.length > MAX_STEPS) out.push({ pointer: stepPointer(MAX_STEPS), message: `at most ${MAX_STEPS} steps are allowed, got ${steps.length}` });
+  steps.forEach((step, i) => {
+    const at = (field: string) => `${stepPointer(i)}/${field}`;
+    const replicas = step.replicas as unknown;
+    const percent = parsePercent(replicas);
+    if (replicas === undefined || replicas === null) out.push({ pointer: stepPointer(i), message: 'replicas is required' });
+    else if (typeof replicas === 'number') {
+      if (!Number.isInteger(replicas) || replicas <= 0) out.push({ pointer: at('replicas'), message: `replicas must be a positive integer or a percentage, got ${replicas}` });
+    } else if (percent === undefined) {
+      out.push({ pointer: at('replicas'), message: `replicas must be a count or a percentage like "20%", got ${JSON.stringify(replicas)}` });
+    } else if (percent <= 0 || percent > 100) {
+      out.push({ pointer: at('replicas'), message: `replicas percentage must be in (0%, 100%], got ${replicas}` });
+    }
+    if (step.traffic !== undefined) {
+      const t = parsePercent(step.traffic);
+      if (t === undefined) out.push({ pointer: at('traffic'), message: `traffic must be a percentage like "10%", got ${JSON.stringify(step.traffic)}` });
+      else if (ctx.strategy === 'blueGreen' ? t < 0 || t > 100 : t <= 0 || t > 100) {
+        out.push({
+          pointer: at('traffic'),
+          message: ctx.strategy === 'blueGreen'
+            ? `traffic must be in [0%, 100%], got ${step.traffic}`
+            : `traffic must be in (0%, 100%], got ${step.traffic}${t === 0 ? '; 0% is only meaningful for blueGreen (omit traffic to keep all of it on the stable version)' : ''}`,
+        });
+      }
+    }
+    if (ctx.style === 'partition' && (step.traffic !== undefined || step.matches?.length) && percent !== undefined && percent > limit) {
+      out.push({
+        pointer: at('replicas'),
+        message: `a step that routes traffic while updating in place may update at most ${limit}% of pods, got ${replicas} (the stable Service needs pods left to select)`,
+      });
+    }
+    if (i > 0) {
+      const prev = steps[i - 1]!.replicas as unknown;
+      const prevPercent = parsePercent(prev);
+      if (typeof prev === 'number' && typeof replicas === 'number' && replicas < prev) {
+        out.push({ pointer: at('replicas'), message: `replicas must not decrease: ${replicas} after ${prev} in the step before` });
+      } else if (prevPercent !== undefined && percent !== undefined && percent < prevPercent) {
+        out.push({ pointer: at('replicas'), message: `replicas must not decrease: ${replicas} after ${String(prev)} in the step before` });
+      }
+    }
+  });
+  return out;
+}
+
+/** Every semantic rule of an app spec that passed the JSON Schema (defaults applied). */
+export function validateApp(spec: AppSpec): RuleViolation[] {
+  const out: RuleViolation[] = [];
+  const { workload, route, rollout, service } = spec.spec;
+  const kind = workload.kind ?? 'Deployment';
+  const style = rollingStyle(rollout.strategy, kind);
+
+  if (route?.ingress && route.gateway) out.push({ pointer: '/spec/route/gateway', message: 'choose one traffic route: ingress or gateway, not both' });
+  if (rollout.strategy === 'blueGreen' && kind !== 'Deployment') {
+    out.push({ pointer: '/spec/workload/kind', message: 'blueGreen needs a Deployment; a StatefulSet can only be released with the canary strategy' });
+  }
+
+  const shorthand = (['stepWeight', 'stepWeights', 'maxWeight'] as const).filter((k) => rollout[k] !== undefined);
+  if (rollout.steps && shorthand.length > 0) {
+    out.push({ pointer: `/spec/rollout/${shorthand[0]}`, message: `use either explicit steps or the ${shorthand.join('/')} shorthand, not both` });
+  } else if (shorthand.length > 0) {
+    if (rollout.strategy !== 'canary') out.push({ pointer: `/spec/rollout/${shorthand[0]}`, message: `the weight shorthand expands to canary steps; strategy ${rollout.strategy} needs explicit steps` });
+    if (rollout.stepWeight !== undefined && rollout.stepWeights !== undefined) out.push({ pointer: '/spec/rollout/stepWeights', message: 'use stepWeight (with maxWeight) or stepWeights, not both' });
+    if (rollout.maxWeight !== undefined && rollout.stepWeight === undefined) out.push({ pointer: '/spec/rollout/maxWeight', message: 'maxWeight goes with stepWeight' });
+    if (rollout.stepWeights && rollout.stepWeights.some((w, i, a) => i > 0 && w <= a[i - 1]!)) {
+      out.push({ pointer: '/spec/rollout/stepWeights', message: 'stepWeights must increase' });
+    }
+  } else if (!rollout.steps) {
+    out.push({ pointer: '/spec/rollout', message: 'steps are required (or the stepWeight/stepWeights shorthand)' });
+    return out;
+  }
+  if (out.length > 0) return out;
+
+  const { steps, sources } = resolveSteps(spec);
+  out.push(...validateSteps(steps, { strategy: rollout.strategy, style }, (i) => (i < 0 ? '/spec/rollout/steps' : sources[Math.min(i, sources.length - 1)] ?? '/spec/rollout')));
+
+  steps.forEach((step, i) => {
+    const at = (field: string) => `${sources[i]}/${field}`;
+    const routes = step.traffic !== undefined || (step.matches?.length ?? 0) > 0;
+    if (routes && !route) out.push({ pointer: step.traffic !== undefined ? at('traffic') : at('matches'), message: 'shifting traffic needs spec.route (an ingress or a gateway)' });
+    if (rollout.strategy === 'abTest' && !step.matches?.length) out.push({ pointer: sources[i]!, message: 'abTest steps route by matches: add headers, a cookie, query parameters or a path' });
+    if (route?.ingress && step.matches) out.push(...nginxMatchRules(step.matches, at('matches')));
+  });
+
+  const threshold = parsePercent(rollout.failureThreshold);
+  if (threshold !== undefined && threshold > 100) out.push({ pointer: '/spec/rollout/failureThreshold', message: `failureThreshold percentage must be at most 100%, got ${rollout.failureThreshold}` });
+
+  const serviceName = service?.name ?? spec.metadata.name;
+  if (route && serviceName.length + '-canary'.length > 63) {
+    out.push({ pointer: service?.name ? '/spec/service/name' : '/metadata/name', message: `service name "${serviceName}" is too long for its canary Service "${serviceName}-canary" (63 characters at most)` });
+  }
+  if (!workload.readinessProbe) {
+    out.push({
+      pointer: '/spec/workload',
+      severity: 'warning',
+      message: 'no readinessProbe: pods count as Ready as soon as they start, so a step may send traffic to a version that is not serving yet',
+    });
+  }
+  return out;
+}
+
+/**
+ * ingress-nginx has one canary-by-header and one canary-by-cookie annotation per canary Ingress, ORed with
+ * each other, and nothing for query parameters or paths. Reject what it cannot express instead of dropping it.
+ */
+function nginxMatchRules(matches: readonly MatchSpec[], pointer: string): RuleViolation[] {
+  const out: RuleViolation[] = [];
+  let headers = 0;
+  let cookies = 0;
+  matches.forEach((m, j) => {
+    const at = `${pointer}/${j}`;
+    if (m.queryParams) out.push({ pointer: `${at}/queryParams`, message: 'ingress-nginx cannot route by query parameter; use a gateway route' });
+    if (m.path) out.push({ pointer: `${at}/path`, message: 'ingress-nginx canary annotations cannot route by path; use a gateway route' });
+    if ((m.headers?.length ?? 0) > 1) out.push({ pointer: `${at}/headers`, message: 'ingress-nginx can match only one header per step (canary-by-header); use a gateway route to AND several' });
+    if (m.headers && m.cookie) out.push({ pointer: `${at}/cookie`, message: 'ingress-nginx ORs header and cookie matches; put them in separate match entries' });
+    headers += m.headers ? 1 : 0;
+    cookies += m.cookie ? 1 : 0;
+  });
+  if (headers > 1) out.push({ pointer, message: `ingress-nginx can match only one header per step, got ${headers} header matches; use a gateway route` });
+  if (cookies > 1) out.push({ pointer, message: `ingress-nginx can match only one cookie per step, got ${cookies}` });
+  return out;
+}
