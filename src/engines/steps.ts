@@ -1,31 +1,39 @@
-import type { NormalizedApp, NormalizedStep } from '../spec/normalize.js';
+import type { NormalizedStep } from '../spec/normalize.js';
 import type { MatchSpec } from '../spec/types.js';
 import { cookieHeaderMatch } from '../traffic/gateway.js';
 import { COOKIE_HEADER_CONVENTION } from '../traffic/nginx.js';
+import type { RolloutModel } from './model.js';
 
 /** `trafficRoutings` as OpenKruise spells it: one entry naming the stable Service and the route. */
-export function trafficRoutings(app: NormalizedApp): Record<string, unknown>[] | undefined {
-  const route = app.route;
-  if (!route) return undefined;
+export function trafficRoutings(m: RolloutModel): Record<string, unknown>[] | undefined {
+  if (!m.route || !m.service) return undefined;
   return [{
-    service: app.service.name,
-    gracePeriodSeconds: app.rollout.gracePeriodSeconds,
-    ...(route.kind === 'ingress' ? { ingress: { classType: 'nginx', name: route.name } } : { gateway: { httpRouteName: route.name } }),
+    service: m.service,
+    gracePeriodSeconds: m.rollout.gracePeriodSeconds,
+    ...(m.route.kind === 'ingress' ? { ingress: { classType: 'nginx', name: m.route.name } } : { gateway: { httpRouteName: m.route.name } }),
   }];
 }
 
-export function workloadRef(app: NormalizedApp) {
-  return { apiVersion: 'apps/v1', kind: app.workload.kind, name: app.name };
+/** The strategy block shared by both engines; `expressCookie` writes a cookie match for the target engine. */
+export function strategyBody(m: RolloutModel, expressCookie: (match: MatchSpec) => MatchSpec = (match) => match) {
+  const r = m.rollout;
+  const routings = trafficRoutings(m);
+  const body = {
+    steps: r.steps.map((s: NormalizedStep) => ({
+      replicas: s.replicas,
+      ...(s.traffic !== undefined ? { traffic: s.traffic } : {}),
+      ...(s.matches ? { matches: s.matches.map(expressCookie) } : {}),
+      pause: s.pause,
+    })),
+    ...(routings ? { trafficRoutings: routings } : {}),
+    ...(r.failureThreshold !== undefined ? { failureThreshold: r.failureThreshold } : {}),
+    ...(r.style === 'canary' ? { enableExtraWorkloadForCanary: true } : {}),
+  };
+  return r.strategy === 'blueGreen' ? { blueGreen: body } : { canary: body };
 }
 
-/** Steps in OpenKruise's shape; `expressCookie` decides how a cookie match is written for the target engine. */
-export function renderSteps(steps: readonly NormalizedStep[], expressCookie: (m: MatchSpec) => MatchSpec = (m) => m) {
-  return steps.map((s) => ({
-    replicas: s.replicas,
-    ...(s.traffic !== undefined ? { traffic: s.traffic } : {}),
-    ...(s.matches ? { matches: s.matches.map(expressCookie) } : {}),
-    pause: s.pause,
-  }));
+export function workloadRef(m: RolloutModel) {
+  return { apiVersion: 'apps/v1', kind: m.workload.kind, name: m.workload.name };
 }
 
 /** OpenKruise has no cookie field: nginx reads a header named canary-by-cookie; Gateway API matches the Cookie header. */

@@ -1,8 +1,8 @@
-/** Where a value came from: a file and a 1-based line and column. */
+/** Where a value came from: a file and a 1-based line and column (none for values written in code). */
 export interface SourceLocation {
   readonly file: string;
-  readonly line: number;
-  readonly col: number;
+  readonly line?: number;
+  readonly col?: number;
 }
 
 /** One problem with an app spec, located precisely enough to jump to it in an editor. */
@@ -15,7 +15,8 @@ export interface SpecIssue {
 }
 
 export function formatLocation(loc: SourceLocation | undefined): string {
-  return loc ? `${loc.file}:${loc.line}:${loc.col}` : '<input>';
+  if (!loc) return '<input>';
+  return loc.line === undefined ? loc.file : `${loc.file}:${loc.line}:${loc.col ?? 1}`;
 }
 
 /** `FILE:LINE:COL: <field path>: <message>`, the format every front end prints. */

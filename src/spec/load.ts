@@ -64,7 +64,7 @@ export function loadApps(sources: readonly SourceText[]): LoadResult {
  */
 export function validateAppSpec(spec: AppSpec, origin = '<typescript>'): NormalizedApp {
   const copy = structuredClone(spec);
-  const { app, issues } = checkDocument(copy, () => ({ file: origin, line: 1, col: 1 }));
+  const { app, issues } = checkDocument(copy, () => ({ file: origin }));
   if (!app) throw new SpecError(issues);
   return app;
 }

@@ -1,6 +1,6 @@
 import { expandWeights } from '../plan/shorthand.js';
 import type {
-  AppSpec, EnvVar, Engine, GatewayRouteSpec, ResourceList, IngressRouteSpec, MatchSpec, PauseSpec, ReplicasValue, Strategy,
+  AppSpec, EnvVar, Engine, GatewayRouteSpec, ResourceList, RolloutSpec, IngressRouteSpec, MatchSpec, PauseSpec, ReplicasValue, Strategy,
   TrafficValue, WorkloadKind,
 } from './types.js';
 
@@ -74,8 +74,7 @@ export function normalize(spec: AppSpec): NormalizedApp {
   const kind = w.kind ?? 'Deployment';
   const port = w.port ?? 8080;
   const portName = w.portName ?? 'http';
-  const r = body.rollout;
-  const { steps, sources } = resolveSteps(spec);
+  const { rollout, sources } = normalizeRollout(body.rollout, kind);
   const route = body.route?.ingress
     ? {
         kind: 'ingress' as const,
@@ -117,6 +116,15 @@ export function normalize(spec: AppSpec): NormalizedApp {
       targetPort: body.service?.targetPort ?? portName,
     },
     ...(route ? { route } : {}),
+    rollout,
+    stepSources: sources,
+  };
+}
+
+/** A rollout block with its defaults applied and its shorthand expanded. */
+export function normalizeRollout(r: RolloutSpec, kind: WorkloadKind, base = '/spec/rollout'): { rollout: NormalizedApp['rollout']; sources: string[] } {
+  const { steps, sources } = resolveSteps(r, base);
+  return {
     rollout: {
       strategy: r.strategy,
       engine: r.engine ?? 'builtin',
@@ -126,13 +134,12 @@ export function normalize(spec: AppSpec): NormalizedApp {
       ...(r.failureThreshold !== undefined ? { failureThreshold: r.failureThreshold } : {}),
       progressDeadlineSeconds: r.progressDeadlineSeconds ?? 600,
     },
-    stepSources: sources,
+    sources,
   };
 }
 
 /** Explicit steps, or the steps the Flagger shorthand expands to (replicas follow the traffic weight). */
-export function resolveSteps(spec: AppSpec): { steps: NormalizedStep[]; sources: string[] } {
-  const r = spec.spec.rollout;
+export function resolveSteps(r: RolloutSpec, base = '/spec/rollout'): { steps: NormalizedStep[]; sources: string[] } {
   if (r.steps) {
     return {
       steps: r.steps.map((s) => ({
@@ -140,12 +147,12 @@ export function resolveSteps(spec: AppSpec): { steps: NormalizedStep[]; sources:
         ...(s.matches ? { matches: s.matches.map(defaultMatchTypes) } : {}),
         pause: s.pause ?? {},
       })),
-      sources: r.steps.map((_, i) => `/spec/rollout/steps/${i}`),
+      sources: r.steps.map((_, i) => `${base}/steps/${i}`),
     };
   }
   if (r.stepWeight === undefined && r.stepWeights === undefined) return { steps: [], sources: [] };
   const weights = expandWeights(r);
-  const source = r.stepWeights ? '/spec/rollout/stepWeights' : '/spec/rollout/stepWeight';
+  const source = `${base}/${r.stepWeights ? 'stepWeights' : 'stepWeight'}`;
   return {
     steps: weights.map((w) => ({ replicas: `${w}%` as const, traffic: `${w}%` as const, pause: r.pause ?? {} })),
     sources: weights.map(() => source),

@@ -1,7 +1,7 @@
 import { parsePercent } from '../plan/replicas.js';
 import type { NormalizedStep, RollingStyle } from './normalize.js';
 import { resolveSteps, rollingStyle } from './normalize.js';
-import type { AppSpec, MatchSpec, Strategy } from './types.js';
+import type { AppSpec, MatchSpec, RolloutSpec, Strategy, WorkloadKind } from './types.js';
 
 /** A rule violation, located by JSON pointer into the app document. */
 export interface RuleViolation {
@@ -74,48 +74,64 @@ export function validateSteps(steps: readonly NormalizedStep[], ctx: StepRuleCon
   return out;
 }
 
-/** Every semantic rule of an app spec that passed the JSON Schema (defaults applied). */
-export function validateApp(spec: AppSpec): RuleViolation[] {
-  const out: RuleViolation[] = [];
-  const { workload, route, rollout, service } = spec.spec;
-  const kind = workload.kind ?? 'Deployment';
-  const style = rollingStyle(rollout.strategy, kind);
+/** Where a rollout block sits and what it governs, for rules that depend on the workload and the route. */
+export interface RolloutContext {
+  workloadKind: WorkloadKind;
+  routeKind?: 'ingress' | 'gateway';
+  /** JSON pointer of the rollout block. @default "/spec/rollout" */
+  base?: string;
+  /** JSON pointer blamed when the workload kind does not fit. @default base + "/strategy" */
+  workloadKindPointer?: string;
+}
 
-  if (route?.ingress && route.gateway) out.push({ pointer: '/spec/route/gateway', message: 'choose one traffic route: ingress or gateway, not both' });
-  if (rollout.strategy === 'blueGreen' && kind !== 'Deployment') {
-    out.push({ pointer: '/spec/workload/kind', message: 'blueGreen needs a Deployment; a StatefulSet can only be released with the canary strategy' });
+/** The rules of a rollout block: strategy against workload, shorthand, steps, and what the route can express. */
+export function validateRollout(rollout: RolloutSpec, ctx: RolloutContext): RuleViolation[] {
+  const out: RuleViolation[] = [];
+  const base = ctx.base ?? '/spec/rollout';
+  const style = rollingStyle(rollout.strategy, ctx.workloadKind);
+  if (rollout.strategy === 'blueGreen' && ctx.workloadKind !== 'Deployment') {
+    out.push({ pointer: ctx.workloadKindPointer ?? `${base}/strategy`, message: 'blueGreen needs a Deployment; a StatefulSet can only be released with the canary strategy' });
   }
 
   const shorthand = (['stepWeight', 'stepWeights', 'maxWeight'] as const).filter((k) => rollout[k] !== undefined);
   if (rollout.steps && shorthand.length > 0) {
-    out.push({ pointer: `/spec/rollout/${shorthand[0]}`, message: `use either explicit steps or the ${shorthand.join('/')} shorthand, not both` });
+    out.push({ pointer: `${base}/${shorthand[0]}`, message: `use either explicit steps or the ${shorthand.join('/')} shorthand, not both` });
   } else if (shorthand.length > 0) {
-    if (rollout.strategy !== 'canary') out.push({ pointer: `/spec/rollout/${shorthand[0]}`, message: `the weight shorthand expands to canary steps; strategy ${rollout.strategy} needs explicit steps` });
-    if (rollout.stepWeight !== undefined && rollout.stepWeights !== undefined) out.push({ pointer: '/spec/rollout/stepWeights', message: 'use stepWeight (with maxWeight) or stepWeights, not both' });
-    if (rollout.maxWeight !== undefined && rollout.stepWeight === undefined) out.push({ pointer: '/spec/rollout/maxWeight', message: 'maxWeight goes with stepWeight' });
+    if (rollout.strategy !== 'canary') out.push({ pointer: `${base}/${shorthand[0]}`, message: `the weight shorthand expands to canary steps; strategy ${rollout.strategy} needs explicit steps` });
+    if (rollout.stepWeight !== undefined && rollout.stepWeights !== undefined) out.push({ pointer: `${base}/stepWeights`, message: 'use stepWeight (with maxWeight) or stepWeights, not both' });
+    if (rollout.maxWeight !== undefined && rollout.stepWeight === undefined) out.push({ pointer: `${base}/maxWeight`, message: 'maxWeight goes with stepWeight' });
     if (rollout.stepWeights && rollout.stepWeights.some((w, i, a) => i > 0 && w <= a[i - 1]!)) {
-      out.push({ pointer: '/spec/rollout/stepWeights', message: 'stepWeights must increase' });
+      out.push({ pointer: `${base}/stepWeights`, message: 'stepWeights must increase' });
     }
   } else if (!rollout.steps) {
-    out.push({ pointer: '/spec/rollout', message: 'steps are required (or the stepWeight/stepWeights shorthand)' });
+    out.push({ pointer: base, message: 'steps are required (or the stepWeight/stepWeights shorthand)' });
     return out;
   }
   if (out.length > 0) return out;
 
-  const { steps, sources } = resolveSteps(spec);
-  out.push(...validateSteps(steps, { strategy: rollout.strategy, style }, (i) => (i < 0 ? '/spec/rollout/steps' : sources[Math.min(i, sources.length - 1)] ?? '/spec/rollout')));
+  const { steps, sources } = resolveSteps(rollout, base);
+  out.push(...validateSteps(steps, { strategy: rollout.strategy, style }, (i) => (i < 0 ? `${base}/steps` : sources[Math.min(i, sources.length - 1)] ?? base)));
 
   steps.forEach((step, i) => {
     const at = (field: string) => `${sources[i]}/${field}`;
     const routes = step.traffic !== undefined || (step.matches?.length ?? 0) > 0;
-    if (routes && !route) out.push({ pointer: step.traffic !== undefined ? at('traffic') : at('matches'), message: 'shifting traffic needs spec.route (an ingress or a gateway)' });
+    if (routes && !ctx.routeKind) out.push({ pointer: step.traffic !== undefined ? at('traffic') : at('matches'), message: 'shifting traffic needs a route (an ingress or a gateway)' });
     if (rollout.strategy === 'abTest' && !step.matches?.length) out.push({ pointer: sources[i]!, message: 'abTest steps route by matches: add headers, a cookie, query parameters or a path' });
-    if (route?.ingress && step.matches) out.push(...nginxMatchRules(step.matches, at('matches')));
+    if (ctx.routeKind === 'ingress' && step.matches) out.push(...nginxMatchRules(step.matches, at('matches')));
   });
 
   const threshold = parsePercent(rollout.failureThreshold);
-  if (threshold !== undefined && threshold > 100) out.push({ pointer: '/spec/rollout/failureThreshold', message: `failureThreshold percentage must be at most 100%, got ${rollout.failureThreshold}` });
+  if (threshold !== undefined && threshold > 100) out.push({ pointer: `${base}/failureThreshold`, message: `failureThreshold percentage must be at most 100%, got ${rollout.failureThreshold}` });
+  return out;
+}
 
+/** Every semantic rule of an app spec that passed the JSON Schema (defaults applied). */
+export function validateApp(spec: AppSpec): RuleViolation[] {
+  const out: RuleViolation[] = [];
+  const { workload, route, rollout, service } = spec.spec;
+  if (route?.ingress && route.gateway) out.push({ pointer: '/spec/route/gateway', message: 'choose one traffic route: ingress or gateway, not both' });
+  const routeKind = route?.ingress ? 'ingress' : route?.gateway ? 'gateway' : undefined;
+  out.push(...validateRollout(rollout, { workloadKind: workload.kind ?? 'Deployment', ...(routeKind ? { routeKind } : {}), workloadKindPointer: '/spec/workload/kind' }));
   const serviceName = service?.name ?? spec.metadata.name;
   if (route && serviceName.length + '-canary'.length > 63) {
     out.push({ pointer: service?.name ? '/spec/service/name' : '/metadata/name', message: `service name "${serviceName}" is too long for its canary Service "${serviceName}-canary" (63 characters at most)` });

@@ -1,0 +1,17 @@
+import type { Engine } from '../spec/types.js';
+import type { KubeObject } from '../traffic/objects.js';
+import { renderBuiltinRollout } from './builtin.js';
+import { renderKruiseRollout } from './kruise.js';
+import type { RolloutModel } from './model.js';
+
+/** An engine renders the Rollout its controller executes, and says whether it owns the canary Service. */
+export interface EngineRenderer {
+  rollout(model: RolloutModel): KubeObject;
+  /** The builtin reconciler expects the canary Service to exist; Kruise creates and deletes its own. */
+  ownsCanaryService: boolean;
+}
+
+export const ENGINES: Record<Engine, EngineRenderer> = {
+  builtin: { rollout: renderBuiltinRollout, ownsCanaryService: true },
+  kruise: { rollout: renderKruiseRollout, ownsCanaryService: false },
+};
