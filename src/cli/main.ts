@@ -7,10 +7,22 @@ import { synthCommand } from './commands/synth.js';
 import { validateCommand } from './commands/validate.js';
 import { CliError } from './io.js';
 
+/** yargs reads a lone `-` as a positional; `-f -` (stdin) must reach the option as its value. */
+function stdinAsValue(argv: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    if ((argv[i] === '-f' || argv[i] === '--file') && argv[i + 1] === '-') {
+      out.push('--file=-');
+      i++;
+    } else out.push(argv[i]!);
+  }
+  return out;
+}
+
 /** Runs the CLI; resolves to the exit status. */
 export async function main(argv: string[]): Promise<number> {
   try {
-    await yargs(argv)
+    await yargs(stdinAsValue(argv))
       .scriptName('stepwise')
       .usage('$0 <command> [options]\n\nProgressive delivery on Kubernetes, authored as typed code.')
       .command(validateCommand)

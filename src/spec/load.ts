@@ -3,7 +3,7 @@ import { joinPath, SpecError, type SourceLocation, type SpecIssue } from './erro
 import { normalize, type NormalizedApp } from './normalize.js';
 import { validateApp, type RuleViolation } from './rules.js';
 import { appSchema, HTTP_TOKEN_PATTERN } from './schema.js';
-import { parseSource, toPlain } from './source.js';
+import { parseSource, toPlain, type FieldLocation } from './source.js';
 import type { AppSpec } from './types.js';
 import { unifyDocuments } from './unify.js';
 
@@ -46,9 +46,9 @@ export function loadApps(sources: readonly SourceText[]): LoadResult {
   const unified = unifyDocuments(documents, issues);
   const apps: LoadedApp[] = [];
   for (const doc of unified) {
-    const locations = new Map<string, SourceLocation>();
+    const locations = new Map<string, FieldLocation>();
     const plain = toPlain(doc.root, locations);
-    const checked = checkDocument(plain, (pointer) => locate(locations, pointer));
+    const checked = checkDocument(plain, (pointer, atKey) => locate(locations, pointer, atKey));
     issues.push(...checked.issues);
     if (checked.app) apps.push({ app: checked.app, spec: plain as AppSpec, files: doc.files });
   }
@@ -69,9 +69,9 @@ export function validateAppSpec(spec: AppSpec, origin = '<typescript>'): Normali
   return app;
 }
 
-function checkDocument(plain: unknown, locate: (pointer: string) => SourceLocation | undefined): { app?: NormalizedApp; issues: SpecIssue[] } {
+function checkDocument(plain: unknown, locate: (pointer: string, atKey: boolean) => SourceLocation | undefined): { app?: NormalizedApp; issues: SpecIssue[] } {
   const toIssue = (v: RuleViolation): SpecIssue => ({
-    location: locate(v.pointer),
+    location: locate(v.pointer, v.atKey ?? false),
     path: pointerToPath(v.pointer),
     message: v.message,
     severity: v.severity ?? 'error',
@@ -110,7 +110,7 @@ function schemaViolation(e: ErrorObject): RuleViolation {
       const key = String(p.additionalProperty);
       const known = Object.keys((e.parentSchema as { properties?: object } | undefined)?.properties ?? {});
       const guess = closest(key, known);
-      return { pointer: `${e.instancePath}/${key}`, message: `unknown field "${key}"${guess ? `; did you mean "${guess}"?` : known.length ? `; expected one of: ${known.join(', ')}` : ''}` };
+      return { pointer: `${e.instancePath}/${key}`, atKey: true, message: `unknown field "${key}"${guess ? `; did you mean "${guess}"?` : known.length ? `; expected one of: ${known.join(', ')}` : ''}` };
     }
     case 'enum':
       return { pointer: e.instancePath, message: `must be one of: ${(p.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}, got ${JSON.stringify(e.data)}` };
@@ -170,11 +170,12 @@ function dedupe(violations: RuleViolation[]): RuleViolation[] {
   });
 }
 
-/** The location of the value at `pointer`, or of its nearest ancestor written in the source. */
-function locate(locations: ReadonlyMap<string, SourceLocation>, pointer: string): SourceLocation | undefined {
+/** Where the field at `pointer` is written, or its nearest ancestor when the field itself is absent. */
+function locate(locations: ReadonlyMap<string, FieldLocation>, pointer: string, atKey: boolean): SourceLocation | undefined {
   for (let p = pointer; ; p = p.slice(0, p.lastIndexOf('/'))) {
     const loc = locations.get(p);
-    if (loc || p === '') return loc;
+    if (loc) return (atKey && loc.key) || loc.value;
+    if (p === '') return undefined;
   }
 }
 

@@ -8,6 +8,8 @@ export interface RuleViolation {
   pointer: string;
   message: string;
   severity?: 'error' | 'warning';
+  /** Point at the field's key rather than its value (unknown fields, whole-field problems). */
+  atKey?: boolean;
 }
 
 /** OpenKruise's webhook caps steps at 50; so do we. */

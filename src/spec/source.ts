@@ -16,6 +16,8 @@ export interface ScalarNode extends NodeBase {
 export interface MapNode extends NodeBase {
   readonly kind: 'map';
   readonly entries: ReadonlyMap<string, SourceNode>;
+  /** Where each key is written: the place to point at for a whole-field problem. */
+  readonly keyLocations: ReadonlyMap<string, SourceLocation>;
 }
 export interface SeqNode extends NodeBase {
   readonly kind: 'seq';
@@ -66,6 +68,7 @@ function convert(node: Node, at: (offset: number) => SourceLocation, issues: Spe
   }
   if (isMap(node)) {
     const entries = new Map<string, SourceNode>();
+    const keyLocations = new Map<string, SourceLocation>();
     for (const pair of node.items) {
       const key = isScalar(pair.key) ? String(pair.key.value) : undefined;
       const keyLocation = at((pair.key as Node | null)?.range?.[0] ?? node.range?.[0] ?? 0);
@@ -73,16 +76,15 @@ function convert(node: Node, at: (offset: number) => SourceLocation, issues: Spe
         issues.push({ location: keyLocation, path: '', message: 'map keys must be plain strings', severity: 'error' });
         continue;
       }
-      if (entries.has(key)) {
-        issues.push({ location: keyLocation, path: key, message: `duplicate key "${key}"`, severity: 'error' });
-        continue;
-      }
       const value = pair.value === null
         ? { kind: 'scalar' as const, value: null, location: keyLocation, isDefault: false }
         : convert(pair.value as Node, at, issues);
-      if (value) entries.set(key, value);
+      if (value) {
+        entries.set(key, value);
+        keyLocations.set(key, keyLocation);
+      }
     }
-    return { kind: 'map', entries, location, isDefault };
+    return { kind: 'map', entries, keyLocations, location, isDefault };
   }
   if (isSeq(node)) {
     const items: SourceNode[] = [];
@@ -103,9 +105,18 @@ function firstLine(message: string): string {
   return message.split('\n')[0]!;
 }
 
-/** Converts a source tree to plain JSON, recording the location of every value by JSON pointer. */
-export function toPlain(node: SourceNode, locations: Map<string, SourceLocation>, pointer = ''): unknown {
-  locations.set(pointer, node.location);
+/** Where a field is written: its value, and its key when it has one. */
+export interface FieldLocation {
+  readonly value: SourceLocation;
+  readonly key?: SourceLocation;
+}
+
+/**
+ * Converts a source tree to plain JSON, recording where every field is written by JSON pointer. A map or
+ * list value is located at its key, where the reader sees the field begin.
+ */
+export function toPlain(node: SourceNode, locations: Map<string, FieldLocation>, pointer = '', key?: SourceLocation): unknown {
+  locations.set(pointer, { value: key && node.kind !== 'scalar' ? key : node.location, ...(key ? { key } : {}) });
   switch (node.kind) {
     case 'scalar':
       return node.value;
@@ -113,7 +124,7 @@ export function toPlain(node: SourceNode, locations: Map<string, SourceLocation>
       return node.items.map((item, i) => toPlain(item, locations, `${pointer}/${i}`));
     case 'map': {
       const out: Record<string, unknown> = {};
-      for (const [key, value] of node.entries) out[key] = toPlain(value, locations, `${pointer}/${escapePointer(key)}`);
+      for (const [k, value] of node.entries) out[k] = toPlain(value, locations, `${pointer}/${escapePointer(k)}`, node.keyLocations.get(k));
       return out;
     }
   }

@@ -28,11 +28,13 @@ export function unify(earlier: SourceNode, later: SourceNode, path: (string | nu
 
 function mergeMaps(a: MapNode, b: MapNode, path: (string | number)[], issues: SpecIssue[], isDefault: boolean): MapNode {
   const entries = new Map(a.entries);
+  const keyLocations = new Map(a.keyLocations);
   for (const [key, value] of b.entries) {
     const existing = entries.get(key);
     entries.set(key, existing ? unify(existing, value, [...path, key], issues) : value);
+    if (!existing) keyLocations.set(key, b.keyLocations.get(key)!);
   }
-  return { kind: 'map', entries, location: a.location, isDefault };
+  return { kind: 'map', entries, keyLocations, location: a.location, isDefault };
 }
 
 function sameValue(a: SourceNode, b: SourceNode): boolean {
