@@ -4,9 +4,13 @@ import type { NormalizedApp } from './spec/normalize.js';
 import type { Engine } from './spec/types.js';
 import type { KubeObject } from './traffic/objects.js';
 
-/** Multi-document YAML for a list of objects, in order. */
+/**
+ * Multi-document YAML for a list of objects, in order. Written with the YAML 1.1 schema because kubectl and
+ * most Kubernetes tools read YAML 1.1, where an unquoted `on`, `yes` or `12:30` is a boolean or a number:
+ * every such string comes out quoted, and the text reads back the same under 1.1 and 1.2.
+ */
 export function toYaml(objects: readonly KubeObject[]): string {
-  return objects.map((o) => stringify(o, { lineWidth: 0 })).join('---\n');
+  return objects.map((o) => stringify(o, { lineWidth: 0, version: '1.1' })).join('---\n');
 }
 
 /** Renders one app to YAML with its own engine, or with `engine` when given (the CLI's `--engine`). */

@@ -59,3 +59,14 @@ test('a StatefulSet gets its governing Service and a partition-style Rollout', (
   assert.equal(find(objects, 'Rollout').spec.strategy.canary.enableExtraWorkloadForCanary, undefined);
   assert.equal(find(objects, 'Service', 'db-canary'), undefined, 'no route, no canary Service');
 });
+
+test('synthesized YAML reads back the same under YAML 1.1, as kubectl parses it', async () => {
+  const { parseAllDocuments } = await import('yaml');
+  const { toYaml } = await import('../../src/synth.js');
+  const app = example('blue-green.yaml');
+  app.labels = { enabled: 'on', approved: 'yes', window: '12:30', mode: 'NO' };
+  app.workload.env = [{ name: 'FLAG', value: 'y' }, { name: 'MASK', value: '0755' }];
+  const objects = renderApp(app);
+  const read = parseAllDocuments(toYaml(objects), { version: '1.1' }).map((d) => d.toJS());
+  assert.deepEqual(read, JSON.parse(JSON.stringify(objects)));
+});

@@ -1,7 +1,8 @@
 import type { CommandModule } from 'yargs';
-import { stringify } from 'yaml';
 import { builtinRolloutCrd } from '../../engines/crd.js';
+import type { KubeObject } from '../../traffic/objects.js';
 import { appSchema } from '../../spec/schema.js';
+import { toYaml } from '../../synth.js';
 
 export const schemaCommand: CommandModule = {
   command: 'schema',
@@ -17,6 +18,6 @@ export const crdCommand: CommandModule = {
   describe: 'Print the CustomResourceDefinition of the builtin stepwise.dev/v1alpha1 Rollout',
   builder: (y) => y.example('$0 crd | kubectl apply --server-side -f -', 'Install it'),
   handler: () => {
-    process.stdout.write(stringify(builtinRolloutCrd(), { lineWidth: 0 }));
+    process.stdout.write(toYaml([builtinRolloutCrd() as KubeObject]));
   },
 };
