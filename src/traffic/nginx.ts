@@ -1,5 +1,5 @@
 import type { MatchSpec } from '../spec/types.js';
-import type { KubeObject } from './objects.js';
+import { derivedMeta, type KubeObject } from './objects.js';
 
 export const NGINX_PREFIX = 'nginx.ingress.kubernetes.io';
 export const CANARY = `${NGINX_PREFIX}/canary`;
@@ -90,12 +90,7 @@ export function canaryIngress(stable: KubeObject, stableService: string, canaryS
   return {
     apiVersion: 'networking.k8s.io/v1',
     kind: 'Ingress',
-    metadata: {
-      name: canaryIngressName(stable.metadata.name),
-      ...(stable.metadata.namespace ? { namespace: stable.metadata.namespace } : {}),
-      ...(stable.metadata.labels ? { labels: { ...stable.metadata.labels } } : {}),
-      annotations,
-    },
+    metadata: { ...derivedMeta(stable.metadata, canaryIngressName(stable.metadata.name)), annotations },
     spec: {
       ...(spec.ingressClassName ? { ingressClassName: spec.ingressClassName } : {}),
       ...(spec.tls ? { tls: structuredClone(spec.tls) } : {}),

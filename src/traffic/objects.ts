@@ -13,3 +13,13 @@ export interface ObjectMeta {
   annotations?: Record<string, string>;
   [field: string]: unknown;
 }
+
+/** Metadata for an object derived from another (a canary copy): same namespace, labels and annotations, new name. */
+export function derivedMeta(from: ObjectMeta, name: string): ObjectMeta {
+  return {
+    name,
+    ...(from.namespace ? { namespace: from.namespace } : {}),
+    ...(from.labels ? { labels: { ...from.labels } } : {}),
+    ...(from.annotations ? { annotations: { ...from.annotations } } : {}),
+  };
+}

@@ -1,5 +1,5 @@
 import type { WorkloadKind } from '../spec/types.js';
-import type { KubeObject } from './objects.js';
+import { derivedMeta, type KubeObject } from './objects.js';
 
 /** The label that tells one version's pods from another's, per workload kind (as OpenKruise uses). */
 export const REVISION_LABEL: Record<WorkloadKind, string> = {
@@ -26,12 +26,7 @@ export function canaryService(stable: KubeObject, revisionLabel: string, revisio
   return {
     apiVersion: 'v1',
     kind: 'Service',
-    metadata: {
-      name: canaryServiceName(stable.metadata.name),
-      ...(stable.metadata.namespace ? { namespace: stable.metadata.namespace } : {}),
-      ...(stable.metadata.labels ? { labels: { ...stable.metadata.labels } } : {}),
-      ...(stable.metadata.annotations ? { annotations: { ...stable.metadata.annotations } } : {}),
-    },
+    metadata: derivedMeta(stable.metadata, canaryServiceName(stable.metadata.name)),
     spec,
   };
 }
