@@ -19,7 +19,8 @@ bin="$root/bin" crds="$root/crds" work="$root/work"
 mkdir -p "$bin" "$crds" "$work"
 
 log() { printf '[testenv %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
-have() { [[ -x "$bin/$1" ]] && "$bin/$1" "${@:2}" 2>/dev/null | grep -q -- "$3"; }
+# have NAME PATTERN ARGS...: NAME is built and `NAME ARGS...` prints PATTERN (its pinned version).
+have() { local name=$1 pattern=$2; shift 2; [[ -x "$bin/$name" ]] && "$bin/$name" "$@" 2>/dev/null | grep -qF -- "$pattern"; }
 mod_field() { go mod download -json "$1" | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s)[process.argv[1]]))' "$2"; }
 
 # A wrapper module per tool, so minimal version selection never mixes their graphs.
@@ -31,8 +32,8 @@ wrapper() {
 
 build_kubernetes() {
   local v=$KUBERNETES_VERSION
-  if have kube-apiserver --version "Kubernetes $v" && have kube-controller-manager --version "Kubernetes $v" \
-     && have kube-scheduler --version "Kubernetes $v" && have kubectl "version --client" "$v"; then
+  if have kube-apiserver "Kubernetes $v" --version && have kube-controller-manager "Kubernetes $v" --version \
+     && have kube-scheduler "Kubernetes $v" --version && have kubectl "$v" version --client; then
     log "kubernetes $v: cached"; return
   fi
   log "kubernetes $v: building (cold: 15-30 min)"
@@ -56,7 +57,7 @@ build_kubernetes() {
 }
 
 build_etcd() {
-  if have etcd --version "etcd Version: ${ETCD_VERSION#v}"; then log "etcd $ETCD_VERSION: cached"; return; fi
+  if have etcd "etcd Version: ${ETCD_VERSION#v}" --version; then log "etcd $ETCD_VERSION: cached"; return; fi
   log "etcd $ETCD_VERSION: building"
   local dir; dir=$(wrapper etcd); cd "$dir"
   go mod edit -go=1.26.0
@@ -64,35 +65,48 @@ build_etcd() {
   go build -trimpath -ldflags "-s -w" -o "$bin/etcd" go.etcd.io/etcd/server/v3
 }
 
-build_go_install() { # name version-probe-args expected package@version
-  if have "$1" "$2" "$3"; then log "$1: cached"; return; fi
-  log "$1: go install $4"
-  GOBIN="$bin" go install -trimpath -ldflags "-s -w ${5:-}" "$4"
+build_go_install() { # NAME PACKAGE@VERSION PATTERN PROBE-ARGS... (ldflags in $LDFLAGS)
+  local name=$1 pkg=$2 pattern=$3; shift 3
+  if have "$name" "$pattern" "$@"; then log "$name: cached"; return; fi
+  log "$name: go install $pkg"
+  GOBIN="$bin" go install -trimpath -ldflags "-s -w ${LDFLAGS:-}" "$pkg"
 }
 
-collect_crds() {
-  local gw kr
+# CRDs the tests install, and kwok's stage definitions (kwok has no built-in stages), from the module cache.
+collect_data() {
+  local gw kr kw
   gw=$(mod_field "sigs.k8s.io/gateway-api@$GATEWAY_API_VERSION" Dir)
   kr=$(mod_field "github.com/openkruise/rollouts@$KRUISE_ROLLOUTS_VERSION" Dir)
+  kw=$(mod_field "sigs.k8s.io/kwok@$KWOK_VERSION" Dir)
   rm -rf "$crds.tmp"; mkdir -p "$crds.tmp/gateway-api" "$crds.tmp/kruise-rollouts"
   cp "$gw"/config/crd/standard/gateway.networking.k8s.io_*.yaml "$crds.tmp/gateway-api/"
   cp "$kr"/config/crd/bases/*.yaml "$crds.tmp/kruise-rollouts/"
   chmod -R u+w "$crds.tmp"; rm -rf "$crds"; mv "$crds.tmp" "$crds"
-  log "CRDs: $(find "$crds" -name '*.yaml' | wc -l) files"
+  rm -rf "$root/kwok-stages"; mkdir -p "$root/kwok-stages"
+  cp "$kw"/kustomize/stage/node/fast/node-initialize.yaml "$kw"/kustomize/stage/pod/fast/pod-ready.yaml \
+     "$kw"/kustomize/stage/pod/fast/pod-delete.yaml "$root/kwok-stages/"
+  chmod -R u+w "$root/kwok-stages"
+  log "CRDs: $(find "$crds" -name '*.yaml' | wc -l) files; kwok stages: $(ls "$root/kwok-stages" | wc -l)"
 }
 
+# One build at a time per cache: a second caller (a test file while `npm test` builds in the background)
+# waits here and then finds everything cached.
+exec 9>"$root/.build.lock"
+flock 9
+start=$SECONDS
 what=${1:-control-plane}
 case "$what" in
   control-plane)
     build_etcd
-    build_go_install kwok --version "$KWOK_VERSION" "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION" \
-      "-X sigs.k8s.io/kwok/pkg/consts.Version=$KWOK_VERSION"
-    collect_crds
+    LDFLAGS="-X sigs.k8s.io/kwok/pkg/consts.Version=$KWOK_VERSION" \
+      build_go_install kwok "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION" "$KWOK_VERSION" --version
+    collect_data
     build_kubernetes ;;
   tools)
-    build_go_install cue version "$CUE_VERSION" "cuelang.org/go/cmd/cue@$CUE_VERSION"
-    build_go_install helm version "$HELM_VERSION" "helm.sh/helm/v3/cmd/helm@$HELM_VERSION" \
-      "-X helm.sh/helm/v3/internal/version.version=$HELM_VERSION" ;;
+    build_go_install cue "cuelang.org/go/cmd/cue@$CUE_VERSION" "$CUE_VERSION" version
+    LDFLAGS="-X helm.sh/helm/v3/internal/version.version=$HELM_VERSION" \
+      build_go_install helm "helm.sh/helm/v3/cmd/helm@$HELM_VERSION" "$HELM_VERSION" version ;;
   *) echo "usage: build.sh [control-plane|tools]" >&2; exit 2 ;;
 esac
+log "$what ready in $((SECONDS - start)) s: $root"
 echo "$root"

@@ -1,0 +1,84 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { after, before, test } from 'node:test';
+import { KubeApiError, KubeClient, FIELD_MANAGER } from '../../src/k8s/client.js';
+import { renderApp } from '../../src/render/app.js';
+import { loadApps } from '../../src/spec/load.js';
+import type { Engine } from '../../src/spec/types.js';
+import type { KubeObject } from '../../src/traffic/objects.js';
+import { assertContained, createNamespace, eventually, inNamespace } from '../support/kube.js';
+import { ROOT } from '../support/paths.js';
+import { startCluster, type Cluster } from '../testenv/cluster.js';
+
+let cluster: Cluster;
+let client: KubeClient;
+before(async () => {
+  cluster = await startCluster();
+  client = new KubeClient(cluster.kubeConfig());
+});
+after(() => cluster?.stop());
+
+const examples = {
+  'blue-green': ['examples/blue-green.yaml'],
+  'canary-gateway': ['examples/canary-gateway.yaml'],
+  'ab-test': ['examples/ab-test.yaml'],
+  layers: ['examples/layers/base.yaml', 'examples/layers/prod.yaml'],
+};
+const render = (files: string[], engine: Engine) =>
+  renderApp(loadApps(files.map((f) => ({ file: f, text: readFileSync(`${ROOT}${f}`, 'utf8') }))).apps[0]!.app, engine);
+
+for (const engine of ['builtin', 'kruise'] as const) {
+  for (const [name, files] of Object.entries(examples)) {
+    test(`${name} (${engine} engine): every synthesized object is accepted by server-side apply, nothing pruned, and the workload becomes Ready`, async () => {
+      const namespace = `${name}-${engine}`;
+      await createNamespace(client, namespace);
+      const objects = inNamespace(render(files, engine), namespace);
+      for (const object of objects) {
+        const stored = await client.apply(object);
+        assertContained(object.spec, stored.spec, `${object.kind}.spec`);
+        const managers = (stored.metadata.managedFields as { manager: string; operation: string }[]).map((m) => `${m.manager}/${m.operation}`);
+        assert.ok(managers.includes(`${FIELD_MANAGER}/Apply`), `${object.kind}: managers ${managers}`);
+      }
+      const rollout = objects.find((o) => o.kind === 'Rollout')!;
+      assert.equal(rollout.apiVersion, engine === 'builtin' ? 'stepwise.dev/v1alpha1' : 'rollouts.kruise.io/v1beta1');
+      const workload = objects[0]!;
+      const replicas = (workload.spec as { replicas: number }).replicas;
+      await eventually(`${workload.metadata.name}: ${replicas} Ready replicas on kwok nodes`, async () => {
+        const got = await client.get<KubeObject & { status?: { readyReplicas?: number } }>({ ...workload, name: workload.metadata.name, namespace });
+        return got?.status?.readyReplicas === replicas;
+      });
+      const pods = await client.list<KubeObject & { spec: { nodeName?: string } }>({ apiVersion: 'v1', kind: 'Pod', namespace }, `app.kubernetes.io/name=${workload.metadata.name}`);
+      assert.equal(pods.length, replicas);
+      assert.ok(pods.every((p) => p.spec.nodeName?.startsWith('kwok-node-')), 'scheduled onto kwok nodes');
+    });
+  }
+}
+
+test('malformed objects are rejected by the real API server, with its message', async () => {
+  await createNamespace(client, 'malformed');
+  const rollout = inNamespace(render(examples['blue-green'], 'builtin'), 'malformed').find((o) => o.kind === 'Rollout')!;
+  const rejected = async (object: KubeObject, status: number, message: RegExp) => {
+    await assert.rejects(client.apply(object), (e: unknown) => {
+      assert.ok(e instanceof KubeApiError, String(e));
+      assert.equal(e.status, status, e.message);
+      assert.match(e.message, message);
+      return true;
+    });
+  };
+  // A wrong type fails while building the apply patch (the server answers 500 for that, with the field).
+  const wrongType = structuredClone(rollout) as any;
+  wrongType.spec.strategy.blueGreen.steps[0].traffic = 10;
+  await rejected(wrongType, 500, /^Rollout\/malformed\/echoserver: failed to create typed patch object .*\.spec\.strategy\.blueGreen\.steps\[0\]\.traffic: expected string/);
+  // A value outside the builtin CRD's schema is a validation error.
+  const badPercent = structuredClone(rollout) as any;
+  badPercent.spec.strategy.blueGreen.steps[1].traffic = 'ten percent';
+  await rejected(badPercent, 422, /^Rollout\/malformed\/echoserver: .*spec\.strategy\.blueGreen\.steps\[1\]\.traffic: Invalid value: "ten percent": spec\.strategy\.blueGreen\.steps\[1\]\.traffic in body should match/);
+  // The same for the upstream CRDs: OpenKruise Rollout and Gateway API HTTPRoute.
+  const kruise = inNamespace(render(examples['canary-gateway'], 'kruise'), 'malformed').find((o) => o.kind === 'Rollout') as any;
+  kruise.spec.strategy.canary.steps[0].matches = [{ headers: [{ name: 'x canary', value: 'yes' }] }];
+  await rejected(kruise, 422, /^Rollout\/malformed\/storefront: .*spec\.strategy\.canary\.steps\[0\]\.matches\[0\]\.headers\[0\]\.name: Invalid value: "x canary"/);
+  const route = inNamespace(render(examples['canary-gateway'], 'builtin'), 'malformed').find((o) => o.kind === 'HTTPRoute') as any;
+  route.spec.rules[0].backendRefs[0].weight = -1;
+  await rejected(route, 422, /^HTTPRoute\/malformed\/storefront: .*weight.*should be greater than or equal to 0/);
+  assert.equal(await client.get({ apiVersion: 'stepwise.dev/v1alpha1', kind: 'Rollout', name: 'echoserver', namespace: 'malformed' }), undefined, 'nothing was stored');
+});

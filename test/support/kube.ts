@@ -1,0 +1,42 @@
+import assert from 'node:assert/strict';
+import type { KubeClient } from '../../src/k8s/client.js';
+import type { KubeObject } from '../../src/traffic/objects.js';
+
+export async function createNamespace(client: KubeClient, name: string): Promise<void> {
+  await client.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name } });
+}
+
+/** Polls until `check` returns a value (not undefined/false), or fails after `timeoutMs` with `what`. */
+export async function eventually<T>(what: string, check: () => Promise<T | undefined | false>, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await check();
+      if (v !== undefined && v !== false) return v;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+/** Every field of `sent` is in `stored` with the same value: the server pruned nothing (it may add defaults). */
+export function assertContained(sent: unknown, stored: unknown, path = ''): void {
+  if (sent !== null && typeof sent === 'object') {
+    assert.ok(stored !== null && typeof stored === 'object', `${path}: missing on the server`);
+    if (Array.isArray(sent)) {
+      assert.ok(Array.isArray(stored) && stored.length === sent.length, `${path}: list changed on the server`);
+      sent.forEach((v, i) => assertContained(v, (stored as unknown[])[i], `${path}[${i}]`));
+    } else {
+      for (const [k, v] of Object.entries(sent)) assertContained(v, (stored as Record<string, unknown>)[k], path ? `${path}.${k}` : k);
+    }
+    return;
+  }
+  assert.deepEqual(stored, sent, `${path}: the server stored ${JSON.stringify(stored)}`);
+}
+
+export function inNamespace(objects: readonly KubeObject[], namespace: string): KubeObject[] {
+  return objects.map((o) => ({ ...o, metadata: { ...o.metadata, namespace } }));
+}
