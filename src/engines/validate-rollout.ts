@@ -4,7 +4,7 @@ import { validateSteps, type RuleViolation } from '../spec/rules.js';
 const SUPPORTED_WORKLOADS = new Set(['apps/v1/Deployment', 'apps/v1/StatefulSet', 'apps/v1/DaemonSet', 'apps.kruise.io/v1alpha1/CloneSet', 'apps.kruise.io/v1alpha1/DaemonSet', 'apps.kruise.io/v1beta1/StatefulSet']);
 
 interface RolloutBody {
-  steps?: NormalizedStep[];
+  steps?: (Omit<NormalizedStep, 'pause'> & { pause?: NormalizedStep['pause'] })[];
   trafficRoutings?: { service?: string; gracePeriodSeconds?: number; ingress?: { name?: string }; gateway?: { httpRouteName?: string }; customNetworkRefs?: unknown[] }[];
   enableExtraWorkloadForCanary?: boolean;
 }

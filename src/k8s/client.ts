@@ -3,8 +3,10 @@ import { request as httpRequest } from 'node:http';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { KubeObject } from '../traffic/objects.js';
 
-/** The field manager of everything Stepwise writes with server-side apply. */
+/** The field manager of everything `stepwise apply` writes with server-side apply. */
 export const FIELD_MANAGER = 'stepwise';
+/** The field manager of the reconciler's writes, so that `kubectl get --show-managed-fields` tells them apart. */
+export const RECONCILER_MANAGER = 'stepwise-reconciler';
 
 /** A Kubernetes API error with the server's own message. */
 export class KubeApiError extends Error {
@@ -136,8 +138,23 @@ export class KubeClient {
   }
 
   /** A JSON merge patch, optionally on a subresource such as `status`. */
-  async mergePatch<T extends KubeObject = KubeObject>(ref: ObjectRef & { name: string }, patch: unknown, subresource?: string): Promise<T> {
-    return this.request<T>('PATCH', await this.path(ref, subresource), { body: patch, contentType: 'application/merge-patch+json' });
+  async mergePatch<T extends KubeObject = KubeObject>(ref: ObjectRef & { name: string }, patch: unknown, subresource?: string, fieldManager = RECONCILER_MANAGER): Promise<T> {
+    return this.request<T>('PATCH', await this.path(ref, subresource), { body: patch, contentType: 'application/merge-patch+json', query: { fieldManager } });
+  }
+
+  /** A JSON patch (RFC 6902), for replacing a whole field such as a pod template. */
+  async jsonPatch<T extends KubeObject = KubeObject>(ref: ObjectRef & { name: string }, ops: unknown[], fieldManager = RECONCILER_MANAGER): Promise<T> {
+    return this.request<T>('PATCH', await this.path(ref), { body: ops, contentType: 'application/json-patch+json', query: { fieldManager } });
+  }
+
+  /** Replaces an object's status; fails with 409 if the object changed since `object.metadata.resourceVersion`. */
+  async replaceStatus<T extends KubeObject = KubeObject>(object: KubeObject, fieldManager = RECONCILER_MANAGER): Promise<T> {
+    const ref = { apiVersion: object.apiVersion, kind: object.kind, name: object.metadata.name, namespace: object.metadata.namespace };
+    return this.request<T>('PUT', await this.path(ref, 'status'), { body: object, query: { fieldManager } });
+  }
+
+  async create<T extends KubeObject = KubeObject>(object: KubeObject): Promise<T> {
+    return this.request<T>('POST', await this.path({ apiVersion: object.apiVersion, kind: object.kind, namespace: object.metadata.namespace }), { body: object });
   }
 
   /** Deletes an object; false when it was already gone. */

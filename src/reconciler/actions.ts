@@ -1,0 +1,27 @@
+import type { KubeObject } from '../traffic/objects.js';
+
+export interface Ref {
+  apiVersion: string;
+  kind: string;
+  name: string;
+  namespace?: string;
+}
+
+/** One idempotent write. Doing it twice leaves the cluster as doing it once, so a crash between writes is harmless. */
+export type Action =
+  | { kind: 'apply'; object: KubeObject; why: string }
+  | { kind: 'merge'; ref: Ref; patch: Record<string, unknown>; why: string }
+  | { kind: 'replace-template'; ref: Ref; template: unknown; why: string }
+  | { kind: 'delete'; ref: Ref; why: string };
+
+export const refOf = (o: KubeObject): Ref => ({ apiVersion: o.apiVersion, kind: o.kind, name: o.metadata.name, ...(o.metadata.namespace ? { namespace: o.metadata.namespace } : {}) });
+
+/** The ownerReference that makes a Stepwise-created object (canary Service, Ingress, Deployment) the Rollout's. */
+export function ownedBy(rollout: KubeObject): Record<string, unknown>[] {
+  return [{ apiVersion: rollout.apiVersion, kind: rollout.kind, name: rollout.metadata.name, uid: rollout.metadata.uid, controller: true, blockOwnerDeletion: true }];
+}
+
+export function isOwnedBy(object: KubeObject | undefined, rollout: KubeObject): boolean {
+  const owners = (object?.metadata.ownerReferences ?? []) as { uid?: string; kind?: string; name?: string }[];
+  return owners.some((o) => (rollout.metadata.uid ? o.uid === rollout.metadata.uid : o.kind === rollout.kind && o.name === rollout.metadata.name));
+}

@@ -1,0 +1,50 @@
+import type { KubeClient } from '../k8s/client.js';
+import type { KubeObject } from '../traffic/objects.js';
+import { canaryIngressName } from '../traffic/nginx.js';
+import { canaryServiceName } from '../traffic/service.js';
+import type { Observed, Pod, Workload } from './observed.js';
+import type { RolloutObject } from './types.js';
+import { canaryWorkloadName } from './workload.js';
+
+export const ROLLOUT_REF = { apiVersion: 'stepwise.dev/v1alpha1', kind: 'Rollout' } as const;
+
+const ownedByUid = (uid: unknown) => (o: KubeObject) => ((o.metadata.ownerReferences ?? []) as { uid?: string }[]).some((r) => r.uid === uid);
+const selectorString = (w: Workload | undefined) => Object.entries(w?.spec.selector?.matchLabels ?? {}).map(([k, v]) => `${k}=${v}`).join(',');
+
+/** Reads a Rollout and everything it governs, in parallel; undefined when the Rollout is gone. */
+export async function observe(client: KubeClient, namespace: string, name: string, now = new Date()): Promise<Observed | undefined> {
+  const rollout = await client.get<RolloutObject>({ ...ROLLOUT_REF, name, namespace });
+  if (!rollout) return undefined;
+  const ref = rollout.spec.workloadRef;
+  const routing = (rollout.spec.strategy.canary ?? rollout.spec.strategy.blueGreen)?.trafficRoutings?.[0];
+  const get = <T extends KubeObject>(apiVersion: string, kind: string, objectName: string | undefined) =>
+    objectName ? client.get<T>({ apiVersion, kind, name: objectName, namespace }) : Promise.resolve(undefined);
+  const [workload, canaryWorkload, stableService, canaryService, ingress, canaryIngress, httpRoute] = await Promise.all([
+    get<Workload>(ref.apiVersion, ref.kind, ref.name),
+    ref.kind === 'Deployment' ? get<Workload>('apps/v1', 'Deployment', canaryWorkloadName(ref.name)) : Promise.resolve(undefined),
+    get('v1', 'Service', routing?.service),
+    get('v1', 'Service', routing?.service && canaryServiceName(routing.service)),
+    get('networking.k8s.io/v1', 'Ingress', routing?.ingress?.name),
+    get('networking.k8s.io/v1', 'Ingress', routing?.ingress?.name && canaryIngressName(routing.ingress.name)),
+    get('gateway.networking.k8s.io/v1', 'HTTPRoute', routing?.gateway?.httpRouteName),
+  ]);
+  const selector = selectorString(workload);
+  const [replicaSets, pods] = await Promise.all([
+    workload && ref.kind === 'Deployment' ? client.list<Workload>({ apiVersion: 'apps/v1', kind: 'ReplicaSet', namespace }, selector) : Promise.resolve([]),
+    workload && selector ? client.list<Pod>({ apiVersion: 'v1', kind: 'Pod', namespace }, selector) : Promise.resolve([]),
+  ]);
+  return {
+    now,
+    rollout,
+    ...(workload ? { workload } : {}),
+    replicaSets: replicaSets.filter(ownedByUid(workload?.metadata.uid)),
+    ...(canaryWorkload ? { canaryWorkload } : {}),
+    canaryReplicaSets: replicaSets.filter(ownedByUid(canaryWorkload?.metadata.uid)),
+    pods,
+    ...(stableService ? { stableService } : {}),
+    ...(canaryService ? { canaryService } : {}),
+    ...(ingress ? { ingress } : {}),
+    ...(canaryIngress ? { canaryIngress } : {}),
+    ...(httpRoute ? { httpRoute } : {}),
+  };
+}

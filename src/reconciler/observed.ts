@@ -1,0 +1,161 @@
+import { createHash } from 'node:crypto';
+import type { KubeObject } from '../traffic/objects.js';
+import { REVISION_LABEL } from '../traffic/service.js';
+import type { RolloutObject } from './types.js';
+
+/** Labels and annotations Stepwise puts on the objects of a release (OpenKruise's, in the stepwise.dev group). */
+export const LABELS = {
+  rolloutId: 'stepwise.dev/rollout-id',
+  batchId: 'stepwise.dev/rollout-batch-id',
+  stableRevision: 'stepwise.dev/stable-revision',
+  canaryOf: 'stepwise.dev/canary-of',
+} as const;
+export const ANNOTATIONS = {
+  /** On the workload during a release: `{"rolloutName": "..."}`. */
+  inProgressing: 'stepwise.dev/in-progressing',
+  /** On a blue-green Deployment: its own strategy settings, restored at the end. */
+  originalStrategy: 'stepwise.dev/original-deployment-strategy',
+  /** On the Rollout: the time `stepwise abort` was asked for. */
+  abort: 'stepwise.dev/abort',
+} as const;
+
+export interface PodTemplate {
+  metadata?: { labels?: Record<string, string>; annotations?: Record<string, string> };
+  spec?: Record<string, unknown>;
+}
+
+export interface Workload extends KubeObject {
+  spec: {
+    replicas?: number;
+    paused?: boolean;
+    selector?: { matchLabels?: Record<string, string> };
+    template: PodTemplate;
+    minReadySeconds?: number;
+    progressDeadlineSeconds?: number;
+    strategy?: { type?: string; rollingUpdate?: { maxSurge?: number | string; maxUnavailable?: number | string } };
+    updateStrategy?: { type?: string; rollingUpdate?: { partition?: number } };
+    [field: string]: unknown;
+  };
+  status?: {
+    replicas?: number;
+    readyReplicas?: number;
+    availableReplicas?: number;
+    updatedReplicas?: number;
+    observedGeneration?: number;
+    currentRevision?: string;
+    updateRevision?: string;
+  };
+}
+
+export interface Pod extends KubeObject {
+  status?: { phase?: string; conditions?: { type: string; status: string }[] };
+}
+
+/** What a reconcile pass sees: the Rollout and everything it governs, as plain objects. */
+export interface Observed {
+  now: Date;
+  rollout: RolloutObject;
+  workload?: Workload;
+  /** ReplicaSets owned by the (Deployment) workload. */
+  replicaSets: Workload[];
+  /** The canary Deployment `<name>-canary` (canary style). */
+  canaryWorkload?: Workload;
+  /** ReplicaSets owned by the canary Deployment. */
+  canaryReplicaSets: Workload[];
+  /** Pods selected by the workload's selector (both versions). */
+  pods: Pod[];
+  stableService?: KubeObject;
+  canaryService?: KubeObject;
+  ingress?: KubeObject;
+  canaryIngress?: KubeObject;
+  httpRoute?: KubeObject;
+}
+
+/** A stable hash of a pod template, ignoring the labels controllers and releases add to pods. */
+export function templateHash(template: PodTemplate | undefined): string {
+  return createHash('sha256').update(canonical(comparableTemplate(template))).digest('hex').slice(0, 10);
+}
+
+/** A template without controller- and release-added labels, for comparisons across ReplicaSets. */
+export function comparableTemplate(template: PodTemplate | undefined): PodTemplate {
+  const t = structuredClone(template ?? {});
+  for (const key of ['pod-template-hash', 'controller-revision-hash', LABELS.batchId]) delete t.metadata?.labels?.[key];
+  return t;
+}
+
+function canonical(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
+  if (value && typeof value === 'object') {
+    return `{${Object.keys(value).sort().map((k) => `${JSON.stringify(k)}:${canonical((value as Record<string, unknown>)[k])}`).join(',')}}`;
+  }
+  return JSON.stringify(value ?? null);
+}
+
+export const isReady = (pod: Pod) => pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
+const alive = (pod: Pod) => !pod.metadata.deletionTimestamp;
+
+/** Facts derived from the observed objects, the same way for every style. */
+export interface View {
+  replicas: number;
+  revisionLabel: string;
+  /** Stepwise's hash of the workload's current template. */
+  templateHash: string;
+  /** The workload is under this Rollout's control for a release. */
+  inProgress: boolean;
+  /** Revision (pod-template-hash / controller-revision-hash) of the stable pods. */
+  stableRevision?: string;
+  /** The stable pods' template, for rollback detection and restore. */
+  stableTemplate?: PodTemplate;
+  /** Revision of the new version's pods, once any exist. */
+  newRevision?: string;
+  newPods: Pod[];
+  newReadyPods: number;
+  stablePods: Pod[];
+  stableReadyPods: number;
+  rolloutId: string;
+}
+
+export function view(o: Observed, canaryRevision: string): View | undefined {
+  const w = o.workload;
+  if (!w) return undefined;
+  const kind = w.kind as 'Deployment' | 'StatefulSet';
+  const revisionLabel = REVISION_LABEL[kind];
+  const hash = templateHash(w.spec.template);
+  const inProgress = (() => {
+    try {
+      return JSON.parse(w.metadata.annotations?.[ANNOTATIONS.inProgressing] ?? '{}').rolloutName === o.rollout.metadata.name;
+    } catch {
+      return false;
+    }
+  })();
+  let stableRevision: string | undefined;
+  let stableTemplate: PodTemplate | undefined;
+  let newRevision: string | undefined;
+  if (kind === 'StatefulSet') {
+    stableRevision = w.status?.currentRevision;
+    newRevision = w.status?.updateRevision !== w.status?.currentRevision ? w.status?.updateRevision : undefined;
+  } else {
+    stableRevision = w.metadata.labels?.[LABELS.stableRevision]
+      ?? o.replicaSets.filter((rs) => (rs.spec.replicas ?? 0) > 0 && templateHash(rs.spec.template) !== canaryRevision)[0]?.metadata.labels?.['pod-template-hash'];
+    stableTemplate = o.replicaSets.find((rs) => rs.metadata.labels?.['pod-template-hash'] === stableRevision)?.spec.template;
+    const newSets = o.canaryWorkload ? o.canaryReplicaSets : o.replicaSets;
+    newRevision = newSets.find((rs) => templateHash(rs.spec.template) === canaryRevision && rs.metadata.labels?.['pod-template-hash'] !== stableRevision)?.metadata.labels?.['pod-template-hash'];
+  }
+  const pods = o.pods.filter(alive);
+  const newPods = newRevision ? pods.filter((p) => p.metadata.labels?.[revisionLabel] === newRevision) : [];
+  const stablePods = pods.filter((p) => p.metadata.labels?.[revisionLabel] === stableRevision);
+  return {
+    replicas: w.spec.replicas ?? 1,
+    revisionLabel,
+    templateHash: hash,
+    inProgress,
+    ...(stableRevision ? { stableRevision } : {}),
+    ...(stableTemplate ? { stableTemplate } : {}),
+    ...(newRevision ? { newRevision } : {}),
+    newPods,
+    newReadyPods: newPods.filter(isReady).length,
+    stablePods,
+    stableReadyPods: stablePods.filter(isReady).length,
+    rolloutId: w.metadata.labels?.[LABELS.rolloutId] ?? canaryRevision,
+  };
+}

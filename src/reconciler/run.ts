@@ -1,0 +1,56 @@
+import type { KubeClient } from '../k8s/client.js';
+import { act, isConflict } from './act.js';
+import { decide, type Decision } from './decide.js';
+import { observe } from './observe.js';
+import type { RolloutObject, SubStatus } from './types.js';
+
+export interface PassResult {
+  rollout: RolloutObject;
+  decision: Decision;
+}
+
+/** One observe → decide → act pass; retried from a fresh read when the Rollout changed under it. */
+export async function reconcileOnce(client: KubeClient, namespace: string, name: string, log?: (line: string) => void): Promise<PassResult | undefined> {
+  for (let attempt = 0; ; attempt++) {
+    const observed = await observe(client, namespace, name);
+    if (!observed) return undefined;
+    const decision = decide(observed);
+    try {
+      return { rollout: await act(client, observed.rollout, decision, log), decision };
+    } catch (e) {
+      if (!isConflict(e) || attempt >= 5) throw e;
+    }
+  }
+}
+
+export function subStatus(rollout: RolloutObject): SubStatus | undefined {
+  return rollout.status?.canaryStatus ?? rollout.status?.blueGreenStatus;
+}
+
+/** Waiting for a person: a step paused with no duration. */
+export function awaitsApproval(rollout: RolloutObject): boolean {
+  return rollout.status?.phase === 'Progressing' && subStatus(rollout)?.currentStepState === 'StepPaused' && (rollout.status?.conditions?.find((c) => c.type === 'Progressing')?.reason ?? '') !== 'Finalising';
+}
+
+export function isSettled(rollout: RolloutObject): boolean {
+  return rollout.status?.phase === 'Healthy';
+}
+
+/**
+ * Drives a release from this process until `until` holds: the next approval pause, or the end (Healthy).
+ * Sleeps as the decision asks (timed pauses, grace periods), at most `pollMs`, so outside changes are seen.
+ */
+export async function runRelease(client: KubeClient, namespace: string, name: string, options: { until: 'pause' | 'done'; pollMs?: number; log?: (line: string) => void; onPass?: (r: PassResult) => void; signal?: AbortSignal }): Promise<RolloutObject> {
+  const pollMs = options.pollMs ?? 1000;
+  for (;;) {
+    const result = await reconcileOnce(client, namespace, name, options.log);
+    if (!result) throw new Error(`Rollout ${namespace}/${name} not found`);
+    options.onPass?.(result);
+    const { rollout, decision } = result;
+    if (isSettled(rollout) && decision.actions.length === 0) return rollout;
+    if (options.until === 'pause' && awaitsApproval(rollout)) return rollout;
+    if (options.signal?.aborted) return rollout;
+    const wait = decision.actions.length && decision.requeueAfterMs === undefined ? 0 : Math.min(decision.requeueAfterMs ?? pollMs, pollMs);
+    await new Promise((r) => setTimeout(r, wait));
+  }
+}

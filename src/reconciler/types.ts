@@ -1,0 +1,92 @@
+import type { MatchSpec, ReplicasValue, TrafficValue } from '../spec/types.js';
+import type { KubeObject } from '../traffic/objects.js';
+
+/** Step states, with OpenKruise's exact strings (kubectl-kruise, KubeVela and Argo CD read them). */
+export type StepState = 'BeforeStepUpgrade' | 'StepUpgrade' | 'StepTrafficRouting' | 'StepMetricsAnalysis' | 'StepPaused' | 'StepReady' | 'Completed';
+export type Phase = 'Initial' | 'Healthy' | 'Progressing' | 'Terminating' | 'Disabling' | 'Disabled';
+export type FinalisingStep =
+  | ''
+  | 'FinalisingStepRouteTrafficToNew'
+  | 'FinalisingStepRouteTrafficToStable'
+  | 'RestoreStableService'
+  | 'RemoveCanaryService'
+  | 'ResumeWorkload'
+  | 'ReleaseWorkloadControl'
+  | 'END';
+
+export interface Condition {
+  type: 'Progressing' | 'Succeeded' | 'Terminating';
+  status: 'True' | 'False';
+  reason: string;
+  message: string;
+  lastUpdateTime: string;
+  lastTransitionTime: string;
+}
+
+/** `status.canaryStatus` or `status.blueGreenStatus`: everything a release needs to resume after a crash. */
+export interface SubStatus {
+  observedWorkloadGeneration?: number;
+  observedRolloutID?: string;
+  rolloutHash?: string;
+  /** pod-template-hash (or controller-revision-hash) of the stable pods. */
+  stableRevision?: string;
+  /** pod-template-hash of the new pods, once they exist: the canary Service selects it. */
+  podTemplateHash: string;
+  /** Stepwise's hash of the new pod template: tells a new release or a rollback from this one. */
+  canaryRevision: string;
+  /** New-version pods and how many are Ready (blue-green: updatedReplicas / updatedReadyReplicas). */
+  canaryReplicas: number;
+  canaryReadyReplicas: number;
+  updatedRevision?: string;
+  updatedReplicas?: number;
+  updatedReadyReplicas?: number;
+  currentStepIndex: number;
+  nextStepIndex: number;
+  currentStepState: StepState;
+  finalisingStep: FinalisingStep;
+  lastUpdateTime?: string;
+  message?: string;
+}
+
+export interface RolloutStatus {
+  observedGeneration?: number;
+  phase?: Phase;
+  message?: string;
+  currentStepIndex?: number;
+  currentStepState?: string;
+  conditions?: Condition[];
+  canaryStatus?: SubStatus;
+  blueGreenStatus?: SubStatus;
+}
+
+export interface RolloutStep {
+  replicas: ReplicasValue;
+  traffic?: TrafficValue;
+  matches?: MatchSpec[];
+  pause?: { duration?: number };
+}
+
+export interface TrafficRouting {
+  service: string;
+  gracePeriodSeconds?: number;
+  ingress?: { classType?: string; name: string };
+  gateway?: { httpRouteName: string };
+}
+
+export interface StrategyBody {
+  steps: RolloutStep[];
+  trafficRoutings?: TrafficRouting[];
+  failureThreshold?: ReplicasValue;
+  enableExtraWorkloadForCanary?: boolean;
+}
+
+/** A `stepwise.dev/v1alpha1` Rollout as read from the cluster. */
+export interface RolloutObject extends KubeObject {
+  spec: {
+    workloadRef: { apiVersion: string; kind: 'Deployment' | 'StatefulSet'; name: string };
+    strategy: { canary?: StrategyBody; blueGreen?: StrategyBody; paused?: boolean };
+    disabled?: boolean;
+    progressDeadlineSeconds?: number;
+  };
+  status?: RolloutStatus;
+}
