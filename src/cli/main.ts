@@ -5,6 +5,9 @@ import { initCommand } from './commands/init.js';
 import { planCommand } from './commands/plan.js';
 import { synthCommand } from './commands/synth.js';
 import { validateCommand } from './commands/validate.js';
+import { applyCommand } from './commands/apply.js';
+import { installCommand } from './commands/install.js';
+import { abortCommand, promoteCommand, runCommand, statusCommand, undoCommand } from './commands/release.js';
 import { CliError } from './io.js';
 
 /** yargs reads a lone `-` as a positional; `-f -` (stdin) must reach the option as its value. */
@@ -29,6 +32,13 @@ export async function main(argv: string[]): Promise<number> {
       .command(synthCommand)
       .command(planCommand)
       .command(initCommand)
+      .command(installCommand)
+      .command(applyCommand)
+      .command(runCommand)
+      .command(statusCommand)
+      .command(promoteCommand)
+      .command(abortCommand)
+      .command(undoCommand)
       .command(schemaCommand)
       .command(crdCommand)
       .demandCommand(1, 'name a command; see --help')

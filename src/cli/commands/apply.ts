@@ -1,0 +1,70 @@
+import type { CommandModule } from 'yargs';
+import { describeObject, KubeApiError, type KubeClient } from '../../k8s/client.js';
+import { admitWorkload, AdmissionError } from '../../reconciler/admit.js';
+import { templateHash, type Workload } from '../../reconciler/observed.js';
+import { renderApp } from '../../render/app.js';
+import type { NormalizedApp } from '../../spec/normalize.js';
+import type { KubeObject } from '../../traffic/objects.js';
+import { CliError, fileOption, loadFromFiles } from '../io.js';
+import { clusterOptions, connect, type ClusterArgs } from '../kube.js';
+
+interface ApplyArgs extends ClusterArgs {
+  file: string[];
+}
+
+/**
+ * The objects of one app, ready to write: the workload last (so its Rollout already exists when a release
+ * starts), and admitted so that a new template starts a release under the Rollout's control.
+ */
+export async function planApply(client: KubeClient, app: NormalizedApp, namespace?: string): Promise<{ objects: KubeObject[]; release: boolean; rollback: boolean }> {
+  const rendered = renderApp(app).map((o) => (namespace ? { ...o, metadata: { ...o.metadata, namespace } } : o));
+  const [workload, ...rest] = rendered as [Workload, ...KubeObject[]];
+  const ns = workload.metadata.namespace!;
+  // Server-side dry run of everything first: a rejected object means nothing is written.
+  for (const object of rest) await client.apply(object, { dryRun: true, force: true });
+  const defaulted = await client.apply<Workload>(workload, { dryRun: true, force: true });
+  const live = await client.get<Workload>({ apiVersion: 'apps/v1', kind: workload.kind, name: workload.metadata.name, namespace: ns });
+  let stableRevision: string | undefined;
+  let stableTemplateHash: string | undefined;
+  if (live && workload.kind === 'Deployment') {
+    const sets = (await client.list<Workload>({ apiVersion: 'apps/v1', kind: 'ReplicaSet', namespace: ns }, Object.entries(live.spec.selector?.matchLabels ?? {}).map(([k, v]) => `${k}=${v}`).join(',')))
+      .filter((rs) => ((rs.metadata.ownerReferences ?? []) as { uid?: string }[]).some((r) => r.uid === live.metadata.uid));
+    const labelled = live.metadata.labels?.['stepwise.dev/stable-revision'];
+    const stable = sets.find((rs) => rs.metadata.labels?.['pod-template-hash'] === labelled) ?? sets.find((rs) => templateHash(rs.spec.template) === templateHash(live.spec.template));
+    stableRevision = stable?.metadata.labels?.['pod-template-hash'];
+    stableTemplateHash = stable ? templateHash(stable.spec.template) : undefined;
+  }
+  const admission = admitWorkload({ desired: workload, defaulted, ...(live ? { live } : {}), rolloutName: app.name, ...(stableRevision ? { stableRevision } : {}), ...(stableTemplateHash ? { stableTemplateHash } : {}) });
+  return { objects: [...rest, admission.object], release: admission.release, rollback: admission.rollback };
+}
+
+export const applyCommand: CommandModule<object, ApplyArgs> = {
+  command: 'apply',
+  describe: 'Apply apps to the cluster with server-side apply; a new version of a workload starts its release',
+  builder: (y) => y
+    .option('file', fileOption)
+    .options(clusterOptions)
+    .example('$0 apply -f examples/blue-green.yaml', 'Apply; if the image changed, the release waits at step 1 for `stepwise run`')
+    .example('$0 apply -f base.yaml -f prod.yaml -n shop', 'Apply the unified layers into namespace shop'),
+  handler: async (args) => {
+    const apps = loadFromFiles(args.file);
+    const { client } = connect(args);
+    const planned = [];
+    for (const { app } of apps) {
+      try {
+        planned.push({ app, ...(await planApply(client, app, args.namespace)) });
+      } catch (e) {
+        if (e instanceof KubeApiError || e instanceof AdmissionError) throw new CliError(`${e.message}\nnothing was applied`);
+        throw e;
+      }
+    }
+    for (const { app, objects, release, rollback } of planned) {
+      for (const object of objects) {
+        await client.apply(object, { force: true });
+        process.stdout.write(`${describeObject(object)} applied\n`);
+      }
+      if (release) process.stdout.write(`${app.name}: release started (${app.rollout.strategy}, ${app.rollout.steps.length} steps); drive it with \`stepwise run ${app.name} -n ${objects[0]!.metadata.namespace}\` or a running \`stepwise controller\`\n`);
+      if (rollback) process.stdout.write(`${app.name}: back at the stable version; the release is being rolled back\n`);
+    }
+  },
+};

@@ -1,0 +1,63 @@
+import { CANARY_BY_COOKIE, CANARY_BY_HEADER, CANARY_WEIGHT } from '../traffic/nginx.js';
+import type { RouteRule } from '../traffic/gateway.js';
+import { canaryServiceName } from '../traffic/service.js';
+import { view, type Observed } from './observed.js';
+
+/** What `stepwise status` shows: where the release is, the pods of each version, and where traffic goes. */
+export interface RolloutSummary {
+  namespace: string;
+  name: string;
+  phase: string;
+  strategy: 'canary' | 'blueGreen';
+  step: number;
+  steps: number;
+  state: string;
+  finalising?: string;
+  message: string;
+  stable: { revision?: string; pods: number; ready: number };
+  canary: { revision?: string; pods: number; ready: number };
+  /** Percent of unmatched traffic to the new version, and the matches that send requests to it. */
+  traffic: { weight: number; matches: string[] };
+}
+
+export function summarize(o: Observed): RolloutSummary {
+  const { rollout } = o;
+  const sub = rollout.status?.canaryStatus ?? rollout.status?.blueGreenStatus;
+  const body = (rollout.spec.strategy.canary ?? rollout.spec.strategy.blueGreen)!;
+  const v = o.workload ? view(o, sub?.canaryRevision ?? '') : undefined;
+  const releasing = rollout.status?.phase === 'Progressing';
+  return {
+    namespace: rollout.metadata.namespace ?? 'default',
+    name: rollout.metadata.name,
+    phase: rollout.status?.phase ?? 'Initial',
+    strategy: rollout.spec.strategy.blueGreen ? 'blueGreen' : 'canary',
+    step: sub?.currentStepIndex ?? 0,
+    steps: body.steps.length,
+    state: sub?.currentStepState ?? '',
+    ...(sub?.finalisingStep ? { finalising: sub.finalisingStep } : {}),
+    message: rollout.status?.message ?? '',
+    stable: { ...(v?.stableRevision ? { revision: v.stableRevision } : {}), pods: releasing ? v?.stablePods.length ?? 0 : o.pods.length, ready: releasing ? v?.stableReadyPods ?? 0 : o.pods.filter((p) => p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')).length },
+    canary: { ...(v?.newRevision ? { revision: v.newRevision } : {}), pods: releasing ? v?.newPods.length ?? 0 : 0, ready: releasing ? v?.newReadyPods ?? 0 : 0 },
+    traffic: trafficOf(o),
+  };
+}
+
+function trafficOf(o: Observed): RolloutSummary['traffic'] {
+  const routing = (o.rollout.spec.strategy.canary ?? o.rollout.spec.strategy.blueGreen)?.trafficRoutings?.[0];
+  if (routing?.ingress) {
+    const a = o.canaryIngress?.metadata.annotations ?? {};
+    const matches = [...(a[CANARY_BY_HEADER] ? [`header ${a[CANARY_BY_HEADER]}`] : []), ...(a[CANARY_BY_COOKIE] ? [`cookie ${a[CANARY_BY_COOKIE]}`] : [])];
+    return { weight: Number(a[CANARY_WEIGHT] ?? 0), matches };
+  }
+  if (routing?.gateway) {
+    const canary = canaryServiceName(routing.service);
+    const rules = ((o.httpRoute?.spec as { rules?: RouteRule[] } | undefined)?.rules ?? []);
+    const weighted = rules.find((r) => r.backendRefs?.some((b) => b.name === canary) && r.backendRefs.length > 1);
+    const refs = weighted?.backendRefs ?? [];
+    const total = refs.reduce((n, b) => n + (b.weight ?? 1), 0);
+    const weight = total ? Math.round((100 * (refs.find((b) => b.name === canary)?.weight ?? 0)) / total) : 0;
+    const matchRules = rules.filter((r) => r.backendRefs?.length === 1 && r.backendRefs[0]!.name === canary);
+    return { weight, matches: matchRules.flatMap((r) => (r.matches ?? []).map((m) => JSON.stringify(m))) };
+  }
+  return { weight: 0, matches: [] };
+}
