@@ -1,0 +1,107 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { after, before, test } from 'node:test';
+import { KubeClient } from '../../src/k8s/client.js';
+import type { Workload } from '../../src/reconciler/observed.js';
+import { eventually } from '../support/kube.js';
+import { echoserver, ReleaseHarness } from '../support/release.js';
+import { ensureControlPlane } from '../testenv/build.js';
+import { startCluster, type Cluster } from '../testenv/cluster.js';
+
+let cluster: Cluster;
+let client: KubeClient;
+before(async () => {
+  cluster = await startCluster();
+  client = new KubeClient(cluster.kubeConfig());
+});
+after(() => cluster?.stop());
+
+const V1 = 'cilium/echoserver:1.10.3';
+const V2 = 'cilium/echoserver:1.10.4';
+
+async function deployed(namespace: string): Promise<ReleaseHarness> {
+  const h = await ReleaseHarness.create(client, namespace, echoserver(V1));
+  await eventually('v1 Ready', async () => (await h.get<Workload>('apps/v1', 'Deployment', 'echoserver'))?.status?.readyReplicas === 5);
+  assert.equal((await h.run('done')).status?.phase, 'Healthy');
+  return h;
+}
+
+test('the seed blue-green release: pods, Services, canary Ingress and status after every step, then the end state', async () => {
+  const h = await deployed('seed');
+  const v1 = Object.keys(await h.podsByRevision())[0]!;
+  assert.deepEqual(await h.apply(echoserver(V2)), { release: true, rollback: false });
+  const deployment = (await h.get<Workload>('apps/v1', 'Deployment', 'echoserver'))!;
+  assert.equal(deployment.spec.paused, true, 'the native controller does not roll ahead');
+
+  // Step 1: 100% of new pods beside the old ones, no traffic.
+  let rollout = await h.run();
+  let sub = await h.sub();
+  assert.deepEqual([rollout.status?.phase, sub.currentStepIndex, sub.currentStepState, sub.nextStepIndex], ['Progressing', 1, 'StepPaused', 2]);
+  const v2 = sub.podTemplateHash;
+  assert.notEqual(v2, v1);
+  assert.deepEqual(await h.podsByRevision(), { [v1]: 5, [v2]: 5 });
+  assert.deepEqual(await h.selector('echoserver-service'), { 'app.kubernetes.io/name': 'echoserver', 'pod-template-hash': v1 });
+  assert.deepEqual(await h.selector('echoserver-service-canary'), { 'app.kubernetes.io/name': 'echoserver', 'pod-template-hash': v2 });
+  assert.equal(await h.annotations('echoserver-ingress-canary'), undefined, 'no canary Ingress for 0% traffic');
+  assert.equal(sub.stableRevision, v1);
+  assert.deepEqual([sub.updatedReplicas, sub.updatedReadyReplicas], [5, 5]);
+  assert.equal(rollout.status?.currentStepState, 'StepPaused', 'the top-level mirror kubectl shows');
+  const batches = (await h.pods(`pod-template-hash=${v2}`)).map((p) => [p.metadata.labels?.['stepwise.dev/rollout-batch-id'], p.metadata.labels?.['stepwise.dev/rollout-id']]);
+  assert.deepEqual(batches, Array(5).fill(['1', sub.observedRolloutID]), 'every new pod carries its batch');
+  const blueGreen = (await h.get<Workload>('apps/v1', 'Deployment', 'echoserver'))!;
+  assert.deepEqual([blueGreen.spec.paused ?? false, blueGreen.spec.minReadySeconds, blueGreen.spec.strategy?.rollingUpdate], [false, 2147483646, { maxSurge: 5, maxUnavailable: 0 }]);
+
+  // Step 2: 10% of traffic.
+  await h.promote();
+  rollout = await h.run();
+  sub = await h.sub();
+  assert.deepEqual([sub.currentStepIndex, sub.currentStepState, sub.nextStepIndex], [2, 'StepPaused', 3]);
+  assert.deepEqual(await h.podsByRevision(), { [v1]: 5, [v2]: 5 }, 'old pods are never scaled down during the steps');
+  const canaryIngress = (await h.get('networking.k8s.io/v1', 'Ingress', 'echoserver-ingress-canary'))!;
+  assert.equal(canaryIngress.metadata.annotations?.['nginx.ingress.kubernetes.io/canary'], 'true');
+  assert.equal(canaryIngress.metadata.annotations?.['nginx.ingress.kubernetes.io/canary-weight'], '10');
+  assert.equal((canaryIngress.spec as any).rules[0].http.paths[0].backend.service.name, 'echoserver-service-canary');
+
+  // Step 3: all traffic.
+  await h.promote();
+  await h.run();
+  sub = await h.sub();
+  assert.deepEqual([sub.currentStepIndex, sub.currentStepState, sub.nextStepIndex], [3, 'StepPaused', -1]);
+  assert.equal((await h.annotations('echoserver-ingress-canary'))?.['nginx.ingress.kubernetes.io/canary-weight'], '100');
+
+  // Done: 5 new pods, canary objects gone, stable Service unpinned, the Deployment's own settings back.
+  await h.promote();
+  rollout = await h.run('done');
+  assert.equal(rollout.status?.phase, 'Healthy');
+  assert.deepEqual(rollout.status?.conditions?.map((c) => [c.type, c.status, c.reason]).sort(), [['Progressing', 'False', 'Completed'], ['Succeeded', 'True', 'Completed']]);
+  assert.deepEqual(await h.podsByRevision(), { [v2]: 5 });
+  assert.equal(await h.get('networking.k8s.io/v1', 'Ingress', 'echoserver-ingress-canary'), undefined);
+  assert.deepEqual(await h.selector('echoserver-service'), { 'app.kubernetes.io/name': 'echoserver' });
+  assert.deepEqual(await h.selector('echoserver-service-canary'), { 'app.kubernetes.io/name': 'echoserver' }, 'the declared canary Service is kept, narrowed no more');
+  const restored = (await h.get<Workload>('apps/v1', 'Deployment', 'echoserver'))!;
+  assert.equal(restored.spec.paused, undefined);
+  assert.equal(restored.spec.minReadySeconds ?? 0, 0);
+  assert.equal(restored.spec.progressDeadlineSeconds, 600);
+  assert.deepEqual(restored.spec.strategy?.rollingUpdate, { maxSurge: '25%', maxUnavailable: '25%' });
+  assert.deepEqual(Object.keys(restored.metadata.annotations ?? {}).filter((k) => k.startsWith('stepwise.dev/')), []);
+  assert.equal(restored.metadata.labels?.['stepwise.dev/stable-revision'], undefined);
+  const reasons = (await h.events()).map((e) => e.reason);
+  assert.ok(reasons.includes('StepPaused') && reasons.includes('RolloutHealthy'), reasons.join());
+});
+
+test('approval by a plain `kubectl patch --subresource=status` works like stepwise promote', async () => {
+  const h = await deployed('kubectl-approval');
+  await h.apply(echoserver(V2));
+  await h.run();
+  assert.deepEqual([(await h.sub()).currentStepIndex, (await h.sub()).currentStepState], [1, 'StepPaused']);
+  const { bin } = await ensureControlPlane();
+  const out = execFileSync(`${bin}/kubectl`, ['--kubeconfig', cluster.kubeconfig, '-n', 'kubectl-approval', 'patch', 'rollout.stepwise.dev', 'echoserver',
+    '--subresource=status', '--type=merge', '-p', '{"status":{"blueGreenStatus":{"currentStepState":"StepReady"}}}'], { encoding: 'utf8' });
+  assert.match(out, /rollout\.stepwise\.dev\/echoserver patched/);
+  await h.run();
+  assert.deepEqual([(await h.sub()).currentStepIndex, (await h.sub()).currentStepState], [2, 'StepPaused']);
+  assert.equal((await h.annotations('echoserver-ingress-canary'))?.['nginx.ingress.kubernetes.io/canary-weight'], '10');
+  // kubectl sees the printer columns the way kubectl-kruise users expect.
+  const table = execFileSync(`${bin}/kubectl`, ['--kubeconfig', cluster.kubeconfig, '-n', 'kubectl-approval', 'get', 'rollout.stepwise.dev'], { encoding: 'utf8' });
+  assert.match(table, /^echoserver\s+Progressing\s+2\s+StepPaused\s+Rollout is in step\(2\/3\), and you need manually confirm to enter the next step/m);
+});

@@ -1,0 +1,105 @@
+import { planApply } from '../../src/cli/commands/apply.js';
+import type { KubeClient } from '../../src/k8s/client.js';
+import type { Pod } from '../../src/reconciler/observed.js';
+import { observe, ROLLOUT_REF } from '../../src/reconciler/observe.js';
+import { runRelease, subStatus } from '../../src/reconciler/run.js';
+import { summarize, type RolloutSummary } from '../../src/reconciler/summary.js';
+import type { RolloutObject, SubStatus } from '../../src/reconciler/types.js';
+import { loadApps } from '../../src/spec/load.js';
+import type { KubeObject } from '../../src/traffic/objects.js';
+import { createNamespace } from './kube.js';
+
+/** A release under test: an app spec applied as `stepwise apply` does, in its own namespace. */
+export class ReleaseHarness {
+  constructor(readonly client: KubeClient, readonly namespace: string, readonly name: string) {}
+
+  static async create(client: KubeClient, namespace: string, spec: string): Promise<ReleaseHarness> {
+    await createNamespace(client, namespace);
+    const h = new ReleaseHarness(client, namespace, loadApps([{ file: 'spec.yaml', text: spec }]).apps[0]!.app.name);
+    await h.apply(spec);
+    return h;
+  }
+
+  /** `stepwise apply` of a spec (a new image starts a release). */
+  async apply(spec: string): Promise<{ release: boolean; rollback: boolean }> {
+    const { apps, issues } = loadApps([{ file: 'spec.yaml', text: spec }]);
+    if (issues.some((i) => i.severity === 'error')) throw new Error(JSON.stringify(issues));
+    const { objects, release, rollback } = await planApply(this.client, apps[0]!.app, this.namespace);
+    for (const o of objects) await this.client.apply(o, { force: true });
+    return { release, rollback };
+  }
+
+  async run(until: 'pause' | 'done' = 'pause'): Promise<RolloutObject> {
+    return runRelease(this.client, this.namespace, this.name, { until, pollMs: 250 });
+  }
+
+  async rollout(): Promise<RolloutObject> {
+    return (await this.client.get<RolloutObject>({ ...ROLLOUT_REF, name: this.name, namespace: this.namespace }))!;
+  }
+
+  async sub(): Promise<SubStatus> {
+    return subStatus(await this.rollout())!;
+  }
+
+  async summary(): Promise<RolloutSummary> {
+    return summarize((await observe(this.client, this.namespace, this.name))!);
+  }
+
+  async pods(labelSelector = `app.kubernetes.io/name=${this.name}`): Promise<Pod[]> {
+    return (await this.client.list<Pod>({ apiVersion: 'v1', kind: 'Pod', namespace: this.namespace }, labelSelector)).filter((p) => !p.metadata.deletionTimestamp);
+  }
+
+  /** Pods per revision label value. */
+  async podsByRevision(label = 'pod-template-hash'): Promise<Record<string, number>> {
+    const out: Record<string, number> = {};
+    for (const p of await this.pods()) out[p.metadata.labels?.[label] ?? '?'] = (out[p.metadata.labels?.[label] ?? '?'] ?? 0) + 1;
+    return out;
+  }
+
+  async get<T extends KubeObject = KubeObject>(apiVersion: string, kind: string, name: string): Promise<T | undefined> {
+    return this.client.get<T>({ apiVersion, kind, name, namespace: this.namespace });
+  }
+
+  async selector(service: string): Promise<Record<string, string> | undefined> {
+    return ((await this.get('v1', 'Service', service))?.spec as { selector?: Record<string, string> } | undefined)?.selector;
+  }
+
+  async annotations(ingress: string): Promise<Record<string, string> | undefined> {
+    return (await this.get('networking.k8s.io/v1', 'Ingress', ingress))?.metadata.annotations;
+  }
+
+  /** Approves the paused step the way `stepwise promote` does (OpenKruise's status patch). */
+  async promote(): Promise<void> {
+    const r = await this.rollout();
+    const key = r.spec.strategy.blueGreen ? 'blueGreenStatus' : 'canaryStatus';
+    await this.client.mergePatch({ ...ROLLOUT_REF, name: this.name, namespace: this.namespace }, { status: { [key]: { currentStepState: 'StepReady' } } }, 'status', 'test');
+  }
+
+  async events(): Promise<{ reason: string; message: string }[]> {
+    const events = await this.client.list<KubeObject & { reason: string; message: string; involvedObject: { name: string; kind: string }; firstTimestamp: string }>({ apiVersion: 'v1', kind: 'Event', namespace: this.namespace });
+    return events.filter((e) => e.involvedObject.kind === 'Rollout' && e.involvedObject.name === this.name).sort((a, b) => a.firstTimestamp.localeCompare(b.firstTimestamp));
+  }
+}
+
+/** The seed scenario's spec, with a chosen image (and optional extras under spec.workload). */
+export function echoserver(image: string, options: { rollout?: string; workloadExtra?: string; route?: string } = {}): string {
+  return `apiVersion: stepwise.dev/v1alpha1
+kind: App
+metadata: {name: echoserver}
+spec:
+  workload:
+    image: ${image}
+    replicas: 5
+    readinessProbe: {httpGet: {path: /, port: http}}${options.workloadExtra ?? ''}
+  service: {name: echoserver-service}
+  route:
+${options.route ?? '    ingress: {name: echoserver-ingress, host: echoserver.example.com}'}
+  rollout:
+${options.rollout ?? `    strategy: blueGreen
+    gracePeriodSeconds: 0
+    steps:
+      - {replicas: 100%, traffic: 0%}
+      - {replicas: 100%, traffic: 10%}
+      - {replicas: 100%, traffic: 100%}`}
+`;
+}
