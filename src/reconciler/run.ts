@@ -1,4 +1,5 @@
 import type { KubeClient } from '../k8s/client.js';
+import { stepPause } from '../plan/plan.js';
 import { act, isConflict } from './act.js';
 import { decide, type Decision } from './decide.js';
 import { observe } from './observe.js';
@@ -27,9 +28,14 @@ export function subStatus(rollout: RolloutObject): SubStatus | undefined {
   return rollout.status?.canaryStatus ?? rollout.status?.blueGreenStatus;
 }
 
-/** Waiting for a person: a step paused with no duration. */
+/** Waiting for a person: paused at a step whose pause has no duration. */
 export function awaitsApproval(rollout: RolloutObject): boolean {
-  return rollout.status?.phase === 'Progressing' && subStatus(rollout)?.currentStepState === 'StepPaused' && (rollout.status?.conditions?.find((c) => c.type === 'Progressing')?.reason ?? '') !== 'Finalising';
+  const sub = subStatus(rollout);
+  if (rollout.status?.phase !== 'Progressing' || sub?.currentStepState !== 'StepPaused') return false;
+  const steps = (rollout.spec.strategy.canary ?? rollout.spec.strategy.blueGreen)!.steps;
+  const step = steps[sub.currentStepIndex - 1];
+  if (!step) return false;
+  return stepPause(rollout.spec.strategy.blueGreen ? 'blueGreen' : 'canary', step.pause?.duration, step.replicas, sub.currentStepIndex === steps.length).kind === 'manual';
 }
 
 export function isSettled(rollout: RolloutObject): boolean {

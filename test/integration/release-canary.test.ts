@@ -1,0 +1,95 @@
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { KubeClient } from '../../src/k8s/client.js';
+import type { Workload } from '../../src/reconciler/observed.js';
+import type { RouteRule } from '../../src/traffic/gateway.js';
+import { eventually } from '../support/kube.js';
+import { echoserver, ReleaseHarness } from '../support/release.js';
+import { startCluster, type Cluster } from '../testenv/cluster.js';
+
+let cluster: Cluster;
+let client: KubeClient;
+before(async () => {
+  cluster = await startCluster();
+  client = new KubeClient(cluster.kubeConfig());
+});
+after(() => cluster?.stop());
+
+async function deployed(namespace: string, spec: (image: string) => string): Promise<ReleaseHarness> {
+  const h = await ReleaseHarness.create(client, namespace, spec('example/app:1'));
+  await eventually('v1 Ready', async () => (await h.get<Workload>('apps/v1', 'Deployment', 'echoserver'))?.status?.readyReplicas === 5);
+  await h.run('done');
+  await h.apply(spec('example/app:2'));
+  return h;
+}
+
+const gatewayRoute = '    gateway: {name: echoserver-route, parentRefs: [{name: public}], path: /}';
+const canaryOnGateway = (image: string) => echoserver(image, {
+  route: gatewayRoute,
+  rollout: `    strategy: canary
+    gracePeriodSeconds: 0
+    steps:
+      - {replicas: 20%, traffic: 20%}
+      - {replicas: 50%, traffic: 50%}
+      - {replicas: 100%, traffic: 100%, pause: {}}  # a canary's last step at "100%" completes at once, as in OpenKruise`,
+});
+
+test('a canary on a Gateway API HTTPRoute: 20% -> 50% -> 100% in a separate canary Deployment', async () => {
+  const h = await deployed('gateway-canary', canaryOnGateway);
+  const weights = async () => {
+    const rules = ((await h.get('gateway.networking.k8s.io/v1', 'HTTPRoute', 'echoserver-route'))!.spec as { rules: RouteRule[] }).rules;
+    return rules.map((r) => r.backendRefs!.map((b) => `${b.name}=${b.weight ?? '-'}`).join(','));
+  };
+  const canaryPods = async () => (await h.get<Workload>('apps/v1', 'Deployment', 'echoserver-canary'))?.status?.readyReplicas;
+  for (const [step, weight, pods] of [[1, 20, 1], [2, 50, 3]] as const) {
+    await h.run();
+    const sub = await h.sub();
+    assert.deepEqual([sub.currentStepIndex, sub.currentStepState], [step, 'StepPaused']);
+    assert.deepEqual(await weights(), [`echoserver-service=${100 - weight},echoserver-service-canary=${weight}`], `step ${step}`);
+    assert.equal(await canaryPods(), pods, `step ${step}: canary pods`);
+    assert.equal((await h.get<Workload>('apps/v1', 'Deployment', 'echoserver'))?.status?.readyReplicas, 5, 'the stable Deployment keeps all its pods');
+    await h.promote();
+  }
+  const rollout = await h.run('done');
+  assert.equal(rollout.status?.phase, 'Healthy');
+  assert.deepEqual(await weights(), ['echoserver-service=1'], 'the route is restored (stable weight 1, as OpenKruise)');
+  assert.equal(await h.get('apps/v1', 'Deployment', 'echoserver-canary'), undefined, 'the canary Deployment is gone');
+  const stable = (await h.get<Workload>('apps/v1', 'Deployment', 'echoserver'))!;
+  assert.equal(stable.spec.template.spec!.containers && (stable.spec.template.spec as any).containers[0].image, 'example/app:2');
+  assert.deepEqual([stable.status?.updatedReplicas, stable.status?.readyReplicas, stable.spec.paused], [5, 5, undefined]);
+  assert.deepEqual(Object.values(await h.podsByRevision()), [5]);
+});
+
+test('timed pauses continue without approval', async () => {
+  const h = await deployed('timed', (image) => echoserver(image, {
+    route: gatewayRoute,
+    rollout: '    strategy: canary\n    gracePeriodSeconds: 0\n    steps:\n      - {replicas: 20%, traffic: 20%, pause: {duration: 1}}\n      - {replicas: 100%, traffic: 100%}',
+  }));
+  const started = Date.now();
+  assert.equal((await h.run('pause')).status?.phase, 'Healthy', 'no step waited for approval');
+  assert.ok(Date.now() - started >= 1000, 'the 1 s pause was held');
+});
+
+test('a header- and cookie-matched A/B test on nginx', async () => {
+  const h = await deployed('ab', (image) => echoserver(image, {
+    rollout: `    strategy: abTest
+    gracePeriodSeconds: 0
+    steps:
+      - replicas: 1
+        matches: [{headers: [{name: x-canary, value: "true"}]}]
+      - replicas: 50%
+        matches:
+          - headers: [{name: x-user, value: "beta-.*", type: RegularExpression}]
+          - cookie: beta`,
+  }));
+  const nginx = async () => Object.fromEntries(Object.entries((await h.annotations('echoserver-ingress-canary')) ?? {}).filter(([k]) => k.startsWith('nginx.ingress.kubernetes.io/')).map(([k, v]) => [k.replace('nginx.ingress.kubernetes.io/', ''), v]));
+  await h.run();
+  assert.deepEqual(await nginx(), { canary: 'true', 'canary-by-header': 'x-canary', 'canary-by-header-value': 'true' }, 'headers only, no weight');
+  await h.promote();
+  await h.run();
+  assert.deepEqual(await nginx(), { canary: 'true', 'canary-by-header': 'x-user', 'canary-by-header-pattern': 'beta-.*', 'canary-by-cookie': 'beta' });
+  assert.equal((await h.get<Workload>('apps/v1', 'Deployment', 'echoserver-canary'))?.status?.readyReplicas, 3);
+  await h.promote();
+  assert.equal((await h.run('done')).status?.phase, 'Healthy');
+  assert.equal(await h.get('networking.k8s.io/v1', 'Ingress', 'echoserver-ingress-canary'), undefined);
+});
