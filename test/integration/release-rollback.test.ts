@@ -1,0 +1,103 @@
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { KubeClient } from '../../src/k8s/client.js';
+import type { Workload } from '../../src/reconciler/observed.js';
+import { reconcileOnce } from '../../src/reconciler/run.js';
+import { stepwise } from '../support/cli.js';
+import { eventually } from '../support/kube.js';
+import { echoserver, ReleaseHarness } from '../support/release.js';
+import { NEVER_READY_LABEL, startCluster, type Cluster } from '../testenv/cluster.js';
+
+let cluster: Cluster;
+let client: KubeClient;
+before(async () => {
+  cluster = await startCluster();
+  client = new KubeClient(cluster.kubeConfig());
+});
+after(() => cluster?.stop());
+
+const image = async (h: ReleaseHarness) => ((await h.get<Workload>('apps/v1', 'Deployment', 'echoserver'))!.spec.template.spec as { containers: { image: string }[] }).containers[0]!.image;
+
+async function atStep2(namespace: string, spec: (image: string) => string): Promise<{ h: ReleaseHarness; v1: string }> {
+  const h = await ReleaseHarness.create(client, namespace, spec('example/app:1'));
+  await eventually('v1 Ready', async () => (await h.get<Workload>('apps/v1', 'Deployment', 'echoserver'))?.status?.readyReplicas === 5);
+  await h.run('done');
+  const v1 = Object.keys(await h.podsByRevision())[0]!;
+  await h.apply(spec('example/app:2'));
+  await h.run();
+  await h.promote();
+  await h.run();
+  assert.deepEqual([(await h.sub()).currentStepIndex, (await h.sub()).currentStepState], [2, 'StepPaused']);
+  return { h, v1 };
+}
+
+async function assertRolledBack(h: ReleaseHarness, v1: string): Promise<void> {
+  const rollout = await h.run('done');
+  assert.equal(rollout.status?.phase, 'Healthy');
+  assert.deepEqual(rollout.status?.conditions?.map((c) => [c.type, c.status]).sort(), [['Progressing', 'False'], ['Succeeded', 'False']]);
+  assert.equal(await image(h), 'example/app:1', 'the workload template is back at the stable version');
+  await eventually('only stable pods', async () => JSON.stringify(await h.podsByRevision()) === JSON.stringify({ [v1]: 5 }));
+  assert.equal(await h.get('networking.k8s.io/v1', 'Ingress', 'echoserver-ingress-canary'), undefined);
+  assert.deepEqual(await h.selector('echoserver-service'), { 'app.kubernetes.io/name': 'echoserver' });
+  const d = (await h.get<Workload>('apps/v1', 'Deployment', 'echoserver'))!;
+  assert.equal(d.spec.paused, undefined);
+  assert.deepEqual(Object.keys(d.metadata.annotations ?? {}).filter((k) => k.startsWith('stepwise.dev/')), []);
+}
+
+test('abort at step 2: traffic back on stable at once, then new pods gone and the workload restored', async () => {
+  const { h, v1 } = await atStep2('abort', (i) => echoserver(i));
+  assert.equal((await h.annotations('echoserver-ingress-canary'))?.['nginx.ingress.kubernetes.io/canary-weight'], '10');
+  const r = stepwise(['abort', 'echoserver', '-n', 'abort', '--kubeconfig', cluster.kubeconfig]);
+  assert.equal(r.status, 0, r.stderr);
+  // The first pass after the abort takes all traffic off the new version.
+  await reconcileOnce(client, 'abort', 'echoserver');
+  assert.equal(await h.get('networking.k8s.io/v1', 'Ingress', 'echoserver-ingress-canary'), undefined);
+  assert.equal((await h.rollout()).status?.conditions?.find((c) => c.type === 'Progressing')?.reason, 'Cancelling');
+  await assertRolledBack(h, v1);
+  assert.equal((await h.rollout()).metadata.annotations?.['stepwise.dev/abort'], undefined, 'the abort request is cleared');
+});
+
+test('undo at step 2 (a canary on an HTTPRoute): the template goes back and the release is cancelled', async () => {
+  const { h, v1 } = await atStep2('undo', (i) => echoserver(i, {
+    route: '    gateway: {name: echoserver-route, parentRefs: [{name: public}]}',
+    rollout: '    strategy: canary\n    gracePeriodSeconds: 0\n    steps: [{replicas: 20%, traffic: 20%}, {replicas: 40%, traffic: 40%}, {replicas: 100%, traffic: 100%}]',
+  }));
+  const r = stepwise(['undo', 'echoserver', '-n', 'undo', '--kubeconfig', cluster.kubeconfig]);
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, new RegExp(`Deployment/echoserver: template back at ${v1}`));
+  const rollout = await h.run('done');
+  assert.equal(rollout.status?.conditions?.find((c) => c.type === 'Succeeded')?.status, 'False');
+  const rules = ((await h.get('gateway.networking.k8s.io/v1', 'HTTPRoute', 'echoserver-route'))!.spec as any).rules;
+  assert.deepEqual(rules.map((x: any) => x.backendRefs.map((b: any) => b.name)), [['echoserver-service']]);
+  assert.equal(await h.get('apps/v1', 'Deployment', 'echoserver-canary'), undefined);
+  await assertRolledBack(h, v1);
+});
+
+test('a version whose pods never become Ready is rolled back at the progress deadline, and never gets traffic', async () => {
+  const spec = (i: string) => echoserver(i, {
+    workloadExtra: i.endsWith(':2') ? `\n    podLabels: {${NEVER_READY_LABEL}: "true"}` : '',
+    rollout: '    strategy: canary\n    gracePeriodSeconds: 0\n    progressDeadlineSeconds: 3\n    steps: [{replicas: 40%, traffic: 40%}, {replicas: 100%, traffic: 100%}]',
+  });
+  const h = await ReleaseHarness.create(client, 'deadline', spec('example/app:1'));
+  await eventually('v1 Ready', async () => (await h.get<Workload>('apps/v1', 'Deployment', 'echoserver'))?.status?.readyReplicas === 5);
+  await h.run('done');
+  const v1 = Object.keys(await h.podsByRevision())[0]!;
+  await h.apply(spec('example/app:2'));
+  let sawCanaryIngress = false;
+  const started = Date.now();
+  const watcher = setInterval(async () => {
+    if (await h.get('networking.k8s.io/v1', 'Ingress', 'echoserver-ingress-canary').catch(() => undefined)) sawCanaryIngress = true;
+  }, 100);
+  try {
+    const rollout = await h.run('done');
+    assert.ok(Date.now() - started >= 3000, 'held until the deadline');
+    assert.equal(rollout.status?.conditions?.find((c) => c.type === 'Succeeded')?.status, 'False');
+    const reasons = await h.events();
+    assert.ok(reasons.some((e) => e.reason === 'RollingBack' && /not Ready within progressDeadlineSeconds \(3 s\): 0\/2 Ready/.test(e.message)), JSON.stringify(reasons));
+  } finally {
+    clearInterval(watcher);
+  }
+  assert.equal(sawCanaryIngress, false, 'no traffic was ever routed to the unready version');
+  await assertRolledBack(h, v1);
+  assert.equal(await h.get('apps/v1', 'Deployment', 'echoserver-canary'), undefined);
+});
