@@ -7,6 +7,7 @@ import { synthCommand } from './commands/synth.js';
 import { validateCommand } from './commands/validate.js';
 import { applyCommand } from './commands/apply.js';
 import { installCommand } from './commands/install.js';
+import { controllerCommand } from './commands/controller.js';
 import { abortCommand, promoteCommand, runCommand, statusCommand, undoCommand } from './commands/release.js';
 import { CliError } from './io.js';
 
@@ -35,6 +36,7 @@ export async function main(argv: string[]): Promise<number> {
       .command(installCommand)
       .command(applyCommand)
       .command(runCommand)
+      .command(controllerCommand)
       .command(statusCommand)
       .command(promoteCommand)
       .command(abortCommand)

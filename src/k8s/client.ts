@@ -153,6 +153,12 @@ export class KubeClient {
     return this.request<T>('PUT', await this.path(ref, 'status'), { body: object, query: { fieldManager } });
   }
 
+  /** Replaces an object (PUT); fails with 409 if it changed since `object.metadata.resourceVersion`. */
+  async replace<T extends KubeObject = KubeObject>(object: KubeObject): Promise<T> {
+    const ref = { apiVersion: object.apiVersion, kind: object.kind, name: object.metadata.name, namespace: object.metadata.namespace };
+    return this.request<T>('PUT', await this.path(ref), { body: object, query: { fieldManager: RECONCILER_MANAGER } });
+  }
+
   async create<T extends KubeObject = KubeObject>(object: KubeObject): Promise<T> {
     return this.request<T>('POST', await this.path({ apiVersion: object.apiVersion, kind: object.kind, namespace: object.metadata.namespace }), { body: object });
   }

@@ -1,19 +1,29 @@
 import { KubeApiError, type KubeClient } from '../k8s/client.js';
 import type { KubeObject } from '../traffic/objects.js';
-import type { Action } from './actions.js';
+import type { Action, Ref } from './actions.js';
 import type { Decision } from './decide.js';
 import type { RolloutObject } from './types.js';
 
+export interface ActOptions {
+  log?: (line: string) => void;
+  /** Told about every object written (the controller keeps its cache current with it). */
+  onWritten?: (object: KubeObject) => void;
+  onDeleted?: (ref: Ref) => void;
+}
+
 /** Carries out a decision: the actions in order, then the status (only if the Rollout did not change meanwhile). */
-export async function act(client: KubeClient, rollout: RolloutObject, decision: Decision, log: (line: string) => void = () => {}): Promise<RolloutObject> {
+export async function act(client: KubeClient, rollout: RolloutObject, decision: Decision, options: ActOptions = {}): Promise<RolloutObject> {
   let resourceVersion = rollout.metadata.resourceVersion;
   for (const action of decision.actions) {
-    log(action.why);
+    options.log?.(action.why);
     const result = await perform(client, action);
+    if (result) options.onWritten?.(result);
+    else if (action.kind === 'delete') options.onDeleted?.(action.ref);
     // A write to the Rollout itself (clearing an abort request) moves its version on.
     if (result && action.kind !== 'apply' && action.ref.kind === rollout.kind && action.ref.name === rollout.metadata.name) resourceVersion = result.metadata.resourceVersion;
   }
   const written = await client.replaceStatus<RolloutObject>({ ...rollout, metadata: { ...rollout.metadata, resourceVersion }, status: decision.status });
+  options.onWritten?.({ ...written, apiVersion: rollout.apiVersion, kind: rollout.kind });
   for (const event of decision.events) await recordEvent(client, written, event).catch(() => undefined);
   return written;
 }

@@ -1,4 +1,4 @@
-import type { KubeClient } from '../k8s/client.js';
+import type { ObjectRef } from '../k8s/client.js';
 import type { KubeObject } from '../traffic/objects.js';
 import { canaryIngressName } from '../traffic/nginx.js';
 import { canaryServiceName } from '../traffic/service.js';
@@ -11,8 +11,14 @@ export const ROLLOUT_REF = { apiVersion: 'stepwise.dev/v1alpha1', kind: 'Rollout
 const ownedByUid = (uid: unknown) => (o: KubeObject) => ((o.metadata.ownerReferences ?? []) as { uid?: string }[]).some((r) => r.uid === uid);
 const selectorString = (w: Workload | undefined) => Object.entries(w?.spec.selector?.matchLabels ?? {}).map(([k, v]) => `${k}=${v}`).join(',');
 
+/** Where observe reads from: the API server (a `KubeClient`) or the controller's informer cache. */
+export interface Reader {
+  get<T extends KubeObject>(ref: ObjectRef & { name: string }): Promise<T | undefined>;
+  list<T extends KubeObject>(ref: ObjectRef, labelSelector?: string): Promise<T[]>;
+}
+
 /** Reads a Rollout and everything it governs, in parallel; undefined when the Rollout is gone. */
-export async function observe(client: KubeClient, namespace: string, name: string, now = new Date()): Promise<Observed | undefined> {
+export async function observe(client: Reader, namespace: string, name: string, now = new Date()): Promise<Observed | undefined> {
   const rollout = await client.get<RolloutObject>({ ...ROLLOUT_REF, name, namespace });
   if (!rollout) return undefined;
   const ref = rollout.spec.workloadRef;

@@ -1,8 +1,8 @@
 import type { KubeClient } from '../k8s/client.js';
 import { stepPause } from '../plan/plan.js';
-import { act, isConflict } from './act.js';
+import { act, isConflict, type ActOptions } from './act.js';
 import { decide, type Decision } from './decide.js';
-import { observe } from './observe.js';
+import { observe, type Reader } from './observe.js';
 import type { RolloutObject, SubStatus } from './types.js';
 
 export interface PassResult {
@@ -10,16 +10,24 @@ export interface PassResult {
   decision: Decision;
 }
 
+export interface PassOptions extends ActOptions {
+  /** Read from here instead of the API server (the controller's cache). */
+  reader?: Reader;
+}
+
 /** One observe → decide → act pass; retried from a fresh read when the Rollout changed under it. */
-export async function reconcileOnce(client: KubeClient, namespace: string, name: string, log?: (line: string) => void): Promise<PassResult | undefined> {
+export async function reconcileOnce(client: KubeClient, namespace: string, name: string, options: PassOptions = {}): Promise<PassResult | undefined> {
   for (let attempt = 0; ; attempt++) {
-    const observed = await observe(client, namespace, name);
+    const observed = await observe(options.reader ?? client, namespace, name);
     if (!observed) return undefined;
     const decision = decide(observed);
     try {
-      return { rollout: await act(client, observed.rollout, decision, log), decision };
+      return { rollout: await act(client, observed.rollout, decision, options), decision };
     } catch (e) {
       if (!isConflict(e) || attempt >= 5) throw e;
+      // Someone else wrote the Rollout (an approval, say): read it afresh before deciding again.
+      const fresh = await client.get<RolloutObject>({ apiVersion: observed.rollout.apiVersion, kind: observed.rollout.kind, name, namespace });
+      if (fresh) options.onWritten?.(fresh);
     }
   }
 }
@@ -49,7 +57,7 @@ export function isSettled(rollout: RolloutObject): boolean {
 export async function runRelease(client: KubeClient, namespace: string, name: string, options: { until: 'pause' | 'done'; pollMs?: number; log?: (line: string) => void; onPass?: (r: PassResult) => void; signal?: AbortSignal }): Promise<RolloutObject> {
   const pollMs = options.pollMs ?? 1000;
   for (;;) {
-    const result = await reconcileOnce(client, namespace, name, options.log);
+    const result = await reconcileOnce(client, namespace, name, options.log ? { log: options.log } : {});
     if (!result) throw new Error(`Rollout ${namespace}/${name} not found`);
     options.onPass?.(result);
     const { rollout, decision } = result;

@@ -37,7 +37,7 @@ export function summarize(o: Observed): RolloutSummary {
     ...(sub?.finalisingStep ? { finalising: sub.finalisingStep } : {}),
     message: rollout.status?.message ?? '',
     stable: { ...(v?.stableRevision ? { revision: v.stableRevision } : {}), pods: releasing ? v?.stablePods.length ?? 0 : o.pods.length, ready: releasing ? v?.stableReadyPods ?? 0 : o.pods.filter((p) => p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')).length },
-    canary: { ...(v?.newRevision ? { revision: v.newRevision } : {}), pods: releasing ? v?.newPods.length ?? 0 : 0, ready: releasing ? v?.newReadyPods ?? 0 : 0 },
+    canary: { ...(releasing && v?.newRevision ? { revision: v.newRevision } : {}), pods: releasing ? v?.newPods.length ?? 0 : 0, ready: releasing ? v?.newReadyPods ?? 0 : 0 },
     traffic: trafficOf(o),
   };
 }
