@@ -223,7 +223,8 @@ export function decide(o: Observed): Decision {
         }
         case 'StepUpgrade': {
           const desired = stepPods(step.replicas, cur.replicas, style !== 'canary');
-          const upgrade = upgradeWorkload(o, style, desired);
+          // With an unchanged template (a new rollout-id only) the pods are already the release's: relabel them.
+          const upgrade = cur.sameTemplate && style !== 'partition' ? [] : upgradeWorkload(o, style, desired);
           if (upgrade.length) return act(upgrade, `${at}, and upgrade workload to new version`, POLL_MS);
           const labeled = cur.newPods.filter((p) => p.metadata.labels?.[LABELS.rolloutId] === cur.rolloutId).length;
           sub!.canaryReplicas = cur.newPods.length;
@@ -233,7 +234,7 @@ export function decide(o: Observed): Decision {
             sub!.updatedReadyReplicas = cur.newReadyPods;
             if (cur.newRevision) sub!.updatedRevision = cur.newRevision;
           }
-          const labels = labelBatch(cur, index);
+          const labels = labelBatch(cur, index, desired);
           if (labels.length) return act(labels, `${at}, and label the new pods`, POLL_MS, false);
           if (!isBatchReady({ desired, updated: cur.newPods.length, updatedReady: cur.newReadyPods, ...(body.failureThreshold !== undefined ? { failureThreshold: body.failureThreshold } : {}), labeled })) {
             sub!.message = `${at}, and wait for the new pods to be Ready (${cur.newReadyPods}/${desired} Ready)`;

@@ -1,11 +1,12 @@
 import { createHash } from 'node:crypto';
+import { ROLLOUT_ID_LABEL } from '../render/labels.js';
 import type { KubeObject } from '../traffic/objects.js';
 import { REVISION_LABEL } from '../traffic/service.js';
 import type { RolloutObject } from './types.js';
 
 /** Labels and annotations Stepwise puts on the objects of a release (OpenKruise's, in the stepwise.dev group). */
 export const LABELS = {
-  rolloutId: 'stepwise.dev/rollout-id',
+  rolloutId: ROLLOUT_ID_LABEL,
   batchId: 'stepwise.dev/rollout-batch-id',
   stableRevision: 'stepwise.dev/stable-revision',
   canaryOf: 'stepwise.dev/canary-of',
@@ -110,6 +111,8 @@ export interface View {
   newRevision?: string;
   newPods: Pod[];
   newReadyPods: number;
+  /** The release's template is the stable one: only the rollout-id changed. */
+  sameTemplate: boolean;
   stablePods: Pod[];
   stableReadyPods: number;
   rolloutId: string;
@@ -139,7 +142,10 @@ export function view(o: Observed, canaryRevision: string): View | undefined {
       ?? o.replicaSets.filter((rs) => (rs.spec.replicas ?? 0) > 0 && templateHash(rs.spec.template) !== canaryRevision)[0]?.metadata.labels?.['pod-template-hash'];
     stableTemplate = o.replicaSets.find((rs) => rs.metadata.labels?.['pod-template-hash'] === stableRevision)?.spec.template;
     const newSets = o.canaryWorkload ? o.canaryReplicaSets : o.replicaSets;
-    newRevision = newSets.find((rs) => templateHash(rs.spec.template) === canaryRevision && rs.metadata.labels?.['pod-template-hash'] !== stableRevision)?.metadata.labels?.['pod-template-hash'];
+    newRevision = stableTemplate && templateHash(stableTemplate) === canaryRevision
+      // A release of an unchanged template (a new rollout-id): the running pods are the new version.
+      ? stableRevision
+      : newSets.find((rs) => templateHash(rs.spec.template) === canaryRevision && rs.metadata.labels?.['pod-template-hash'] !== stableRevision)?.metadata.labels?.['pod-template-hash'];
   }
   const pods = o.pods.filter(alive);
   const newPods = newRevision ? pods.filter((p) => p.metadata.labels?.[revisionLabel] === newRevision) : [];
@@ -154,6 +160,7 @@ export function view(o: Observed, canaryRevision: string): View | undefined {
     ...(newRevision ? { newRevision } : {}),
     newPods,
     newReadyPods: newPods.filter(isReady).length,
+    sameTemplate: stableTemplate !== undefined && templateHash(stableTemplate) === canaryRevision,
     stablePods,
     stableReadyPods: stablePods.filter(isReady).length,
     rolloutId: w.metadata.labels?.[LABELS.rolloutId] ?? canaryRevision,

@@ -80,15 +80,21 @@ export function upgradeWorkload(o: Observed, style: RollingStyle, pods: number):
   return [{ kind: 'merge', ref: refOf(w), patch: { spec: { updateStrategy: { type: 'RollingUpdate', rollingUpdate: { partition: desired } } } }, why: `update ${pods} of ${replicas} pods of ${w.metadata.name} (partition ${desired})` }];
 }
 
-/** New-version pods carry the release's rollout-id and the 1-based step that created them (batch-id). */
-export function labelBatch(v: View, step: number): Action[] {
+/**
+ * New-version pods carry the release's rollout-id and the 1-based step that brought them (batch-id), as
+ * OpenKruise labels its batches: a step labels as many not-yet-labelled pods as it asks for in all.
+ */
+export function labelBatch(v: View, step: number, desired: number): Action[] {
+  const labelled = v.newPods.filter((p) => p.metadata.labels?.[LABELS.rolloutId] === v.rolloutId).length;
   return v.newPods
-    .filter((p) => p.metadata.labels?.[LABELS.rolloutId] !== v.rolloutId || !p.metadata.labels?.[LABELS.batchId])
+    .filter((p) => p.metadata.labels?.[LABELS.rolloutId] !== v.rolloutId)
+    .sort((a, b) => a.metadata.name.localeCompare(b.metadata.name))
+    .slice(0, Math.max(0, desired - labelled))
     .map((p) => ({
       kind: 'merge' as const,
       ref: refOf({ ...p, apiVersion: 'v1', kind: 'Pod' }),
-      patch: { metadata: { labels: { [LABELS.rolloutId]: v.rolloutId, [LABELS.batchId]: p.metadata.labels?.[LABELS.batchId] ?? String(step) } } },
-      why: `label pod ${p.metadata.name} as batch ${p.metadata.labels?.[LABELS.batchId] ?? step}`,
+      patch: { metadata: { labels: { [LABELS.rolloutId]: v.rolloutId, [LABELS.batchId]: String(step) } } },
+      why: `label pod ${p.metadata.name} as batch ${step}`,
     }));
 }
 

@@ -2,6 +2,8 @@ import type { NormalizedApp } from '../spec/normalize.js';
 
 export const NAME_LABEL = 'app.kubernetes.io/name';
 export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';
+/** On a workload: a new value starts a release even with an unchanged template (OpenKruise's rollout-id). */
+export const ROLLOUT_ID_LABEL = 'stepwise.dev/rollout-id';
 
 /** Labels on every object of an app. */
 export function objectLabels(app: NormalizedApp): Record<string, string> {

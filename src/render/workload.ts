@@ -1,6 +1,6 @@
 import type { NormalizedApp } from '../spec/normalize.js';
 import type { KubeObject } from '../traffic/objects.js';
-import { objectMeta, selectorLabels } from './labels.js';
+import { objectMeta, ROLLOUT_ID_LABEL, selectorLabels } from './labels.js';
 
 /**
  * The workload, exactly as specified and nothing more. Unlike cdk8s-plus, Stepwise adds no security
@@ -21,9 +21,11 @@ export function renderWorkload(app: NormalizedApp): KubeObject {
     ...(w.livenessProbe ? { livenessProbe: w.livenessProbe } : {}),
   };
   const podAnnotations = w.podAnnotations;
+  // The rollout-id marks the workload (a new one starts a release); pods get it per batch, never in the template.
+  const { [ROLLOUT_ID_LABEL]: _rolloutId, ...podLabels } = { ...app.labels, ...w.podLabels };
   const template = {
     metadata: {
-      labels: { ...app.labels, ...w.podLabels, ...selectorLabels(app) },
+      labels: { ...podLabels, ...selectorLabels(app) },
       ...(Object.keys(podAnnotations).length ? { annotations: { ...podAnnotations } } : {}),
     },
     spec: { containers: [container] },

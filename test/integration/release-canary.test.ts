@@ -93,3 +93,30 @@ test('a header- and cookie-matched A/B test on nginx', async () => {
   assert.equal((await h.run('done')).status?.phase, 'Healthy');
   assert.equal(await h.get('networking.k8s.io/v1', 'Ingress', 'echoserver-ingress-canary'), undefined);
 });
+
+test('a new rollout-id on the workload starts a release with an unchanged template: the same pods, relabelled batch by batch', async () => {
+  const spec = (id: string) => `apiVersion: stepwise.dev/v1alpha1
+kind: App
+metadata: {name: echoserver, labels: {stepwise.dev/rollout-id: ${id}}}
+spec:
+  workload: {image: example/app:1, replicas: 5, readinessProbe: {tcpSocket: {port: http}}}
+  rollout:
+    strategy: canary
+    steps: [{replicas: 2}, {replicas: 100%}]
+`;
+  const h = await ReleaseHarness.create(client, 'rollout-id', spec('r1'));
+  await eventually('Ready', async () => (await h.get<Workload>('apps/v1', 'Deployment', 'echoserver'))?.status?.readyReplicas === 5);
+  await h.run('done');
+  const before = (await h.pods()).map((p) => p.metadata.name).sort();
+  assert.deepEqual(await h.apply(spec('r2')), { release: true, rollback: false });
+  await h.run();
+  const labels = async () => (await h.pods()).map((p) => `${p.metadata.labels?.['stepwise.dev/rollout-id'] ?? '-'}/${p.metadata.labels?.['stepwise.dev/rollout-batch-id'] ?? '-'}`).sort();
+  assert.deepEqual([(await h.sub()).currentStepIndex, (await h.sub()).currentStepState], [1, 'StepPaused']);
+  assert.deepEqual(await labels(), ['-/-', '-/-', '-/-', 'r2/1', 'r2/1']);
+  await h.promote();
+  assert.equal((await h.run('done')).status?.phase, 'Healthy');
+  assert.deepEqual(await labels(), ['r2/1', 'r2/1', 'r2/2', 'r2/2', 'r2/2']);
+  assert.deepEqual((await h.pods()).map((p) => p.metadata.name).sort(), before, 'no pod was replaced');
+  assert.equal(await h.get('apps/v1', 'Deployment', 'echoserver-canary'), undefined);
+  assert.equal((await h.sub()).observedRolloutID, 'r2');
+});
