@@ -50,7 +50,8 @@ export async function main(argv: string[]): Promise<number> {
       .fail((message, error, y) => {
         if (error) throw error;
         y.showHelp((help: string) => process.stderr.write(`${help}\n\n`));
-        throw new CliError(message);
+        // yargs' suggestion alone does not say what was wrong.
+        throw new CliError(message.startsWith('Did you mean') ? `unknown command "${argv[0]}". ${message}` : message);
       })
       .parseAsync();
     return 0;
@@ -59,7 +60,9 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(`stepwise: ${e.message}\n`);
       return e.exitCode;
     }
-    throw e;
+    // The API server's message (or the connection error) is what a user needs; the stack only on request.
+    process.stderr.write(`stepwise: ${(e as Error).message}\n${process.env.STEPWISE_DEBUG ? `${(e as Error).stack}\n` : ''}`);
+    return 1;
   }
 }
 

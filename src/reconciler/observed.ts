@@ -135,8 +135,10 @@ export function view(o: Observed, canaryRevision: string): View | undefined {
   let stableTemplate: PodTemplate | undefined;
   let newRevision: string | undefined;
   if (kind === 'StatefulSet') {
-    stableRevision = w.status?.currentRevision;
-    newRevision = w.status?.updateRevision !== w.status?.currentRevision ? w.status?.updateRevision : undefined;
+    // currentRevision turns to the new revision once every pod is updated: the stable one is what the
+    // release recorded when it started.
+    stableRevision = w.metadata.labels?.[LABELS.stableRevision] ?? w.status?.currentRevision;
+    newRevision = w.status?.updateRevision !== stableRevision ? w.status?.updateRevision : undefined;
   } else {
     stableRevision = w.metadata.labels?.[LABELS.stableRevision]
       ?? o.replicaSets.filter((rs) => (rs.spec.replicas ?? 0) > 0 && templateHash(rs.spec.template) !== canaryRevision)[0]?.metadata.labels?.['pod-template-hash'];

@@ -120,3 +120,42 @@ spec:
   assert.equal(await h.get('apps/v1', 'Deployment', 'echoserver-canary'), undefined);
   assert.equal((await h.sub()).observedRolloutID, 'r2');
 });
+
+test('a canary on a StatefulSet through its partition: new pods replace old ones in place, highest ordinals first', async () => {
+  const spec = (image: string) => `apiVersion: stepwise.dev/v1alpha1
+kind: App
+metadata: {name: db}
+spec:
+  workload: {kind: StatefulSet, image: ${image}, replicas: 4, readinessProbe: {tcpSocket: {port: http}}}
+  route:
+    ingress: {host: db.example.com}
+  rollout:
+    strategy: canary
+    gracePeriodSeconds: 0
+    steps: [{replicas: 1, traffic: 25%}, {replicas: 50%, traffic: 50%}, {replicas: 100%}]  # routing steps update at most 50% in place
+`;
+  const h = await ReleaseHarness.create(client, 'statefulset', spec('example/db:1'));
+  const sts = () => h.get<Workload>('apps/v1', 'StatefulSet', 'db');
+  await eventually('4 Ready', async () => (await sts())?.status?.readyReplicas === 4);
+  await h.run('done');
+  assert.deepEqual(await h.apply(spec('example/db:2')), { release: true, rollback: false });
+  assert.equal((await sts())!.spec.updateStrategy?.rollingUpdate?.partition, 4, 'held: no pod updated before the release runs');
+  const v1 = (await sts())!.status!.currentRevision!;
+  const revisions = async () => Object.fromEntries((await h.pods('app.kubernetes.io/name=db')).map((p) => [p.metadata.name, p.metadata.labels?.['controller-revision-hash'] === v1 ? 'old' : 'new']));
+  await h.run();
+  assert.deepEqual(await revisions(), { 'db-0': 'old', 'db-1': 'old', 'db-2': 'old', 'db-3': 'new' });
+  const v2 = (await h.sub()).podTemplateHash;
+  assert.deepEqual(await h.selector('db'), { 'app.kubernetes.io/name': 'db', 'controller-revision-hash': v1 });
+  assert.deepEqual(await h.selector('db-canary'), { 'app.kubernetes.io/name': 'db', 'controller-revision-hash': v2 });
+  assert.equal((await h.annotations('db-canary'))?.['nginx.ingress.kubernetes.io/canary-weight'], '25');
+  await h.promote();
+  await h.run();
+  assert.deepEqual(await revisions(), { 'db-0': 'old', 'db-1': 'old', 'db-2': 'new', 'db-3': 'new' });
+  assert.equal((await sts())!.spec.updateStrategy?.rollingUpdate?.partition, 2);
+  await h.promote();
+  assert.equal((await h.run('done')).status?.phase, 'Healthy');
+  await eventually('all 4 on the new revision', async () => Object.values(await revisions()).every((r) => r === 'new') && (await sts())?.status?.readyReplicas === 4);
+  assert.equal((await sts())!.spec.updateStrategy?.rollingUpdate?.partition ?? 0, 0);
+  assert.deepEqual(await h.selector('db'), { 'app.kubernetes.io/name': 'db' });
+  assert.equal(await h.get('networking.k8s.io/v1', 'Ingress', 'db-canary'), undefined);
+});

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -94,13 +95,23 @@ test('every command has --help with examples; unknown commands and options fail'
   }
   const unknown = stepwise(['deploy']);
   assert.equal(unknown.status, 1);
-  assert.match(unknown.stderr, /Unknown argument: deploy/);
+  assert.match(unknown.stderr, /^stepwise: unknown command "deploy"\. Did you mean apply\?$/m);
+  const typo = stepwise(['synth', '-f', 'examples/blue-green.yaml', '--engin', 'kruise']);
+  assert.equal(typo.status, 1);
+  assert.match(typo.stderr, /Unknown arguments?: engin/);
   const missing = stepwise(['synth']);
   assert.equal(missing.status, 1);
   assert.match(missing.stderr, /give at least one app spec with -f FILE/);
   const unreadable = stepwise(['validate', '-f', 'no/such.yaml']);
   assert.equal(unreadable.status, 1);
   assert.match(unreadable.stderr, /^stepwise: no\/such\.yaml: cannot read: ENOENT$/m);
+});
+
+test('cluster commands without a kubeconfig say so in one line', () => {
+  const home = tmp();
+  const r = spawnSync(process.execPath, [`${ROOT}bin/stepwise.js`, 'status', 'web'], { encoding: 'utf8', env: { PATH: process.env.PATH, HOME: home } });
+  assert.equal(r.status, 1);
+  assert.equal(r.stderr, 'stepwise: no cluster in the kubeconfig: set KUBECONFIG or pass --kubeconfig (try `eval "$(npm run -s cluster:up)"`)\n');
 });
 
 test('examples carry a yaml-language-server modeline pointing at the published schema', () => {

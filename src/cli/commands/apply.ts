@@ -26,6 +26,7 @@ export async function planApply(client: KubeClient, app: NormalizedApp, namespac
   const live = await client.get<Workload>({ apiVersion: 'apps/v1', kind: workload.kind, name: workload.metadata.name, namespace: ns });
   let stableRevision: string | undefined;
   let stableTemplateHash: string | undefined;
+  if (live && workload.kind === 'StatefulSet') stableRevision = live.metadata.labels?.['stepwise.dev/stable-revision'] ?? live.status?.currentRevision;
   if (live && workload.kind === 'Deployment') {
     const sets = (await client.list<Workload>({ apiVersion: 'apps/v1', kind: 'ReplicaSet', namespace: ns }, Object.entries(live.spec.selector?.matchLabels ?? {}).map(([k, v]) => `${k}=${v}`).join(',')))
       .filter((rs) => ((rs.metadata.ownerReferences ?? []) as { uid?: string }[]).some((r) => r.uid === live.metadata.uid));

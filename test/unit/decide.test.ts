@@ -1,0 +1,209 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { decide, FINALISING, planHash } from '../../src/reconciler/decide.js';
+import { ANNOTATIONS, LABELS, templateHash, type Observed, type Pod, type Workload } from '../../src/reconciler/observed.js';
+import type { RolloutObject, StepState, SubStatus } from '../../src/reconciler/types.js';
+
+// Plain objects as the API server would return them: a blue-green echoserver, v1 stable, v2 surged.
+const template = (image: string) => ({ metadata: { labels: { app: 'web' } }, spec: { containers: [{ name: 'web', image }] } });
+const V1 = template('web:1');
+const V2 = template('web:2');
+const T0 = new Date('2026-01-01T00:00:00Z');
+const at = (seconds: number) => new Date(T0.getTime() + seconds * 1000);
+
+function rollout(sub?: Partial<SubStatus>, extra: Partial<RolloutObject['spec']> = {}, reason = 'InRolling'): RolloutObject {
+  const r: RolloutObject = {
+    apiVersion: 'stepwise.dev/v1alpha1',
+    kind: 'Rollout',
+    metadata: { name: 'web', namespace: 'default', uid: 'r-uid', generation: 1, resourceVersion: '10' },
+    spec: {
+      workloadRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: 'web' },
+      strategy: {
+        blueGreen: {
+          steps: [{ replicas: '100%', traffic: '0%' }, { replicas: '100%', traffic: '10%' }, { replicas: '100%', traffic: '100%', pause: { duration: 30 } }],
+          trafficRoutings: [{ service: 'web', gracePeriodSeconds: 3, ingress: { name: 'web' } }],
+        },
+      },
+      ...extra,
+    },
+    ...(sub ? {
+      status: {
+        phase: 'Progressing',
+        conditions: [{ type: 'Progressing', status: 'True', reason, message: '', lastUpdateTime: T0.toISOString(), lastTransitionTime: T0.toISOString() }],
+        blueGreenStatus: {
+          podTemplateHash: 'v2hash', canaryRevision: templateHash(V2), stableRevision: 'v1hash', canaryReplicas: 5, canaryReadyReplicas: 5,
+          currentStepIndex: 1, currentStepState: 'BeforeStepUpgrade', finalisingStep: '', lastUpdateTime: T0.toISOString(), ...sub,
+          // The natural next step, unless a test sets a jump.
+          nextStepIndex: sub.nextStepIndex ?? ((sub.currentStepIndex ?? 1) >= 3 ? -1 : (sub.currentStepIndex ?? 1) + 1),
+        },
+      },
+    } : {}),
+  };
+  // The plan hash a release records when it starts (a different one means the steps were edited).
+  const status = r.status?.blueGreenStatus;
+  if (status && !('rolloutHash' in sub!)) status.rolloutHash = planHash(r.spec.strategy.blueGreen!);
+  return r;
+}
+
+function deployment(t = V2, extra: Partial<Workload['spec']> = {}, annotations: Record<string, string> = {}): Workload {
+  return {
+    apiVersion: 'apps/v1', kind: 'Deployment',
+    metadata: { name: 'web', namespace: 'default', uid: 'd-uid', generation: 2, labels: { [LABELS.stableRevision]: 'v1hash' }, annotations: { [ANNOTATIONS.inProgressing]: '{"rolloutName":"web"}', ...annotations } },
+    spec: { replicas: 5, paused: true, selector: { matchLabels: { app: 'web' } }, template: t, ...extra },
+    status: { observedGeneration: 2, replicas: 5, updatedReplicas: 0, availableReplicas: 5, readyReplicas: 5 },
+  };
+}
+
+const rs = (hash: string, t: object, replicas: number): Workload => ({
+  apiVersion: 'apps/v1', kind: 'ReplicaSet',
+  metadata: { name: `web-${hash}`, namespace: 'default', labels: { app: 'web', 'pod-template-hash': hash }, ownerReferences: [{ uid: 'd-uid' }] },
+  spec: { replicas, template: { ...(t as object), metadata: { labels: { app: 'web', 'pod-template-hash': hash } } } as Workload['spec']['template'] },
+});
+
+const pods = (hash: string, count: number, ready = true, labels: Record<string, string> = {}): Pod[] => Array.from({ length: count }, (_, i) => ({
+  apiVersion: 'v1', kind: 'Pod',
+  metadata: { name: `web-${hash}-${i}`, namespace: 'default', labels: { app: 'web', 'pod-template-hash': hash, ...labels } },
+  status: { phase: 'Running', conditions: [{ type: 'Ready', status: ready ? 'True' : 'False' }] },
+}));
+
+const service = (name: string, selector: Record<string, string>, owned = false) => ({
+  apiVersion: 'v1', kind: 'Service',
+  metadata: { name, namespace: 'default', ...(owned ? { ownerReferences: [{ uid: 'r-uid' }] } : {}) },
+  spec: { selector, ports: [{ port: 80 }] },
+});
+
+const ingress = { apiVersion: 'networking.k8s.io/v1', kind: 'Ingress', metadata: { name: 'web', namespace: 'default', annotations: {} }, spec: { rules: [{ http: { paths: [{ path: '/', backend: { service: { name: 'web', port: { number: 80 } } } }] } }] } };
+const canaryIngress = (weight: string) => ({ ...ingress, metadata: { name: 'web-canary', namespace: 'default', ownerReferences: [{ uid: 'r-uid' }], annotations: { 'nginx.ingress.kubernetes.io/canary': 'true', 'nginx.ingress.kubernetes.io/canary-weight': weight } } });
+
+const batch = { [LABELS.rolloutId]: templateHash(V2), [LABELS.batchId]: '1' };
+
+function observed(o: Partial<Observed> & { rollout: RolloutObject }, now = T0): Observed {
+  return {
+    now,
+    workload: deployment(V2, { paused: false, minReadySeconds: 2147483646, strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: 5, maxUnavailable: 0 } } }, { [ANNOTATIONS.originalStrategy]: '{"maxSurge":"25%","maxUnavailable":"25%","minReadySeconds":0,"progressDeadlineSeconds":600}' }),
+    replicaSets: [rs('v1hash', V1, 5), rs('v2hash', V2, 5)],
+    canaryReplicaSets: [],
+    pods: [...pods('v1hash', 5), ...pods('v2hash', 5, true, batch)],
+    stableService: service('web', { app: 'web', 'pod-template-hash': 'v1hash' }),
+    canaryService: service('web-canary', { app: 'web', 'pod-template-hash': 'v2hash' }),
+    ingress,
+    ...o,
+  };
+}
+
+const state = (d: ReturnType<typeof decide>) => [d.status.blueGreenStatus?.currentStepIndex, d.status.blueGreenStatus?.currentStepState] as [number, StepState];
+
+test('a workload marked in-progressing starts a release at step 1 and pins the stable Service first', () => {
+  const d = decide({
+    now: T0, rollout: { ...rollout(), status: { phase: 'Healthy' } }, workload: deployment(), replicaSets: [rs('v1hash', V1, 5)], canaryReplicaSets: [],
+    pods: pods('v1hash', 5), stableService: service('web', { app: 'web' }), ingress,
+  });
+  assert.equal(d.status.phase, 'Progressing');
+  assert.deepEqual(state(d), [1, 'BeforeStepUpgrade']);
+  assert.equal(d.status.blueGreenStatus?.stableRevision, 'v1hash');
+  assert.equal(d.status.blueGreenStatus?.canaryRevision, templateHash(V2));
+  assert.deepEqual(d.actions.map((a) => a.kind === 'merge' && a.patch), [{ spec: { selector: { 'pod-template-hash': 'v1hash' } } }]);
+});
+
+test('a healthy workload gets the synthesized Completed sub-status OpenKruise clients poll', () => {
+  const d = decide({ now: T0, rollout: rollout(), workload: { ...deployment(V1), metadata: { name: 'web', namespace: 'default' } }, replicaSets: [rs('v1hash', V1, 5)], canaryReplicaSets: [], pods: pods('v1hash', 5) });
+  assert.equal(d.status.phase, 'Healthy');
+  assert.deepEqual([d.status.blueGreenStatus?.currentStepState, d.status.blueGreenStatus?.currentStepIndex, d.status.blueGreenStatus?.nextStepIndex], ['Completed', 3, -1]);
+  assert.deepEqual(d.actions, []);
+});
+
+test('no weight reaches a version without Ready pods: while none is Ready the step waits, and existing traffic is pulled back', () => {
+  const unready = observed({ rollout: rollout({ currentStepIndex: 2, currentStepState: 'StepTrafficRouting', lastUpdateTime: at(-60).toISOString() }), pods: [...pods('v1hash', 5), ...pods('v2hash', 5, false, batch)] });
+  const d = decide(unready);
+  assert.deepEqual(d.actions, []);
+  assert.match(d.status.blueGreenStatus!.message!, /wait for a Ready pod of the new version/);
+  const routed = decide({ ...unready, canaryIngress: canaryIngress('10') });
+  assert.deepEqual(routed.actions.map((a) => a.kind), ['delete']);
+  assert.equal(routed.events[0]?.reason, 'NoReadyPods');
+});
+
+test('traffic routing waits out the grace period after every change, then moves on', () => {
+  const base = { rollout: rollout({ currentStepIndex: 2, currentStepState: 'StepTrafficRouting', lastUpdateTime: T0.toISOString() }) };
+  assert.deepEqual(decide(observed(base, at(1))).actions, [], 'within 3 s of the last change nothing moves');
+  assert.equal(decide(observed(base, at(1))).requeueAfterMs, 2000);
+  const create = decide(observed(base, at(4)));
+  assert.deepEqual(create.actions.map((a) => a.kind === 'apply' && a.object.metadata.annotations), [{ 'nginx.ingress.kubernetes.io/canary': 'true', 'nginx.ingress.kubernetes.io/canary-weight': '10' }]);
+  assert.equal(create.status.blueGreenStatus?.lastUpdateTime, at(4).toISOString());
+  const routed = { rollout: rollout({ currentStepIndex: 2, currentStepState: 'StepTrafficRouting', lastUpdateTime: at(4).toISOString() }), canaryIngress: canaryIngress('10') };
+  assert.deepEqual(state(decide(observed(routed, at(5)))), [2, 'StepTrafficRouting']);
+  assert.deepEqual(state(decide(observed(routed, at(8)))), [2, 'StepPaused'], 'verified after the grace period');
+});
+
+test('a timed pause continues after its duration; a manual one only on approval', () => {
+  const timed = (now: Date) => decide(observed({ rollout: rollout({ currentStepIndex: 3, nextStepIndex: -1, currentStepState: 'StepPaused', lastUpdateTime: T0.toISOString() }), canaryIngress: canaryIngress('100') }, now));
+  assert.deepEqual(state(timed(at(10))), [3, 'StepPaused']);
+  assert.equal(timed(at(10)).requeueAfterMs, 20000);
+  assert.equal(timed(at(31)).status.conditions?.find((c) => c.type === 'Progressing')?.reason, 'Finalising');
+  const manual = decide(observed({ rollout: rollout({ currentStepIndex: 2, currentStepState: 'StepPaused' }), canaryIngress: canaryIngress('10') }, at(3600)));
+  assert.deepEqual(state(manual), [2, 'StepPaused']);
+  assert.equal(manual.requeueAfterMs, undefined, 'nothing to wait for but a person');
+  const approved = decide(observed({ rollout: rollout({ currentStepIndex: 2, currentStepState: 'StepReady' }), canaryIngress: canaryIngress('10') }, at(3600)));
+  assert.deepEqual(state(approved), [3, 'StepTrafficRouting']);
+});
+
+test('deciding again on the same observation gives the same actions: a crash between writes repeats nothing harmful', () => {
+  for (const s of ['BeforeStepUpgrade', 'StepUpgrade', 'StepTrafficRouting'] as const) {
+    const o = observed({ rollout: rollout({ currentStepIndex: 2, currentStepState: s, lastUpdateTime: at(-10).toISOString() }) });
+    assert.deepEqual(decide(o).actions, decide(structuredClone(o)).actions, s);
+  }
+});
+
+test('success finalising follows OpenKruise\'s blue-green order, one stage per change', () => {
+  const stages: string[] = [];
+  let o = observed({ rollout: rollout({ currentStepIndex: 3, currentStepState: 'Completed' }, {}, 'InRolling'), canaryIngress: canaryIngress('100') });
+  for (let i = 0; i < 10; i++) {
+    const d = decide(o);
+    stages.push(d.status.blueGreenStatus!.finalisingStep);
+    if (d.status.phase === 'Healthy') break;
+    // Pretend every action took effect and the grace period passed.
+    o = { ...o, now: at((i + 1) * 10), rollout: { ...o.rollout, status: d.status } };
+    for (const a of d.actions) {
+      if (a.kind === 'delete' && a.ref.kind === 'Ingress') delete o.canaryIngress;
+      if (a.kind === 'merge' && a.ref.kind === 'Service' && a.ref.name === 'web') o.stableService = service('web', { app: 'web' });
+      if (a.kind === 'merge' && a.ref.kind === 'Service' && a.ref.name === 'web-canary') o.canaryService = service('web-canary', { app: 'web' });
+      if (a.kind === 'merge' && a.ref.kind === 'Deployment' && a.patch.spec) o.workload = { ...deployment(V2, { paused: false }, {}), metadata: { ...deployment().metadata, annotations: {} }, status: { observedGeneration: 2, replicas: 5, updatedReplicas: 5, availableReplicas: 5 } };
+      if (a.kind === 'merge' && a.patch.metadata && (a.patch.metadata as any).labels) o.workload = { ...o.workload!, metadata: { ...o.workload!.metadata, labels: {} } };
+    }
+  }
+  assert.deepEqual([...new Set(stages)], FINALISING.blueGreen.success);
+});
+
+test('rollback: the template back at the stable revision, an abort request, or new pods not Ready by the deadline', () => {
+  const undone = decide(observed({ rollout: rollout({ currentStepIndex: 2, currentStepState: 'StepPaused' }), workload: deployment(V1), canaryIngress: canaryIngress('10') }));
+  assert.equal(undone.status.conditions?.find((c) => c.type === 'Progressing')?.reason, 'Cancelling');
+  assert.deepEqual(undone.actions.map((a) => a.kind), ['delete'], 'traffic to stable first');
+  const abort = rollout({ currentStepIndex: 2, currentStepState: 'StepPaused' });
+  abort.metadata.annotations = { [ANNOTATIONS.abort]: T0.toISOString() };
+  const aborted = decide(observed({ rollout: abort, canaryIngress: canaryIngress('10') }));
+  assert.equal(aborted.status.conditions?.find((c) => c.type === 'Progressing')?.message, 'aborted by request');
+  assert.deepEqual(aborted.events.find((e) => e.reason === 'RollingBack'), { type: 'Warning', reason: 'RollingBack', message: 'aborted by request' });
+  const stuck = { rollout: rollout({ currentStepIndex: 1, currentStepState: 'StepUpgrade', lastUpdateTime: T0.toISOString() }), pods: [...pods('v1hash', 5), ...pods('v2hash', 5, false, batch)] };
+  assert.deepEqual(state(decide(observed(stuck, at(599)))), [1, 'StepUpgrade']);
+  assert.match(decide(observed(stuck, at(601))).status.conditions!.find((c) => c.type === 'Progressing')!.message, /not Ready within progressDeadlineSeconds \(600 s\): 0\/5 Ready/);
+});
+
+test('editing the steps mid-release recalculates the current step (OpenKruise recalculateCanaryStep)', () => {
+  const r = rollout({ currentStepIndex: 1, nextStepIndex: 2, currentStepState: 'StepPaused', canaryReplicas: 5, rolloutHash: 'stale' });
+  r.spec.strategy.blueGreen!.steps = [{ replicas: '40%', traffic: '0%' }, { replicas: '100%', traffic: '50%' }];
+  const d = decide(observed({ rollout: r }));
+  assert.deepEqual(state(d), [2, 'StepTrafficRouting'], 'the 5 deployed pods are step 2\'s: go there and route');
+});
+
+test('a paused spec holds the release where it is', () => {
+  const d = decide(observed({ rollout: rollout({ currentStepIndex: 2, currentStepState: 'StepTrafficRouting', lastUpdateTime: at(-60).toISOString() }, { strategy: { ...rollout().spec.strategy, paused: true } }) }));
+  assert.deepEqual(d.actions, []);
+  assert.equal(d.status.conditions?.find((c) => c.type === 'Progressing')?.reason, 'Paused');
+});
+
+test('an invalid Rollout is reported, not acted on', () => {
+  const r = rollout({ currentStepIndex: 1, currentStepState: 'StepUpgrade' });
+  r.spec.strategy.blueGreen!.steps = [{ replicas: '150%' }];
+  const d = decide(observed({ rollout: r }));
+  assert.deepEqual(d.actions, []);
+  assert.match(d.status.message!, /^invalid spec: strategy\.blueGreen\.steps\.0\.replicas: replicas percentage must be in \(0%, 100%\], got 150%/);
+});
