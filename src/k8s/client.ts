@@ -43,6 +43,8 @@ export function describeObject(o: { kind: string; metadata: { name: string; name
  * Authentication and TLS come from the KubeConfig.
  */
 export class KubeClient {
+  /** Requests sent so far (watch streams not counted), for benchmarks and stats. */
+  requests = 0;
   private readonly discovery = new Map<string, Promise<Map<string, { plural: string; namespaced: boolean }>>>();
 
   constructor(readonly kubeConfig: KubeConfig) {}
@@ -51,6 +53,7 @@ export class KubeClient {
   async request<T = unknown>(method: string, path: string, options: { query?: Record<string, string | undefined>; body?: unknown; contentType?: string } = {}): Promise<T> {
     const cluster = this.kubeConfig.getCurrentCluster();
     if (!cluster) throw new Error('no current cluster in the kubeconfig');
+    this.requests++;
     const url = new URL(path, cluster.server);
     for (const [k, v] of Object.entries(options.query ?? {})) if (v !== undefined) url.searchParams.set(k, v);
     const body = options.body === undefined ? undefined : JSON.stringify(options.body);

@@ -18,7 +18,7 @@ export const NEVER_READY_LABEL = 'stepwise.dev/test-never-ready';
 const POD_CIDR = '10.244.0.0/16';
 
 export interface ClusterOptions {
-  /** Fake kwok nodes. @default 2 */
+  /** Fake kwok nodes, 110 pods each. @default 2 */
   nodes?: number;
   /** Install the Gateway API, OpenKruise Rollout and builtin Rollout CRDs. @default true */
   crds?: boolean;

@@ -10,6 +10,7 @@ interface ControllerArgs extends ClusterArgs {
   'leader-elect': boolean;
   'lease-namespace'?: string;
   identity?: string;
+  'stats-every'?: number;
 }
 
 export const controllerCommand: CommandModule<object, ControllerArgs> = {
@@ -22,6 +23,7 @@ export const controllerCommand: CommandModule<object, ControllerArgs> = {
     .option('leader-elect', { type: 'boolean', default: true, describe: 'Run only while holding the stepwise-controller Lease (one active replica)' })
     .option('lease-namespace', { type: 'string', describe: 'Namespace of the Lease (default: the watched namespace, or "default")' })
     .option('identity', { type: 'string', describe: 'This replica\'s name in the Lease (default: host name and pid)' })
+    .option('stats-every', { type: 'number', describe: 'Print a JSON stats line (passes, API requests, slowest pass, memory) every N seconds' })
     .example('$0 controller -A', 'Drive releases in every namespace')
     .example('$0 controller -n shop --workers 16', 'One namespace, more at once'),
   handler: async (args) => {
@@ -50,6 +52,11 @@ export const controllerCommand: CommandModule<object, ControllerArgs> = {
       }, log, abort.signal);
     }
     await controller.start();
+    if (args['stats-every']) {
+      setInterval(() => {
+        process.stderr.write(`stats ${JSON.stringify({ ...controller.stats, requests: client.requests, rssBytes: process.memoryUsage().rss })}\n`);
+      }, args['stats-every'] * 1000).unref();
+    }
     await new Promise(() => {});
   },
 };
