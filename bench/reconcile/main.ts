@@ -49,10 +49,7 @@ async function apply(namespace: string, spec: string): Promise<void> {
 }
 
 const rolloutOf = (namespace: string, name: string) => client.get<RolloutObject>({ ...ROLLOUT_REF, name, namespace });
-const healthy = async (namespace: string, name: string) => {
-  const r = await rolloutOf(namespace, name);
-  return r?.status?.phase === 'Healthy' && r.status.conditions?.find((c) => c.type === 'Succeeded')?.status !== undefined ? r : undefined;
-};
+const healthy = async (namespace: string, name: string) => (await rolloutOf(namespace, name))?.status?.phase === 'Healthy';
 const percentile = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.ceil((p / 100) * xs.length) - 1)]!;
 const median = (xs: number[]) => percentile(xs, 50);
 
@@ -97,6 +94,7 @@ for (let step = 2; step <= latencySteps; step++) {
   await eventually(`step ${step} paused`, async () => (await rolloutOf('latency', 'latency'))?.status?.canaryStatus?.currentStepState === 'StepPaused', 30_000);
 }
 ingresses.stop();
+for (const p of controllers.splice(0)) p.kill('SIGTERM');
 
 // 2. A zero-pause blue-green release vs the Deployment alone becoming Ready.
 const baseline: number[] = [];
@@ -130,6 +128,7 @@ for (let i = 0; i < 3; i++) {
   }, 120_000);
   releases.push(performance.now() - t0);
 }
+for (const p of controllers.splice(0)) p.kill('SIGTERM');
 
 // 3. 200 releases at once in one controller.
 const scale = 200;

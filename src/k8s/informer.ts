@@ -13,6 +13,13 @@ export function matchesSelector(labels: Record<string, string> | undefined, sele
   });
 }
 
+/** What the cache keeps of an object: everything but managedFields, which is most of a Pod's bytes and never read. */
+function slim(object: KubeObject): KubeObject {
+  if (!object.metadata.managedFields) return object;
+  const { managedFields: _managedFields, ...metadata } = object.metadata;
+  return { ...object, metadata };
+}
+
 /**
  * List-then-watch of one kind (in one namespace or all), kept in memory. Reconnects from the last
  * resourceVersion when a watch ends and lists afresh when that version is too old (410 Gone). Writes made
@@ -65,7 +72,7 @@ export class Informer {
   upsert(object: KubeObject): void {
     const key = `${object.metadata.namespace ?? ''}/${object.metadata.name}`;
     const current = this.objects.get(key);
-    if (!current || Number(object.metadata.resourceVersion) >= Number(current.metadata.resourceVersion)) this.objects.set(key, object);
+    if (!current || Number(object.metadata.resourceVersion) >= Number(current.metadata.resourceVersion)) this.objects.set(key, slim(object));
   }
 
   forget(namespace: string | undefined, name: string): void {
@@ -90,7 +97,7 @@ export class Informer {
     }
     const seen = new Set<string>();
     for (const item of list.items) {
-      const object = { ...item, apiVersion: this.ref.apiVersion, kind: this.ref.kind };
+      const object = slim({ ...item, apiVersion: this.ref.apiVersion, kind: this.ref.kind });
       const key = `${object.metadata.namespace ?? ''}/${object.metadata.name}`;
       seen.add(key);
       const before = this.objects.get(key);
@@ -119,7 +126,7 @@ export class Informer {
         }
         if (object?.metadata?.resourceVersion) this.resourceVersion = String(object.metadata.resourceVersion);
         if (phase === 'BOOKMARK') return;
-        const full = { ...object, apiVersion: this.ref.apiVersion, kind: this.ref.kind };
+        const full = slim({ ...object, apiVersion: this.ref.apiVersion, kind: this.ref.kind });
         const key = `${full.metadata.namespace ?? ''}/${full.metadata.name}`;
         if (phase === 'DELETED') this.objects.delete(key);
         else this.objects.set(key, full);

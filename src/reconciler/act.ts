@@ -22,6 +22,8 @@ export async function act(client: KubeClient, rollout: RolloutObject, decision: 
     // A write to the Rollout itself (clearing an abort request) moves its version on.
     if (result && action.kind !== 'apply' && action.ref.kind === rollout.kind && action.ref.name === rollout.metadata.name) resourceVersion = result.metadata.resourceVersion;
   }
+  // A pass that changed nothing (waiting on pods, a pause, a grace period) writes nothing: at scale, most passes.
+  if (decision.actions.length === 0 && decision.events.length === 0 && JSON.stringify(decision.status) === JSON.stringify(rollout.status ?? {})) return rollout;
   const written = await client.replaceStatus<RolloutObject>({ ...rollout, metadata: { ...rollout.metadata, resourceVersion }, status: decision.status });
   options.onWritten?.({ ...written, apiVersion: rollout.apiVersion, kind: rollout.kind });
   for (const event of decision.events) await recordEvent(client, written, event).catch(() => undefined);

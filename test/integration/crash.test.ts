@@ -81,3 +81,29 @@ test('kill -9 of the controller in every step state and finalising stage: the re
   const conditions = (await h.rollout()).status?.conditions?.map((c) => [c.type, c.status]).sort();
   assert.deepEqual(conditions, [['Progressing', 'False'], ['Succeeded', 'True']]);
 });
+
+test('two controllers: one leads through the Lease; kill -9 it and the other takes over and finishes the release', async () => {
+  const spec = (image: string) => echoserver(image, {
+    rollout: '    strategy: blueGreen\n    gracePeriodSeconds: 0\n    steps:\n      - {replicas: 100%, traffic: 0%}\n      - {replicas: 100%, traffic: 100%, pause: {duration: 0}}',
+  });
+  const h = await ReleaseHarness.create(client, 'leader', spec('example/app:1'));
+  await eventually('v1 Ready', async () => (await h.get<Workload>('apps/v1', 'Deployment', 'echoserver'))?.status?.readyReplicas === 5);
+  await h.run('done');
+  const start = (identity: string) => spawn(process.execPath, [`${ROOT}bin/stepwise.js`, 'controller', '--kubeconfig', cluster.kubeconfig, '-n', 'leader', '--lease-duration', '3', '--identity', identity], { stdio: 'ignore' });
+  const holder = async () => ((await client.get({ apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', name: 'stepwise-controller', namespace: 'leader' }))?.spec as { holderIdentity?: string } | undefined)?.holderIdentity;
+  const a = start('replica-a');
+  await eventually('replica-a leads', async () => (await holder()) === 'replica-a');
+  const b = start('replica-b');
+  try {
+    await h.apply(spec('example/app:2'));
+    await eventually('step 1 paused', async () => (await h.sub()).currentStepState === 'StepPaused' && (await h.sub()).currentStepIndex === 1);
+    assert.equal(await holder(), 'replica-a', 'the standby does not take over while the leader renews');
+    a.kill('SIGKILL');
+    await eventually('replica-b takes over', async () => (await holder()) === 'replica-b', 20_000);
+    await h.promote();
+    await eventually('released by replica-b', async () => (await h.rollout()).status?.conditions?.find((c) => c.type === 'Succeeded')?.status === 'True', 60_000);
+  } finally {
+    a.kill('SIGKILL');
+    b.kill('SIGKILL');
+  }
+});

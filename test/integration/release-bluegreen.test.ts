@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { after, before, test } from 'node:test';
 import { KubeClient } from '../../src/k8s/client.js';
 import type { Workload } from '../../src/reconciler/observed.js';
+import { stepwise } from '../support/cli.js';
 import { eventually } from '../support/kube.js';
 import { echoserver, ReleaseHarness } from '../support/release.js';
 import { ensureControlPlane } from '../testenv/build.js';
@@ -104,4 +106,30 @@ test('approval by a plain `kubectl patch --subresource=status` works like stepwi
   // kubectl sees the printer columns the way kubectl-kruise users expect.
   const table = execFileSync(`${bin}/kubectl`, ['--kubeconfig', cluster.kubeconfig, '-n', 'kubectl-approval', 'get', 'rollout.stepwise.dev'], { encoding: 'utf8' });
   assert.match(table, /^echoserver\s+Progressing\s+2\s+StepPaused\s+Rollout is in step\(2\/3\), and you need manually confirm to enter the next step/m);
+});
+
+test('stepwise install, status -o json and promote --full (a jump to the last step) through the CLI', async () => {
+  const cli = (...args: string[]) => stepwise([...args, '--kubeconfig', cluster.kubeconfig]);
+  const rbacFile = `${cluster.state.runDir}/rbac.yaml`;
+  const install = cli('install', '-n', 'cli', '--rbac-out', rbacFile);
+  assert.equal(install.status, 1, 'the namespace does not exist yet');
+  assert.match(install.stderr, /namespaces "cli" not found/);
+  const h = await deployed('cli');
+  const installed = cli('install', '-n', 'cli', '--rbac-out', rbacFile);
+  assert.equal(installed.status, 0, installed.stderr);
+  assert.match(installed.stdout, /^CustomResourceDefinition\/rollouts\.stepwise\.dev applied$/m);
+  assert.match(installed.stdout, /^ClusterRole\/stepwise-reconciler applied$/m);
+  assert.match(readFileSync(rbacFile, 'utf8'), /kind: ClusterRoleBinding/);
+  await h.apply(echoserver(V2));
+  await h.run();
+  const status = JSON.parse(cli('status', 'echoserver', '-n', 'cli', '-o', 'json').stdout);
+  assert.deepEqual([status.phase, status.step, status.steps, status.state, status.canary.ready, status.stable.ready, status.traffic.weight], ['Progressing', 1, 3, 'StepPaused', 5, 5, 0]);
+  const full = cli('promote', 'echoserver', '-n', 'cli', '--full');
+  assert.equal(full.status, 0, full.stderr);
+  await h.run();
+  assert.deepEqual([(await h.sub()).currentStepIndex, (await h.sub()).currentStepState], [3, 'StepPaused'], 'jumped over step 2');
+  assert.equal((await h.annotations('echoserver-ingress-canary'))?.['nginx.ingress.kubernetes.io/canary-weight'], '100');
+  const notPaused = cli('promote', 'nope', '-n', 'cli');
+  assert.equal(notPaused.status, 1);
+  assert.match(notPaused.stderr, /Rollout cli\/nope not found/);
 });

@@ -11,6 +11,7 @@ interface ControllerArgs extends ClusterArgs {
   'lease-namespace'?: string;
   identity?: string;
   'stats-every'?: number;
+  'lease-duration': number;
 }
 
 export const controllerCommand: CommandModule<object, ControllerArgs> = {
@@ -22,6 +23,7 @@ export const controllerCommand: CommandModule<object, ControllerArgs> = {
     .option('workers', { type: 'number', default: 8, describe: 'Releases reconciled at the same time' })
     .option('leader-elect', { type: 'boolean', default: true, describe: 'Run only while holding the stepwise-controller Lease (one active replica)' })
     .option('lease-namespace', { type: 'string', describe: 'Namespace of the Lease (default: the watched namespace, or "default")' })
+    .option('lease-duration', { type: 'number', default: 15, describe: 'Seconds a leader may go without renewing before another replica takes over' })
     .option('identity', { type: 'string', describe: 'This replica\'s name in the Lease (default: host name and pid)' })
     .option('stats-every', { type: 'number', describe: 'Print a JSON stats line (passes, API requests, slowest pass, memory) every N seconds' })
     .example('$0 controller -A', 'Drive releases in every namespace')
@@ -32,7 +34,7 @@ export const controllerCommand: CommandModule<object, ControllerArgs> = {
     const controller = new Controller(client, { ...(args['all-namespaces'] ? {} : { namespace }), workers: args.workers, log });
     const abort = new AbortController();
     const elector = args['leader-elect']
-      ? new LeaderElector(client, { namespace: args['lease-namespace'] ?? (args['all-namespaces'] ? 'default' : namespace), name: 'stepwise-controller', identity: args.identity ?? `${hostname()}-${process.pid}` })
+      ? new LeaderElector(client, { namespace: args['lease-namespace'] ?? (args['all-namespaces'] ? 'default' : namespace), name: 'stepwise-controller', identity: args.identity ?? `${hostname()}-${process.pid}`, leaseSeconds: args['lease-duration'], renewSeconds: Math.max(1, args['lease-duration'] / 3) })
       : undefined;
     const shutdown = (signal: string) => {
       log(`${signal}: stopping`);
