@@ -13,11 +13,28 @@ export function matchesSelector(labels: Record<string, string> | undefined, sele
   });
 }
 
-/** What the cache keeps of an object: everything but managedFields, which is most of a Pod's bytes and never read. */
+/**
+ * What the cache keeps of an object: never managedFields, and of a Pod only what a release reads (identity,
+ * labels, owners, deletion, phase and conditions). Pods are most of the objects, and most of their bytes.
+ */
 function slim(object: KubeObject): KubeObject {
-  if (!object.metadata.managedFields) return object;
   const { managedFields: _managedFields, ...metadata } = object.metadata;
-  return { ...object, metadata };
+  if (object.kind !== 'Pod') return { ...object, metadata };
+  const status = object.status as { phase?: string; conditions?: { type: string; status: string }[] } | undefined;
+  return {
+    apiVersion: object.apiVersion,
+    kind: object.kind,
+    metadata: {
+      name: metadata.name,
+      namespace: metadata.namespace,
+      uid: metadata.uid,
+      resourceVersion: metadata.resourceVersion,
+      ...(metadata.labels ? { labels: metadata.labels } : {}),
+      ...(metadata.ownerReferences ? { ownerReferences: metadata.ownerReferences } : {}),
+      ...(metadata.deletionTimestamp ? { deletionTimestamp: metadata.deletionTimestamp } : {}),
+    },
+    status: { phase: status?.phase, conditions: status?.conditions?.map(({ type, status: s }) => ({ type, status: s })) },
+  };
 }
 
 /**
