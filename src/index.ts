@@ -4,7 +4,7 @@ export { formatIssue, SpecError, type SpecIssue, type SourceLocation } from './s
 export { normalize, type NormalizedApp, type NormalizedStep, type RollingStyle } from './spec/normalize.js';
 export { appSchema } from './spec/schema.js';
 export { planApp, type Plan, type PlannedStep, type PausePlan } from './plan/plan.js';
-export { stepPods, scaledValue, isBatchReady, parsePercent } from './plan/replicas.js';
+export { stepPods, scaledValue, isAtLeast, isBatchReady, parsePercent } from './plan/replicas.js';
 export { expandWeights } from './plan/shorthand.js';
 export { renderApp } from './render/app.js';
 export { synthApp, toYaml } from './synth.js';
@@ -13,3 +13,8 @@ export { canaryIngress, nginxCanaryAnnotations, nextCanaryAnnotations } from './
 export { desiredRouteRules, type RouteIntent, type RouteRule } from './traffic/gateway.js';
 export { canaryService, withRevision, REVISION_LABEL } from './traffic/service.js';
 export type { KubeObject } from './traffic/objects.js';
+export { KubeClient, KubeApiError, FIELD_MANAGER } from './k8s/client.js';
+export { decide, type Decision } from './reconciler/decide.js';
+export { observe } from './reconciler/observe.js';
+export { reconcileOnce, runRelease } from './reconciler/run.js';
+export { Controller } from './reconciler/controller.js';

@@ -1,22 +1,15 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { after, before, test } from 'node:test';
-import { KubeApiError, KubeClient, FIELD_MANAGER } from '../../src/k8s/client.js';
+import { test } from 'node:test';
+import { KubeApiError, FIELD_MANAGER } from '../../src/k8s/client.js';
 import { renderApp } from '../../src/render/app.js';
 import { loadApps } from '../../src/spec/load.js';
 import type { Engine } from '../../src/spec/types.js';
 import type { KubeObject } from '../../src/traffic/objects.js';
-import { assertContained, createNamespace, eventually, inNamespace } from '../support/kube.js';
+import { assertContained, createNamespace, eventually, inNamespace, useCluster } from '../support/kube.js';
 import { ROOT } from '../support/paths.js';
-import { startCluster, type Cluster } from '../testenv/cluster.js';
 
-let cluster: Cluster;
-let client: KubeClient;
-before(async () => {
-  cluster = await startCluster();
-  client = new KubeClient(cluster.kubeConfig());
-});
-after(() => cluster?.stop());
+const env = useCluster();
 
 const examples = {
   'blue-green': ['examples/blue-green.yaml'],
@@ -31,10 +24,10 @@ for (const engine of ['builtin', 'kruise'] as const) {
   for (const [name, files] of Object.entries(examples)) {
     test(`${name} (${engine} engine): every synthesized object is accepted by server-side apply, nothing pruned, and the workload becomes Ready`, async () => {
       const namespace = `${name}-${engine}`;
-      await createNamespace(client, namespace);
+      await createNamespace(env.client, namespace);
       const objects = inNamespace(render(files, engine), namespace);
       for (const object of objects) {
-        const stored = await client.apply(object);
+        const stored = await env.client.apply(object);
         assertContained(object.spec, stored.spec, `${object.kind}.spec`);
         const managers = (stored.metadata.managedFields as { manager: string; operation: string }[]).map((m) => `${m.manager}/${m.operation}`);
         assert.ok(managers.includes(`${FIELD_MANAGER}/Apply`), `${object.kind}: managers ${managers}`);
@@ -44,10 +37,10 @@ for (const engine of ['builtin', 'kruise'] as const) {
       const workload = objects[0]!;
       const replicas = (workload.spec as { replicas: number }).replicas;
       await eventually(`${workload.metadata.name}: ${replicas} Ready replicas on kwok nodes`, async () => {
-        const got = await client.get<KubeObject & { status?: { readyReplicas?: number } }>({ ...workload, name: workload.metadata.name, namespace });
+        const got = await env.client.get<KubeObject & { status?: { readyReplicas?: number } }>({ ...workload, name: workload.metadata.name, namespace });
         return got?.status?.readyReplicas === replicas;
       });
-      const pods = await client.list<KubeObject & { spec: { nodeName?: string } }>({ apiVersion: 'v1', kind: 'Pod', namespace }, `app.kubernetes.io/name=${workload.metadata.name}`);
+      const pods = await env.client.list<KubeObject & { spec: { nodeName?: string } }>({ apiVersion: 'v1', kind: 'Pod', namespace }, `app.kubernetes.io/name=${workload.metadata.name}`);
       assert.equal(pods.length, replicas);
       assert.ok(pods.every((p) => p.spec.nodeName?.startsWith('kwok-node-')), 'scheduled onto kwok nodes');
     });
@@ -55,10 +48,10 @@ for (const engine of ['builtin', 'kruise'] as const) {
 }
 
 test('malformed objects are rejected by the real API server, with its message', async () => {
-  await createNamespace(client, 'malformed');
+  await createNamespace(env.client, 'malformed');
   const rollout = inNamespace(render(examples['blue-green'], 'builtin'), 'malformed').find((o) => o.kind === 'Rollout')!;
   const rejected = async (object: KubeObject, status: number, message: RegExp) => {
-    await assert.rejects(client.apply(object), (e: unknown) => {
+    await assert.rejects(env.client.apply(object), (e: unknown) => {
       assert.ok(e instanceof KubeApiError, String(e));
       assert.equal(e.status, status, e.message);
       assert.match(e.message, message);
@@ -80,5 +73,5 @@ test('malformed objects are rejected by the real API server, with its message', 
   const route = inNamespace(render(examples['canary-gateway'], 'builtin'), 'malformed').find((o) => o.kind === 'HTTPRoute') as any;
   route.spec.rules[0].backendRefs[0].weight = -1;
   await rejected(route, 422, /^HTTPRoute\/malformed\/storefront: .*weight.*should be greater than or equal to 0/);
-  assert.equal(await client.get({ apiVersion: 'stepwise.dev/v1alpha1', kind: 'Rollout', name: 'echoserver', namespace: 'malformed' }), undefined, 'nothing was stored');
+  assert.equal(await env.client.get({ apiVersion: 'stepwise.dev/v1alpha1', kind: 'Rollout', name: 'echoserver', namespace: 'malformed' }), undefined, 'nothing was stored');
 });

@@ -1,30 +1,22 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { after, before, test } from 'node:test';
-import { KubeClient } from '../../src/k8s/client.js';
+import { test } from 'node:test';
 import type { Workload } from '../../src/reconciler/observed.js';
-import { eventually } from '../support/kube.js';
+import { eventually, useCluster } from '../support/kube.js';
 import { ROOT } from '../support/paths.js';
 import { echoserver, ReleaseHarness } from '../support/release.js';
-import { startCluster, type Cluster } from '../testenv/cluster.js';
 
-let cluster: Cluster;
-let client: KubeClient;
-before(async () => {
-  cluster = await startCluster();
-  client = new KubeClient(cluster.kubeConfig());
-});
-after(() => cluster?.stop());
+const env = useCluster();
 
 function controller(namespace: string): ChildProcess {
-  return spawn(process.execPath, [`${ROOT}bin/stepwise.js`, 'controller', '--kubeconfig', cluster.kubeconfig, '-n', namespace, '--leader-elect=false'], { stdio: 'ignore' });
+  return spawn(process.execPath, [`${ROOT}bin/stepwise.js`, 'controller', '--kubeconfig', env.cluster.kubeconfig, '-n', namespace, '--leader-elect=false'], { stdio: 'ignore' });
 }
 
 test('kill -9 of the controller in every step state and finalising stage: the release ends the same, no step skipped or repeated', async (t) => {
   const spec = (image: string) => echoserver(image, {
     rollout: '    strategy: blueGreen\n    gracePeriodSeconds: 2\n    steps:\n      - {replicas: 100%, traffic: 0%}\n      - {replicas: 100%, traffic: 10%}\n      - {replicas: 100%, traffic: 100%}',
   });
-  const h = await ReleaseHarness.create(client, 'crash', spec('example/app:1'));
+  const h = await ReleaseHarness.create(env.client, 'crash', spec('example/app:1'));
   await eventually('v1 Ready', async () => (await h.get<Workload>('apps/v1', 'Deployment', 'echoserver'))?.status?.readyReplicas === 5);
   await h.run('done');
   const v1 = Object.keys(await h.podsByRevision())[0]!;
@@ -86,11 +78,11 @@ test('two controllers: one leads through the Lease; kill -9 it and the other tak
   const spec = (image: string) => echoserver(image, {
     rollout: '    strategy: blueGreen\n    gracePeriodSeconds: 0\n    steps:\n      - {replicas: 100%, traffic: 0%}\n      - {replicas: 100%, traffic: 100%, pause: {duration: 0}}',
   });
-  const h = await ReleaseHarness.create(client, 'leader', spec('example/app:1'));
+  const h = await ReleaseHarness.create(env.client, 'leader', spec('example/app:1'));
   await eventually('v1 Ready', async () => (await h.get<Workload>('apps/v1', 'Deployment', 'echoserver'))?.status?.readyReplicas === 5);
   await h.run('done');
-  const start = (identity: string) => spawn(process.execPath, [`${ROOT}bin/stepwise.js`, 'controller', '--kubeconfig', cluster.kubeconfig, '-n', 'leader', '--lease-duration', '3', '--identity', identity], { stdio: 'ignore' });
-  const holder = async () => ((await client.get({ apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', name: 'stepwise-controller', namespace: 'leader' }))?.spec as { holderIdentity?: string } | undefined)?.holderIdentity;
+  const start = (identity: string) => spawn(process.execPath, [`${ROOT}bin/stepwise.js`, 'controller', '--kubeconfig', env.cluster.kubeconfig, '-n', 'leader', '--lease-duration', '3', '--identity', identity], { stdio: 'ignore' });
+  const holder = async () => ((await env.client.get({ apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', name: 'stepwise-controller', namespace: 'leader' }))?.spec as { holderIdentity?: string } | undefined)?.holderIdentity;
   const a = start('replica-a');
   await eventually('replica-a leads', async () => (await holder()) === 'replica-a');
   const b = start('replica-b');

@@ -1,28 +1,20 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { after, before, test } from 'node:test';
-import { KubeClient } from '../../src/k8s/client.js';
+import { test } from 'node:test';
 import type { Workload } from '../../src/reconciler/observed.js';
 import { stepwise } from '../support/cli.js';
-import { eventually } from '../support/kube.js';
+import { eventually, useCluster } from '../support/kube.js';
 import { echoserver, ReleaseHarness } from '../support/release.js';
 import { ensureControlPlane } from '../testenv/build.js';
-import { startCluster, type Cluster } from '../testenv/cluster.js';
 
-let cluster: Cluster;
-let client: KubeClient;
-before(async () => {
-  cluster = await startCluster();
-  client = new KubeClient(cluster.kubeConfig());
-});
-after(() => cluster?.stop());
+const env = useCluster();
 
 const V1 = 'cilium/echoserver:1.10.3';
 const V2 = 'cilium/echoserver:1.10.4';
 
 async function deployed(namespace: string): Promise<ReleaseHarness> {
-  const h = await ReleaseHarness.create(client, namespace, echoserver(V1));
+  const h = await ReleaseHarness.create(env.client, namespace, echoserver(V1));
   await eventually('v1 Ready', async () => (await h.get<Workload>('apps/v1', 'Deployment', 'echoserver'))?.status?.readyReplicas === 5);
   assert.equal((await h.run('done')).status?.phase, 'Healthy');
   return h;
@@ -97,20 +89,20 @@ test('approval by a plain `kubectl patch --subresource=status` works like stepwi
   await h.run();
   assert.deepEqual([(await h.sub()).currentStepIndex, (await h.sub()).currentStepState], [1, 'StepPaused']);
   const { bin } = await ensureControlPlane();
-  const out = execFileSync(`${bin}/kubectl`, ['--kubeconfig', cluster.kubeconfig, '-n', 'kubectl-approval', 'patch', 'rollout.stepwise.dev', 'echoserver',
+  const out = execFileSync(`${bin}/kubectl`, ['--kubeconfig', env.cluster.kubeconfig, '-n', 'kubectl-approval', 'patch', 'rollout.stepwise.dev', 'echoserver',
     '--subresource=status', '--type=merge', '-p', '{"status":{"blueGreenStatus":{"currentStepState":"StepReady"}}}'], { encoding: 'utf8' });
   assert.match(out, /rollout\.stepwise\.dev\/echoserver patched/);
   await h.run();
   assert.deepEqual([(await h.sub()).currentStepIndex, (await h.sub()).currentStepState], [2, 'StepPaused']);
   assert.equal((await h.annotations('echoserver-ingress-canary'))?.['nginx.ingress.kubernetes.io/canary-weight'], '10');
   // kubectl sees the printer columns the way kubectl-kruise users expect.
-  const table = execFileSync(`${bin}/kubectl`, ['--kubeconfig', cluster.kubeconfig, '-n', 'kubectl-approval', 'get', 'rollout.stepwise.dev'], { encoding: 'utf8' });
+  const table = execFileSync(`${bin}/kubectl`, ['--kubeconfig', env.cluster.kubeconfig, '-n', 'kubectl-approval', 'get', 'rollout.stepwise.dev'], { encoding: 'utf8' });
   assert.match(table, /^echoserver\s+Progressing\s+2\s+StepPaused\s+Rollout is in step\(2\/3\), and you need manually confirm to enter the next step/m);
 });
 
 test('stepwise install, status -o json and promote --full (a jump to the last step) through the CLI', async () => {
-  const cli = (...args: string[]) => stepwise([...args, '--kubeconfig', cluster.kubeconfig]);
-  const rbacFile = `${cluster.state.runDir}/rbac.yaml`;
+  const cli = (...args: string[]) => stepwise([...args, '--kubeconfig', env.cluster.kubeconfig]);
+  const rbacFile = `${env.cluster.state.runDir}/rbac.yaml`;
   const install = cli('install', '-n', 'cli', '--rbac-out', rbacFile);
   assert.equal(install.status, 1, 'the namespace does not exist yet');
   assert.match(install.stderr, /namespaces "cli" not found/);

@@ -1,22 +1,14 @@
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
-import { KubeClient } from '../../src/k8s/client.js';
+import { test } from 'node:test';
 import type { Workload } from '../../src/reconciler/observed.js';
 import type { RouteRule } from '../../src/traffic/gateway.js';
-import { eventually } from '../support/kube.js';
+import { eventually, useCluster } from '../support/kube.js';
 import { echoserver, ReleaseHarness } from '../support/release.js';
-import { startCluster, type Cluster } from '../testenv/cluster.js';
 
-let cluster: Cluster;
-let client: KubeClient;
-before(async () => {
-  cluster = await startCluster();
-  client = new KubeClient(cluster.kubeConfig());
-});
-after(() => cluster?.stop());
+const env = useCluster();
 
 async function deployed(namespace: string, spec: (image: string) => string): Promise<ReleaseHarness> {
-  const h = await ReleaseHarness.create(client, namespace, spec('example/app:1'));
+  const h = await ReleaseHarness.create(env.client, namespace, spec('example/app:1'));
   await eventually('v1 Ready', async () => (await h.get<Workload>('apps/v1', 'Deployment', 'echoserver'))?.status?.readyReplicas === 5);
   await h.run('done');
   await h.apply(spec('example/app:2'));
@@ -104,7 +96,7 @@ spec:
     strategy: canary
     steps: [{replicas: 2}, {replicas: 100%}]
 `;
-  const h = await ReleaseHarness.create(client, 'rollout-id', spec('r1'));
+  const h = await ReleaseHarness.create(env.client, 'rollout-id', spec('r1'));
   await eventually('Ready', async () => (await h.get<Workload>('apps/v1', 'Deployment', 'echoserver'))?.status?.readyReplicas === 5);
   await h.run('done');
   const before = (await h.pods()).map((p) => p.metadata.name).sort();
@@ -134,7 +126,7 @@ spec:
     gracePeriodSeconds: 0
     steps: [{replicas: 1, traffic: 25%}, {replicas: 50%, traffic: 50%}, {replicas: 100%}]  # routing steps update at most 50% in place
 `;
-  const h = await ReleaseHarness.create(client, 'statefulset', spec('example/db:1'));
+  const h = await ReleaseHarness.create(env.client, 'statefulset', spec('example/db:1'));
   const sts = () => h.get<Workload>('apps/v1', 'StatefulSet', 'db');
   await eventually('4 Ready', async () => (await sts())?.status?.readyReplicas === 4);
   await h.run('done');

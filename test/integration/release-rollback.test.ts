@@ -1,25 +1,18 @@
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
-import { KubeClient } from '../../src/k8s/client.js';
+import { test } from 'node:test';
 import type { Workload } from '../../src/reconciler/observed.js';
 import { reconcileOnce } from '../../src/reconciler/run.js';
 import { stepwise } from '../support/cli.js';
-import { eventually } from '../support/kube.js';
+import { eventually, useCluster } from '../support/kube.js';
 import { echoserver, ReleaseHarness } from '../support/release.js';
-import { NEVER_READY_LABEL, startCluster, type Cluster } from '../testenv/cluster.js';
+import { NEVER_READY_LABEL } from '../testenv/cluster.js';
 
-let cluster: Cluster;
-let client: KubeClient;
-before(async () => {
-  cluster = await startCluster();
-  client = new KubeClient(cluster.kubeConfig());
-});
-after(() => cluster?.stop());
+const env = useCluster();
 
 const image = async (h: ReleaseHarness) => ((await h.get<Workload>('apps/v1', 'Deployment', 'echoserver'))!.spec.template.spec as { containers: { image: string }[] }).containers[0]!.image;
 
 async function atStep2(namespace: string, spec: (image: string) => string): Promise<{ h: ReleaseHarness; v1: string }> {
-  const h = await ReleaseHarness.create(client, namespace, spec('example/app:1'));
+  const h = await ReleaseHarness.create(env.client, namespace, spec('example/app:1'));
   await eventually('v1 Ready', async () => (await h.get<Workload>('apps/v1', 'Deployment', 'echoserver'))?.status?.readyReplicas === 5);
   await h.run('done');
   const v1 = Object.keys(await h.podsByRevision())[0]!;
@@ -47,10 +40,10 @@ async function assertRolledBack(h: ReleaseHarness, v1: string): Promise<void> {
 test('abort at step 2: traffic back on stable at once, then new pods gone and the workload restored', async () => {
   const { h, v1 } = await atStep2('abort', (i) => echoserver(i));
   assert.equal((await h.annotations('echoserver-ingress-canary'))?.['nginx.ingress.kubernetes.io/canary-weight'], '10');
-  const r = stepwise(['abort', 'echoserver', '-n', 'abort', '--kubeconfig', cluster.kubeconfig]);
+  const r = stepwise(['abort', 'echoserver', '-n', 'abort', '--kubeconfig', env.cluster.kubeconfig]);
   assert.equal(r.status, 0, r.stderr);
   // The first pass after the abort takes all traffic off the new version.
-  await reconcileOnce(client, 'abort', 'echoserver');
+  await reconcileOnce(env.client, 'abort', 'echoserver');
   assert.equal(await h.get('networking.k8s.io/v1', 'Ingress', 'echoserver-ingress-canary'), undefined);
   assert.equal((await h.rollout()).status?.conditions?.find((c) => c.type === 'Progressing')?.reason, 'Cancelling');
   await assertRolledBack(h, v1);
@@ -62,7 +55,7 @@ test('undo at step 2 (a canary on an HTTPRoute): the template goes back and the 
     route: '    gateway: {name: echoserver-route, parentRefs: [{name: public}]}',
     rollout: '    strategy: canary\n    gracePeriodSeconds: 0\n    steps: [{replicas: 20%, traffic: 20%}, {replicas: 40%, traffic: 40%}, {replicas: 100%, traffic: 100%}]',
   }));
-  const r = stepwise(['undo', 'echoserver', '-n', 'undo', '--kubeconfig', cluster.kubeconfig]);
+  const r = stepwise(['undo', 'echoserver', '-n', 'undo', '--kubeconfig', env.cluster.kubeconfig]);
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stdout, new RegExp(`Deployment/echoserver: template back at ${v1}`));
   const rollout = await h.run('done');
@@ -78,7 +71,7 @@ test('a version whose pods never become Ready is rolled back at the progress dea
     workloadExtra: i.endsWith(':2') ? `\n    podLabels: {${NEVER_READY_LABEL}: "true"}` : '',
     rollout: '    strategy: canary\n    gracePeriodSeconds: 0\n    progressDeadlineSeconds: 3\n    steps: [{replicas: 40%, traffic: 40%}, {replicas: 100%, traffic: 100%}]',
   });
-  const h = await ReleaseHarness.create(client, 'deadline', spec('example/app:1'));
+  const h = await ReleaseHarness.create(env.client, 'deadline', spec('example/app:1'));
   await eventually('v1 Ready', async () => (await h.get<Workload>('apps/v1', 'Deployment', 'echoserver'))?.status?.readyReplicas === 5);
   await h.run('done');
   const v1 = Object.keys(await h.podsByRevision())[0]!;

@@ -1,19 +1,13 @@
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { after, before, test } from 'node:test';
-import { KubeClient } from '../../src/k8s/client.js';
+import { test } from 'node:test';
 import type { KubeObject } from '../../src/traffic/objects.js';
-import { createNamespace, eventually } from '../support/kube.js';
+import { createNamespace, eventually, useCluster } from '../support/kube.js';
+import { KubeClient } from '../../src/k8s/client.js';
 import { NEVER_READY_LABEL, startCluster, type Cluster } from '../testenv/cluster.js';
 import { isAlive } from '../testenv/process.js';
 
-let cluster: Cluster;
-let client: KubeClient;
-before(async () => {
-  cluster = await startCluster();
-  client = new KubeClient(cluster.kubeConfig());
-});
-after(() => cluster?.stop());
+const env = useCluster();
 
 type Pod = KubeObject & { status?: { phase?: string; podIP?: string; conditions?: { type: string; status: string }[] } };
 const deployment = (name: string, labels: Record<string, string>): KubeObject => ({
@@ -24,10 +18,10 @@ const deployment = (name: string, labels: Record<string, string>): KubeObject =>
 });
 
 test('kwok stages: pods run and turn Ready, except a version labelled never-ready, which runs but never does', async () => {
-  await createNamespace(client, 'stages');
-  await client.apply(deployment('good', {}));
-  await client.apply(deployment('bad', { [NEVER_READY_LABEL]: 'true' }));
-  const pods = (app: string) => client.list<Pod>({ apiVersion: 'v1', kind: 'Pod', namespace: 'stages' }, `app=${app}`);
+  await createNamespace(env.client, 'stages');
+  await env.client.apply(deployment('good', {}));
+  await env.client.apply(deployment('bad', { [NEVER_READY_LABEL]: 'true' }));
+  const pods = (app: string) => env.client.list<Pod>({ apiVersion: 'v1', kind: 'Pod', namespace: 'stages' }, `app=${app}`);
   const ready = (p: Pod) => p.status?.conditions?.find((c) => c.type === 'Ready')?.status;
   await eventually('3 good pods Ready', async () => (await pods('good')).filter((p) => ready(p) === 'True').length === 3);
   const bad = await eventually('3 bad pods Running', async () => {
@@ -39,7 +33,7 @@ test('kwok stages: pods run and turn Ready, except a version labelled never-read
   // Still not Ready a while later, and the Deployment reports none ready.
   await new Promise((r) => setTimeout(r, 3000));
   assert.deepEqual((await pods('bad')).map(ready), ['False', 'False', 'False']);
-  const status = (await client.get<KubeObject & { status?: { readyReplicas?: number; replicas?: number } }>({ apiVersion: 'apps/v1', kind: 'Deployment', name: 'bad', namespace: 'stages' }))!.status!;
+  const status = (await env.client.get<KubeObject & { status?: { readyReplicas?: number; replicas?: number } }>({ apiVersion: 'apps/v1', kind: 'Deployment', name: 'bad', namespace: 'stages' }))!.status!;
   assert.equal(status.replicas, 3);
   assert.equal(status.readyReplicas ?? 0, 0);
 });
@@ -47,17 +41,17 @@ test('kwok stages: pods run and turn Ready, except a version labelled never-read
 test('a second cluster runs beside the first without colliding, and stop() leaves no process or directory', async () => {
   const second = await startCluster({ crds: false, nodes: 1 });
   try {
-    assert.notEqual(second.state.server, cluster.state.server);
-    assert.notEqual(second.state.runDir, cluster.state.runDir);
+    assert.notEqual(second.state.server, env.cluster.state.server);
+    assert.notEqual(second.state.runDir, env.cluster.state.runDir);
     const nodes = async (c: Cluster) => (await new KubeClient(c.kubeConfig()).list({ apiVersion: 'v1', kind: 'Node' })).length;
     assert.equal(await nodes(second), 1);
-    assert.equal(await nodes(cluster), 2);
+    assert.equal(await nodes(env.cluster), 2);
   } finally {
     await second.stop();
   }
   assert.ok(second.state.components.every((c) => !isAlive(c.pid)), 'all components stopped');
   assert.equal(existsSync(second.state.runDir), false);
-  assert.ok(cluster.state.components.every((c) => isAlive(c.pid)), 'the first cluster is untouched');
+  assert.ok(env.cluster.state.components.every((c) => isAlive(c.pid)), 'the first cluster is untouched');
 });
 
 /** Live processes running one of the control plane's binaries. */
@@ -73,7 +67,7 @@ function controlPlaneProcesses(): number {
 
 test('a component that fails to start is reported with the tail of its log, and nothing is left running', async () => {
   const running = controlPlaneProcesses();
-  assert.equal(running, cluster.state.components.length);
+  assert.equal(running, env.cluster.state.components.length);
   let failed: Cluster | undefined;
   await assert.rejects(
     (async () => { failed = await startCluster({ crds: false, extraArgs: { 'kube-apiserver': ['--no-such-flag=1'] }, log: () => {} }); })(),

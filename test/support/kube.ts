@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
-import type { KubeClient } from '../../src/k8s/client.js';
+import { after, before } from 'node:test';
+import { KubeClient } from '../../src/k8s/client.js';
+import { startCluster, type Cluster, type ClusterOptions } from '../testenv/cluster.js';
 import type { KubeObject } from '../../src/traffic/objects.js';
 
 export async function createNamespace(client: KubeClient, name: string): Promise<void> {
@@ -39,4 +41,18 @@ export function assertContained(sent: unknown, stored: unknown, path = ''): void
 
 export function inNamespace(objects: readonly KubeObject[], namespace: string): KubeObject[] {
   return objects.map((o) => ({ ...o, metadata: { ...o.metadata, namespace } }));
+}
+
+/**
+ * One real control plane for the test file: started before its first test, stopped after its last.
+ * `env.cluster` and `env.client` are set once the `before` hook has run.
+ */
+export function useCluster(options: ClusterOptions = {}): { cluster: Cluster; client: KubeClient } {
+  const env = {} as { cluster: Cluster; client: KubeClient };
+  before(async () => {
+    env.cluster = await startCluster(options);
+    env.client = new KubeClient(env.cluster.kubeConfig());
+  });
+  after(() => env.cluster?.stop());
+  return env;
 }

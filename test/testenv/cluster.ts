@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -249,9 +249,4 @@ export async function installCrds(client: KubeClient, crds: readonly KubeObject[
 export function attachCluster(runDir: string): Cluster {
   const state = JSON.parse(readFileSync(`${runDir}/state.json`, 'utf8')) as ClusterState;
   return new Cluster(state, 0);
-}
-
-export function ensureDir(dir: string): string {
-  mkdirSync(dir, { recursive: true });
-  return dir;
 }
