@@ -21,7 +21,8 @@ export function ownedBy(rollout: KubeObject): Record<string, unknown>[] {
   return [{ apiVersion: rollout.apiVersion, kind: rollout.kind, name: rollout.metadata.name, uid: rollout.metadata.uid, controller: true, blockOwnerDeletion: true }];
 }
 
-export function isOwnedBy(object: KubeObject | undefined, rollout: KubeObject): boolean {
+/** `object` has `owner` among its ownerReferences (by uid; by kind and name when the owner has none yet). */
+export function isOwnedBy(object: KubeObject | undefined, owner: KubeObject): boolean {
   const owners = (object?.metadata.ownerReferences ?? []) as { uid?: string; kind?: string; name?: string }[];
-  return owners.some((o) => (rollout.metadata.uid ? o.uid === rollout.metadata.uid : o.kind === rollout.kind && o.name === rollout.metadata.name));
+  return owners.some((o) => (owner.metadata.uid ? o.uid === owner.metadata.uid : o.kind === owner.kind && o.name === owner.metadata.name));
 }

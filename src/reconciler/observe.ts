@@ -2,14 +2,20 @@ import type { ObjectRef } from '../k8s/client.js';
 import type { KubeObject } from '../traffic/objects.js';
 import { canaryIngressName } from '../traffic/nginx.js';
 import { canaryServiceName } from '../traffic/service.js';
+import { isOwnedBy } from './actions.js';
 import type { Observed, Pod, Workload } from './observed.js';
 import type { RolloutObject } from './types.js';
 import { canaryWorkloadName } from './workload.js';
 
 export const ROLLOUT_REF = { apiVersion: 'stepwise.dev/v1alpha1', kind: 'Rollout' } as const;
 
-const ownedByUid = (uid: unknown) => (o: KubeObject) => ((o.metadata.ownerReferences ?? []) as { uid?: string }[]).some((r) => r.uid === uid);
 const selectorString = (w: Workload | undefined) => Object.entries(w?.spec.selector?.matchLabels ?? {}).map(([k, v]) => `${k}=${v}`).join(',');
+
+/** A Deployment's own ReplicaSets: those its selector matches that it owns (a canary Deployment shares the selector). */
+export async function ownedReplicaSets(reader: Reader, workload: Workload): Promise<Workload[]> {
+  const sets = await reader.list<Workload>({ apiVersion: 'apps/v1', kind: 'ReplicaSet', namespace: workload.metadata.namespace }, selectorString(workload));
+  return sets.filter((rs) => isOwnedBy(rs, workload));
+}
 
 /** Where observe reads from: the API server (a `KubeClient`) or the controller's informer cache. */
 export interface Reader {
@@ -43,9 +49,9 @@ export async function observe(client: Reader, namespace: string, name: string, n
     now,
     rollout,
     ...(workload ? { workload } : {}),
-    replicaSets: replicaSets.filter(ownedByUid(workload?.metadata.uid)),
+    replicaSets: workload ? replicaSets.filter((rs) => isOwnedBy(rs, workload)) : [],
     ...(canaryWorkload ? { canaryWorkload } : {}),
-    canaryReplicaSets: replicaSets.filter(ownedByUid(canaryWorkload?.metadata.uid)),
+    canaryReplicaSets: canaryWorkload ? replicaSets.filter((rs) => isOwnedBy(rs, canaryWorkload)) : [],
     pods,
     ...(stableService ? { stableService } : {}),
     ...(canaryService ? { canaryService } : {}),

@@ -16,9 +16,7 @@ test('kill -9 of the controller in every step state and finalising stage: the re
   const spec = (image: string) => echoserver(image, {
     rollout: '    strategy: blueGreen\n    gracePeriodSeconds: 2\n    steps:\n      - {replicas: 100%, traffic: 0%}\n      - {replicas: 100%, traffic: 10%}\n      - {replicas: 100%, traffic: 100%}',
   });
-  const h = await ReleaseHarness.create(env.client, 'crash', spec('example/app:1'));
-  await eventually('v1 Ready', async () => (await h.get<Workload>('apps/v1', 'Deployment', 'echoserver'))?.status?.readyReplicas === 5);
-  await h.run('done');
+  const h = await ReleaseHarness.deployed(env.client, 'crash', spec('example/app:1'));
   const v1 = Object.keys(await h.podsByRevision())[0]!;
   await h.apply(spec('example/app:2'));
 
@@ -78,9 +76,7 @@ test('two controllers: one leads through the Lease; kill -9 it and the other tak
   const spec = (image: string) => echoserver(image, {
     rollout: '    strategy: blueGreen\n    gracePeriodSeconds: 0\n    steps:\n      - {replicas: 100%, traffic: 0%}\n      - {replicas: 100%, traffic: 100%, pause: {duration: 0}}',
   });
-  const h = await ReleaseHarness.create(env.client, 'leader', spec('example/app:1'));
-  await eventually('v1 Ready', async () => (await h.get<Workload>('apps/v1', 'Deployment', 'echoserver'))?.status?.readyReplicas === 5);
-  await h.run('done');
+  const h = await ReleaseHarness.deployed(env.client, 'leader', spec('example/app:1'));
   const start = (identity: string) => spawn(process.execPath, [`${ROOT}bin/stepwise.js`, 'controller', '--kubeconfig', env.cluster.kubeconfig, '-n', 'leader', '--lease-duration', '3', '--identity', identity], { stdio: 'ignore' });
   const holder = async () => ((await env.client.get({ apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', name: 'stepwise-controller', namespace: 'leader' }))?.spec as { holderIdentity?: string } | undefined)?.holderIdentity;
   const a = start('replica-a');

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import type { Workload } from '../../src/reconciler/observed.js';
 import { stepwise } from '../support/cli.js';
-import { eventually, useCluster } from '../support/kube.js';
+import { useCluster } from '../support/kube.js';
 import { echoserver, ReleaseHarness } from '../support/release.js';
 import { ensureControlPlane } from '../testenv/build.js';
 
@@ -14,9 +14,7 @@ const V1 = 'cilium/echoserver:1.10.3';
 const V2 = 'cilium/echoserver:1.10.4';
 
 async function deployed(namespace: string): Promise<ReleaseHarness> {
-  const h = await ReleaseHarness.create(env.client, namespace, echoserver(V1));
-  await eventually('v1 Ready', async () => (await h.get<Workload>('apps/v1', 'Deployment', 'echoserver'))?.status?.readyReplicas === 5);
-  assert.equal((await h.run('done')).status?.phase, 'Healthy');
+  const h = await ReleaseHarness.deployed(env.client, namespace, echoserver(V1));
   return h;
 }
 

@@ -8,9 +8,7 @@ import { echoserver, ReleaseHarness } from '../support/release.js';
 const env = useCluster();
 
 async function deployed(namespace: string, spec: (image: string) => string): Promise<ReleaseHarness> {
-  const h = await ReleaseHarness.create(env.client, namespace, spec('example/app:1'));
-  await eventually('v1 Ready', async () => (await h.get<Workload>('apps/v1', 'Deployment', 'echoserver'))?.status?.readyReplicas === 5);
-  await h.run('done');
+  const h = await ReleaseHarness.deployed(env.client, namespace, spec('example/app:1'));
   await h.apply(spec('example/app:2'));
   return h;
 }
@@ -96,9 +94,7 @@ spec:
     strategy: canary
     steps: [{replicas: 2}, {replicas: 100%}]
 `;
-  const h = await ReleaseHarness.create(env.client, 'rollout-id', spec('r1'));
-  await eventually('Ready', async () => (await h.get<Workload>('apps/v1', 'Deployment', 'echoserver'))?.status?.readyReplicas === 5);
-  await h.run('done');
+  const h = await ReleaseHarness.deployed(env.client, 'rollout-id', spec('r1'));
   const before = (await h.pods()).map((p) => p.metadata.name).sort();
   assert.deepEqual(await h.apply(spec('r2')), { release: true, rollback: false });
   await h.run();

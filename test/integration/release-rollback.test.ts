@@ -12,9 +12,7 @@ const env = useCluster();
 const image = async (h: ReleaseHarness) => ((await h.get<Workload>('apps/v1', 'Deployment', 'echoserver'))!.spec.template.spec as { containers: { image: string }[] }).containers[0]!.image;
 
 async function atStep2(namespace: string, spec: (image: string) => string): Promise<{ h: ReleaseHarness; v1: string }> {
-  const h = await ReleaseHarness.create(env.client, namespace, spec('example/app:1'));
-  await eventually('v1 Ready', async () => (await h.get<Workload>('apps/v1', 'Deployment', 'echoserver'))?.status?.readyReplicas === 5);
-  await h.run('done');
+  const h = await ReleaseHarness.deployed(env.client, namespace, spec('example/app:1'));
   const v1 = Object.keys(await h.podsByRevision())[0]!;
   await h.apply(spec('example/app:2'));
   await h.run();
@@ -71,9 +69,7 @@ test('a version whose pods never become Ready is rolled back at the progress dea
     workloadExtra: i.endsWith(':2') ? `\n    podLabels: {${NEVER_READY_LABEL}: "true"}` : '',
     rollout: '    strategy: canary\n    gracePeriodSeconds: 0\n    progressDeadlineSeconds: 3\n    steps: [{replicas: 40%, traffic: 40%}, {replicas: 100%, traffic: 100%}]',
   });
-  const h = await ReleaseHarness.create(env.client, 'deadline', spec('example/app:1'));
-  await eventually('v1 Ready', async () => (await h.get<Workload>('apps/v1', 'Deployment', 'echoserver'))?.status?.readyReplicas === 5);
-  await h.run('done');
+  const h = await ReleaseHarness.deployed(env.client, 'deadline', spec('example/app:1'));
   const v1 = Object.keys(await h.podsByRevision())[0]!;
   await h.apply(spec('example/app:2'));
   let sawCanaryIngress = false;

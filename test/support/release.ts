@@ -1,13 +1,13 @@
 import { planApply } from '../../src/cli/commands/apply.js';
 import type { KubeClient } from '../../src/k8s/client.js';
-import type { Pod } from '../../src/reconciler/observed.js';
+import type { Pod, Workload } from '../../src/reconciler/observed.js';
 import { observe, ROLLOUT_REF } from '../../src/reconciler/observe.js';
 import { runRelease, subStatus } from '../../src/reconciler/run.js';
 import { summarize, type RolloutSummary } from '../../src/reconciler/summary.js';
 import type { RolloutObject, SubStatus } from '../../src/reconciler/types.js';
 import { loadApps } from '../../src/spec/load.js';
 import type { KubeObject } from '../../src/traffic/objects.js';
-import { createNamespace } from './kube.js';
+import { createNamespace, eventually } from './kube.js';
 
 /** A release under test: an app spec applied as `stepwise apply` does, in its own namespace. */
 export class ReleaseHarness {
@@ -17,6 +17,15 @@ export class ReleaseHarness {
     await createNamespace(client, namespace);
     const h = new ReleaseHarness(client, namespace, loadApps([{ file: 'spec.yaml', text: spec }]).apps[0]!.app.name);
     await h.apply(spec);
+    return h;
+  }
+
+  /** Created, every replica Ready, and the Rollout Healthy: the starting point of a release test. */
+  static async deployed(client: KubeClient, namespace: string, spec: string): Promise<ReleaseHarness> {
+    const h = await ReleaseHarness.create(client, namespace, spec);
+    const { workload } = loadApps([{ file: 'spec.yaml', text: spec }]).apps[0]!.app;
+    await eventually(`${h.name} Ready`, async () => (await h.get<Workload>('apps/v1', workload.kind, h.name))?.status?.readyReplicas === workload.replicas);
+    await h.run('done');
     return h;
   }
 

@@ -1,7 +1,8 @@
 import type { CommandModule } from 'yargs';
 import { describeObject, KubeApiError, type KubeClient } from '../../k8s/client.js';
 import { admitWorkload, AdmissionError } from '../../reconciler/admit.js';
-import { templateHash, type Workload } from '../../reconciler/observed.js';
+import { LABELS, templateHash, type Workload } from '../../reconciler/observed.js';
+import { ownedReplicaSets } from '../../reconciler/observe.js';
 import { renderApp } from '../../render/app.js';
 import type { NormalizedApp } from '../../spec/normalize.js';
 import type { KubeObject } from '../../traffic/objects.js';
@@ -26,11 +27,10 @@ export async function planApply(client: KubeClient, app: NormalizedApp, namespac
   const live = await client.get<Workload>({ apiVersion: 'apps/v1', kind: workload.kind, name: workload.metadata.name, namespace: ns });
   let stableRevision: string | undefined;
   let stableTemplateHash: string | undefined;
-  if (live && workload.kind === 'StatefulSet') stableRevision = live.metadata.labels?.['stepwise.dev/stable-revision'] ?? live.status?.currentRevision;
+  if (live && workload.kind === 'StatefulSet') stableRevision = live.metadata.labels?.[LABELS.stableRevision] ?? live.status?.currentRevision;
   if (live && workload.kind === 'Deployment') {
-    const sets = (await client.list<Workload>({ apiVersion: 'apps/v1', kind: 'ReplicaSet', namespace: ns }, Object.entries(live.spec.selector?.matchLabels ?? {}).map(([k, v]) => `${k}=${v}`).join(',')))
-      .filter((rs) => ((rs.metadata.ownerReferences ?? []) as { uid?: string }[]).some((r) => r.uid === live.metadata.uid));
-    const labelled = live.metadata.labels?.['stepwise.dev/stable-revision'];
+    const sets = await ownedReplicaSets(client, live);
+    const labelled = live.metadata.labels?.[LABELS.stableRevision];
     const stable = sets.find((rs) => rs.metadata.labels?.['pod-template-hash'] === labelled) ?? sets.find((rs) => templateHash(rs.spec.template) === templateHash(live.spec.template));
     stableRevision = stable?.metadata.labels?.['pod-template-hash'];
     stableTemplateHash = stable ? templateHash(stable.spec.template) : undefined;

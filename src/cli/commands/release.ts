@@ -1,7 +1,7 @@
 import type { Argv, CommandModule } from 'yargs';
 import { KubeApiError, type KubeClient } from '../../k8s/client.js';
 import { ANNOTATIONS, comparableTemplate, templateHash, type Workload } from '../../reconciler/observed.js';
-import { observe, ROLLOUT_REF } from '../../reconciler/observe.js';
+import { observe, ownedReplicaSets, ROLLOUT_REF } from '../../reconciler/observe.js';
 import { awaitsApproval, runRelease, subStatus } from '../../reconciler/run.js';
 import { summarize, type RolloutSummary } from '../../reconciler/summary.js';
 import type { RolloutObject } from '../../reconciler/types.js';
@@ -138,8 +138,7 @@ export const undoCommand: CommandModule<object, NameArgs> = {
     const ref = rollout.spec.workloadRef;
     const workload = await client.get<Workload>({ apiVersion: ref.apiVersion, kind: ref.kind, name: ref.name, namespace });
     if (!workload) throw new CliError(`${ref.kind}/${namespace}/${ref.name} not found`);
-    const sets = await client.list<Workload>({ apiVersion: 'apps/v1', kind: 'ReplicaSet', namespace }, `pod-template-hash=${stable}`);
-    const stableSet = sets.find((rs) => ((rs.metadata.ownerReferences ?? []) as { uid?: string }[]).some((o) => o.uid === workload.metadata.uid));
+    const stableSet = (await ownedReplicaSets(client, workload)).find((rs) => rs.metadata.labels?.['pod-template-hash'] === stable);
     if (!stableSet) throw new CliError(`the stable revision ${stable} of ${ref.name} has no ReplicaSet any more`);
     if (templateHash(stableSet.spec.template) === templateHash(workload.spec.template)) throw new CliError(`${ref.name} is already at its stable revision`);
     try {
