@@ -20,7 +20,7 @@ mkdir -p "$bin" "$crds" "$work"
 
 log() { printf '[testenv %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 # have NAME PATTERN ARGS...: NAME is built and `NAME ARGS...` prints PATTERN (its pinned version).
-have() { local name=$1 pattern=$2; shift 2; [[ -x "$bin/$name" ]] && "$bin/$name" "$@" 2>/dev/null | grep -qF -- "$pattern"; }
+have() { local name=$1 pattern=$2; shift 2; [[ -x "$bin/$name" ]] && "$bin/$name" "$@" 2>/dev/null | grep -F -- "$pattern" >/dev/null; }  # not -q: under pipefail an early exit would SIGPIPE the writer
 mod_field() { go mod download -json "$1" | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s)[process.argv[1]]))' "$2"; }
 
 # A wrapper module per tool, so minimal version selection never mixes their graphs.

@@ -1,5 +1,5 @@
-import { request } from 'node:https';
-import { request as httpRequest } from 'node:http';
+import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest, type RequestOptions as HttpsRequestOptions } from 'node:https';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { KubeObject } from '../traffic/objects.js';
 
@@ -36,6 +36,25 @@ export function describeObject(o: { kind: string; metadata: { name: string; name
   return `${o.kind}/${o.metadata.namespace ? `${o.metadata.namespace}/` : ''}${o.metadata.name}`;
 }
 
+/** What the kubeconfig contributes to a TLS connection (client-node puts these on the request options). */
+const TLS_OPTIONS = ['ca', 'cert', 'key', 'pfx', 'passphrase', 'rejectUnauthorized', 'servername'] as const;
+
+interface RequestOptions {
+  query?: Record<string, string | undefined>;
+  body?: unknown;
+  contentType?: string;
+  signal?: AbortSignal;
+}
+
+async function readAll(res: IncomingMessage): Promise<string> {
+  res.setEncoding('utf8');
+  let text = '';
+  for await (const chunk of res) text += chunk;
+  return text;
+}
+
+const pick = (o: Record<string, unknown>, keys: readonly string[]) => Object.fromEntries(keys.filter((k) => o[k] !== undefined).map((k) => [k, o[k]]));
+
 /**
  * A small Kubernetes REST client that sends and receives plain JSON. client-node's generic object API
  * passes bodies through its typed models, which silently drops fields it does not model (JSON names such as
@@ -45,40 +64,90 @@ export function describeObject(o: { kind: string; metadata: { name: string; name
 export class KubeClient {
   /** Requests sent so far (watch streams not counted), for benchmarks and stats. */
   requests = 0;
+  private httpsAgent?: HttpsAgent;
+  private httpAgent?: HttpAgent;
   private readonly discovery = new Map<string, Promise<Map<string, { plural: string; namespaced: boolean }>>>();
 
   constructor(readonly kubeConfig: KubeConfig) {}
 
   /** One HTTP round trip; JSON in and out. Throws `KubeApiError` with the server's message on failure. */
-  async request<T = unknown>(method: string, path: string, options: { query?: Record<string, string | undefined>; body?: unknown; contentType?: string } = {}): Promise<T> {
+  async request<T = unknown>(method: string, path: string, options: RequestOptions = {}): Promise<T> {
+    this.requests++;
+    const res = await this.send(method, path, options);
+    const text = await readAll(res);
+    let json: any;
+    try {
+      json = text ? JSON.parse(text) : undefined;
+    } catch {
+      json = { message: text };
+    }
+    const status = res.statusCode ?? 0;
+    if (status >= 200 && status < 300) return json as T;
+    throw new KubeApiError(status, String(json?.reason ?? ''), String(json?.message ?? `${method} ${path}: HTTP ${status}`));
+  }
+
+  /** GET of a plain-text endpoint, such as the API server's /metrics. */
+  async getText(path: string): Promise<string> {
+    this.requests++;
+    const res = await this.send('GET', path, {});
+    const text = await readAll(res);
+    if (res.statusCode !== 200) throw new KubeApiError(res.statusCode ?? 0, '', `GET ${path}: HTTP ${res.statusCode}: ${text.slice(0, 200)}`);
+    return text;
+  }
+
+  /**
+   * A watch of a collection: `onEvent` gets each event (ADDED, MODIFIED, DELETED, BOOKMARK, ERROR) as it
+   * arrives. Resolves when the server ends the stream or `signal` aborts it; rejects when the connection
+   * fails, the server refuses, or `onEvent` throws.
+   */
+  async watch(path: string, query: Record<string, string | undefined>, onEvent: (type: string, object: KubeObject) => void, signal: AbortSignal): Promise<void> {
+    const res = await this.send('GET', path, { query: { ...query, watch: 'true' }, signal });
+    if (res.statusCode !== 200) {
+      const text = await readAll(res);
+      throw new KubeApiError(res.statusCode ?? 0, '', `watch ${path}: HTTP ${res.statusCode}: ${text.slice(0, 200)}`);
+    }
+    res.setEncoding('utf8');
+    let pending = '';
+    return new Promise<void>((resolve, reject) => {
+      res.on('data', (chunk: string) => {
+        pending += chunk;
+        try {
+          for (let end = pending.indexOf('\n'); end >= 0; end = pending.indexOf('\n')) {
+            const line = pending.slice(0, end);
+            pending = pending.slice(end + 1);
+            if (!line) continue;
+            const event = JSON.parse(line) as { type: string; object: KubeObject };
+            onEvent(event.type, event.object);
+          }
+        } catch (e) {
+          res.destroy();
+          reject(e);
+        }
+      });
+      res.on('end', () => resolve());
+      res.on('close', () => resolve());
+      res.on('error', (e) => (signal.aborted ? resolve() : reject(e)));
+    });
+  }
+
+  private async send(method: string, path: string, options: RequestOptions): Promise<IncomingMessage> {
     const cluster = this.kubeConfig.getCurrentCluster();
     if (!cluster) throw new Error('no current cluster in the kubeconfig');
-    this.requests++;
     const url = new URL(path, cluster.server);
     for (const [k, v] of Object.entries(options.query ?? {})) if (v !== undefined) url.searchParams.set(k, v);
     const body = options.body === undefined ? undefined : JSON.stringify(options.body);
-    const opts: Parameters<typeof request>[1] = {
+    const opts: HttpsRequestOptions = {
       method,
-      headers: { Accept: 'application/json', ...(body !== undefined ? { 'Content-Type': options.contentType ?? 'application/json' } : {}) },
+      // A declared length, not a chunked body: the connection is reused, and the server must know where a body ends.
+      headers: { Accept: 'application/json', ...(body !== undefined ? { 'Content-Type': options.contentType ?? 'application/json', 'Content-Length': Buffer.byteLength(body) } : {}) },
+      ...(options.signal ? { signal: options.signal } : {}),
     };
     await this.kubeConfig.applyToHTTPSOptions(opts);
-    return new Promise<T>((resolve, reject) => {
-      const req = (url.protocol === 'https:' ? request : httpRequest)(url, opts, (res) => {
-        let text = '';
-        res.setEncoding('utf8');
-        res.on('data', (d: string) => (text += d));
-        res.on('end', () => {
-          const status = res.statusCode ?? 0;
-          let json: any;
-          try {
-            json = text ? JSON.parse(text) : undefined;
-          } catch {
-            json = { message: text };
-          }
-          if (status >= 200 && status < 300) resolve(json as T);
-          else reject(new KubeApiError(status, String(json?.reason ?? ''), String(json?.message ?? `${method} ${url.pathname}: HTTP ${status}`)));
-        });
-      });
+    const https = url.protocol === 'https:';
+    // client-node hands out a new Agent per request, so every request would pay a TLS handshake; keep one.
+    opts.agent = https ? (this.httpsAgent ??= new HttpsAgent({ ...pick(opts as Record<string, unknown>, TLS_OPTIONS), keepAlive: true })) : (this.httpAgent ??= new HttpAgent({ keepAlive: true }));
+    return new Promise<IncomingMessage>((resolve, reject) => {
+      const req = (https ? httpsRequest : httpRequest)(url, opts, resolve);
       req.on('error', reject);
       if (body !== undefined) req.write(body);
       req.end();

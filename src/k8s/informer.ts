@@ -1,17 +1,7 @@
-import { Watch } from '@kubernetes/client-node';
 import type { KubeObject } from '../traffic/objects.js';
 import { KubeApiError, type KubeClient, type ObjectRef } from './client.js';
 
 export type InformerEvent = 'ADDED' | 'MODIFIED' | 'DELETED';
-
-/** Matches a `k=v,k2=v2` label selector (equality only, which is all Stepwise uses). */
-export function matchesSelector(labels: Record<string, string> | undefined, selector: string | undefined): boolean {
-  if (!selector) return true;
-  return selector.split(',').every((term) => {
-    const [k, v] = term.split('=');
-    return labels?.[k!] === v;
-  });
-}
 
 /**
  * What the cache keeps of an object: never managedFields, and of a Pod only what a release reads (identity,
@@ -38,16 +28,17 @@ function slim(object: KubeObject): KubeObject {
 }
 
 /**
- * List-then-watch of one kind (in one namespace or all), kept in memory. Reconnects from the last
- * resourceVersion when a watch ends and lists afresh when that version is too old (410 Gone). Writes made
- * by this process can be recorded with `upsert` so the next read does not see an older copy.
+ * List-then-watch of one kind (in one namespace or all), kept in memory and indexed by label, so that a
+ * selector finds its few objects among thousands. Reconnects from the last resourceVersion when a watch
+ * ends and lists afresh when that version is too old (410 Gone). Writes made by this process can be
+ * recorded with `upsert` so the next read does not see an older copy.
  */
 export class Informer {
   private readonly objects = new Map<string, KubeObject>();
+  /** `key=value` → keys of the objects carrying that label. */
+  private readonly byLabel = new Map<string, Set<string>>();
   private resourceVersion = '';
-  private abort?: AbortController;
-  private stopped = false;
-  private synced!: Promise<void>;
+  private readonly abort = new AbortController();
   /** Set when the kind is not served (an optional CRD such as HTTPRoute is not installed). */
   unavailable = false;
 
@@ -58,25 +49,49 @@ export class Informer {
     private readonly log: (line: string) => void = () => {},
   ) {}
 
-  /** Starts; resolves once the first list is in memory. */
-  start(): Promise<void> {
-    this.synced = this.relist();
-    return this.synced;
+  /**
+   * Starts; resolves once the first list is in memory. A server that is still starting (a CRD's storage
+   * initializing, 429 or 5xx, connection refused) is waited for; a refusal such as 403 is thrown at once.
+   */
+  async start(): Promise<void> {
+    for (let delayMs = 250; ; delayMs = Math.min(delayMs * 2, 5000)) {
+      try {
+        await this.relist();
+        void this.run();
+        return;
+      } catch (e) {
+        if (this.stopped || (e instanceof KubeApiError && e.status !== 429 && e.status < 500)) throw e;
+        this.log(`listing ${this.ref.kind} failed, retrying in ${delayMs} ms: ${(e as Error).message}`);
+        await sleep(delayMs);
+      }
+    }
   }
 
   stop(): void {
-    this.stopped = true;
-    this.abort?.abort();
+    this.abort.abort();
+  }
+
+  private get stopped(): boolean {
+    return this.abort.signal.aborted;
   }
 
   get<T extends KubeObject>(namespace: string | undefined, name: string): T | undefined {
-    return this.objects.get(`${namespace ?? ''}/${name}`) as T | undefined;
+    return this.objects.get(keyOf(namespace, name)) as T | undefined;
   }
 
   list<T extends KubeObject>(namespace: string | undefined, selector?: string): T[] {
+    const terms = selector ? selector.split(',') : [];
+    // Candidates: the objects with the rarest of the selector's labels, or all of them.
+    let candidates: Iterable<string> | undefined;
+    for (const term of terms) {
+      const keys = this.byLabel.get(term);
+      if (!keys) return [];
+      if (!candidates || keys.size < (candidates as Set<string>).size) candidates = keys;
+    }
     const out: T[] = [];
-    for (const o of this.objects.values()) {
-      if ((namespace === undefined || o.metadata.namespace === namespace) && matchesSelector(o.metadata.labels, selector)) out.push(o as T);
+    for (const key of candidates ?? this.objects.keys()) {
+      const o = this.objects.get(key)!;
+      if ((namespace === undefined || o.metadata.namespace === namespace) && terms.every((t) => this.byLabel.get(t)!.has(key))) out.push(o as T);
     }
     return out;
   }
@@ -87,13 +102,37 @@ export class Informer {
 
   /** Records an object this process just wrote, unless the cache already holds a newer one. */
   upsert(object: KubeObject): void {
-    const key = `${object.metadata.namespace ?? ''}/${object.metadata.name}`;
-    const current = this.objects.get(key);
-    if (!current || Number(object.metadata.resourceVersion) >= Number(current.metadata.resourceVersion)) this.objects.set(key, slim(object));
+    const current = this.objects.get(keyOf(object.metadata.namespace, object.metadata.name));
+    if (!current || Number(object.metadata.resourceVersion) >= Number(current.metadata.resourceVersion)) this.store(slim(object));
   }
 
   forget(namespace: string | undefined, name: string): void {
-    this.objects.delete(`${namespace ?? ''}/${name}`);
+    this.remove(keyOf(namespace, name));
+  }
+
+  private store(object: KubeObject): string {
+    const key = keyOf(object.metadata.namespace, object.metadata.name);
+    this.remove(key);
+    this.objects.set(key, object);
+    for (const [k, v] of Object.entries(object.metadata.labels ?? {})) {
+      const term = `${k}=${v}`;
+      let keys = this.byLabel.get(term);
+      if (!keys) this.byLabel.set(term, (keys = new Set()));
+      keys.add(key);
+    }
+    return key;
+  }
+
+  private remove(key: string): void {
+    const object = this.objects.get(key);
+    if (!object) return;
+    this.objects.delete(key);
+    for (const [k, v] of Object.entries(object.metadata.labels ?? {})) {
+      const term = `${k}=${v}`;
+      const keys = this.byLabel.get(term);
+      keys?.delete(key);
+      if (keys?.size === 0) this.byLabel.delete(term);
+    }
   }
 
   private async collectionPath(): Promise<string> {
@@ -115,52 +154,48 @@ export class Informer {
     const seen = new Set<string>();
     for (const item of list.items) {
       const object = slim({ ...item, apiVersion: this.ref.apiVersion, kind: this.ref.kind });
-      const key = `${object.metadata.namespace ?? ''}/${object.metadata.name}`;
-      seen.add(key);
-      const before = this.objects.get(key);
-      this.objects.set(key, object);
+      const before = this.get(object.metadata.namespace, object.metadata.name);
+      seen.add(this.store(object));
       if (!before || before.metadata.resourceVersion !== object.metadata.resourceVersion) this.onEvent(before ? 'MODIFIED' : 'ADDED', object);
     }
-    for (const [key, object] of this.objects) {
+    for (const [key, object] of [...this.objects]) {
       if (!seen.has(key)) {
-        this.objects.delete(key);
+        this.remove(key);
         this.onEvent('DELETED', object);
       }
     }
     this.resourceVersion = list.metadata.resourceVersion;
-    void this.watch();
   }
 
-  private async watch(): Promise<void> {
-    if (this.stopped) return;
+  /** Watches from the listed version on, until stopped: resumes where a stream ended, lists again when told 410 Gone. */
+  private async run(): Promise<void> {
+    if (this.unavailable) return;
     const path = await this.collectionPath();
-    let gone = false;
-    try {
-      this.abort = await new Watch(this.client.kubeConfig).watch(path, { resourceVersion: this.resourceVersion, allowWatchBookmarks: true, timeoutSeconds: 300 }, (phase, object: KubeObject) => {
-        if (phase === 'ERROR') {
-          gone = (object as unknown as { code?: number }).code === 410;
-          return;
-        }
-        if (object?.metadata?.resourceVersion) this.resourceVersion = String(object.metadata.resourceVersion);
-        if (phase === 'BOOKMARK') return;
-        const full = slim({ ...object, apiVersion: this.ref.apiVersion, kind: this.ref.kind });
-        const key = `${full.metadata.namespace ?? ''}/${full.metadata.name}`;
-        if (phase === 'DELETED') this.objects.delete(key);
-        else this.objects.set(key, full);
-        this.onEvent(phase as InformerEvent, full);
-      }, (err: unknown) => {
+    while (!this.stopped) {
+      let gone = false;
+      try {
+        await this.client.watch(path, { resourceVersion: this.resourceVersion, allowWatchBookmarks: 'true', timeoutSeconds: '300' }, (type, object) => {
+          if (type === 'ERROR') {
+            gone = (object as unknown as { code?: number }).code === 410;
+            return;
+          }
+          if (object.metadata?.resourceVersion) this.resourceVersion = String(object.metadata.resourceVersion);
+          if (type === 'BOOKMARK') return;
+          const slimmed = slim({ ...object, apiVersion: this.ref.apiVersion, kind: this.ref.kind });
+          if (type === 'DELETED') this.remove(keyOf(slimmed.metadata.namespace, slimmed.metadata.name));
+          else this.store(slimmed);
+          this.onEvent(type as InformerEvent, slimmed);
+        }, this.abort.signal);
+        if (gone) await this.relist();
+      } catch (e) {
         if (this.stopped) return;
-        if (err) this.log(`watch of ${this.ref.kind} ended: ${String((err as Error).message ?? err)}`);
-        setTimeout(() => void (gone ? this.relist() : this.watch()).catch((e) => this.retry(e)), err ? 1000 : 0);
-      });
-    } catch (e) {
-      this.retry(e);
+        this.log(`watch of ${this.ref.kind} failed, listing again in 1 s: ${(e as Error).message}`);
+        await sleep(1000);
+        await this.relist().catch((err) => this.log(`listing ${this.ref.kind} failed: ${(err as Error).message}`));
+      }
     }
   }
-
-  private retry(e: unknown): void {
-    if (this.stopped) return;
-    this.log(`watch of ${this.ref.kind} failed, retrying: ${(e as Error).message}`);
-    setTimeout(() => void this.relist().catch((err) => this.retry(err)), 2000);
-  }
 }
+
+const keyOf = (namespace: string | undefined, name: string) => `${namespace ?? ''}/${name}`;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

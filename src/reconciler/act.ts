@@ -1,8 +1,8 @@
 import { KubeApiError, type KubeClient } from '../k8s/client.js';
 import type { KubeObject } from '../traffic/objects.js';
 import type { Action, Ref } from './actions.js';
-import type { Decision } from './decide.js';
-import type { RolloutObject } from './types.js';
+import type { RolloutEvent } from './decide.js';
+import type { RolloutObject, RolloutStatus } from './types.js';
 
 export interface ActOptions {
   log?: (line: string) => void;
@@ -11,26 +11,41 @@ export interface ActOptions {
   onDeleted?: (ref: Ref) => void;
 }
 
-/** Carries out a decision: the actions in order, then the status (only if the Rollout did not change meanwhile). */
-export async function act(client: KubeClient, rollout: RolloutObject, decision: Decision, options: ActOptions = {}): Promise<RolloutObject> {
-  let resourceVersion = rollout.metadata.resourceVersion;
-  for (const action of decision.actions) {
-    options.log?.(action.why);
-    const result = await perform(client, action);
-    if (result) options.onWritten?.(result);
-    else if (action.kind === 'delete') options.onDeleted?.(action.ref);
-    // A write to the Rollout itself (clearing an abort request) moves its version on.
-    if (result && action.kind !== 'apply' && action.ref.kind === rollout.kind && action.ref.name === rollout.metadata.name) resourceVersion = result.metadata.resourceVersion;
+/**
+ * Carries out actions in order; a run of consecutive `concurrent` actions (pod labels) goes out at once.
+ * Returns the Rollout's new resourceVersion when an action wrote the Rollout itself (clearing an abort request).
+ */
+export async function perform(client: KubeClient, rollout: RolloutObject, actions: readonly Action[], options: ActOptions = {}): Promise<string | undefined> {
+  let resourceVersion: string | undefined;
+  for (let i = 0; i < actions.length;) {
+    let end = i + 1;
+    if (actions[i]!.concurrent) while (end < actions.length && actions[end]!.concurrent) end++;
+    const run = actions.slice(i, end);
+    const results = await Promise.all(run.map((action) => {
+      options.log?.(action.why);
+      return performOne(client, action);
+    }));
+    run.forEach((action, j) => {
+      const result = results[j];
+      if (result) options.onWritten?.(result);
+      else if (action.kind === 'delete') options.onDeleted?.(action.ref);
+      if (result && action.kind !== 'apply' && action.ref.kind === rollout.kind && action.ref.name === rollout.metadata.name) resourceVersion = String(result.metadata.resourceVersion);
+    });
+    i = end;
   }
-  // A pass that changed nothing (waiting on pods, a pause, a grace period) writes nothing: at scale, most passes.
-  if (decision.actions.length === 0 && decision.events.length === 0 && JSON.stringify(decision.status) === JSON.stringify(rollout.status ?? {})) return rollout;
-  const written = await client.replaceStatus<RolloutObject>({ ...rollout, metadata: { ...rollout.metadata, resourceVersion }, status: decision.status });
-  options.onWritten?.({ ...written, apiVersion: rollout.apiVersion, kind: rollout.kind });
-  for (const event of decision.events) await recordEvent(client, written, event).catch(() => undefined);
-  return written;
+  return resourceVersion;
 }
 
-async function perform(client: KubeClient, action: Action): Promise<KubeObject | undefined> {
+/** Writes the Rollout's status, unless it is what the Rollout already has; fails with 409 if the Rollout changed since it was read. */
+export async function writeStatus(client: KubeClient, rollout: RolloutObject, status: RolloutStatus, options: ActOptions = {}): Promise<RolloutObject> {
+  if (JSON.stringify(status) === JSON.stringify(rollout.status ?? {})) return rollout;
+  const written = await client.replaceStatus<RolloutObject>({ ...rollout, status });
+  const typed = { ...written, apiVersion: rollout.apiVersion, kind: rollout.kind };
+  options.onWritten?.(typed);
+  return typed;
+}
+
+async function performOne(client: KubeClient, action: Action): Promise<KubeObject | undefined> {
   switch (action.kind) {
     case 'apply':
       return client.apply(action.object, { force: true, fieldManager: 'stepwise-reconciler' });
@@ -44,21 +59,37 @@ async function perform(client: KubeClient, action: Action): Promise<KubeObject |
   }
 }
 
-async function recordEvent(client: KubeClient, rollout: RolloutObject, event: Decision['events'][number]): Promise<void> {
-  const now = new Date().toISOString();
-  await client.create({
-    apiVersion: 'v1',
-    kind: 'Event',
-    metadata: { generateName: `${rollout.metadata.name}.`, namespace: rollout.metadata.namespace },
-    involvedObject: { apiVersion: rollout.apiVersion, kind: rollout.kind, name: rollout.metadata.name, namespace: rollout.metadata.namespace, uid: rollout.metadata.uid },
-    reason: event.reason,
-    message: event.message,
-    type: event.type,
-    source: { component: 'stepwise' },
-    firstTimestamp: now,
-    lastTimestamp: now,
-    count: 1,
-  } as unknown as KubeObject);
+/**
+ * Kubernetes Events about Rollouts, sent in the background so that no release waits on them; a lost Event
+ * is only a lost message. `flush()` waits for those sent so far (the CLI, before it exits).
+ */
+export class EventRecorder {
+  private readonly pending = new Set<Promise<void>>();
+
+  constructor(private readonly client: KubeClient) {}
+
+  record(rollout: RolloutObject, event: RolloutEvent): void {
+    const now = new Date().toISOString();
+    const sent = this.client.create({
+      apiVersion: 'v1',
+      kind: 'Event',
+      metadata: { generateName: `${rollout.metadata.name}.`, namespace: rollout.metadata.namespace },
+      involvedObject: { apiVersion: rollout.apiVersion, kind: rollout.kind, name: rollout.metadata.name, namespace: rollout.metadata.namespace, uid: rollout.metadata.uid },
+      reason: event.reason,
+      message: event.message,
+      type: event.type,
+      source: { component: 'stepwise' },
+      firstTimestamp: now,
+      lastTimestamp: now,
+      count: 1,
+    } as unknown as KubeObject).then(() => undefined, () => undefined);
+    this.pending.add(sent);
+    void sent.then(() => this.pending.delete(sent));
+  }
+
+  async flush(): Promise<void> {
+    await Promise.all([...this.pending]);
+  }
 }
 
 export const isConflict = (e: unknown) => e instanceof KubeApiError && e.status === 409;

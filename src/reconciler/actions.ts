@@ -8,11 +8,16 @@ export interface Ref {
 }
 
 /** One idempotent write. Doing it twice leaves the cluster as doing it once, so a crash between writes is harmless. */
-export type Action =
-  | { kind: 'apply'; object: KubeObject; why: string }
-  | { kind: 'merge'; ref: Ref; patch: Record<string, unknown>; why: string }
-  | { kind: 'replace-template'; ref: Ref; template: unknown; why: string }
-  | { kind: 'delete'; ref: Ref; why: string };
+export type Action = (
+  | { kind: 'apply'; object: KubeObject }
+  | { kind: 'merge'; ref: Ref; patch: Record<string, unknown> }
+  | { kind: 'replace-template'; ref: Ref; template: unknown }
+  | { kind: 'delete'; ref: Ref }
+) & {
+  why: string;
+  /** Independent of the adjacent concurrent actions, so they are sent together (one pod label each). */
+  concurrent?: boolean;
+};
 
 export const refOf = (o: KubeObject): Ref => ({ apiVersion: o.apiVersion, kind: o.kind, name: o.metadata.name, ...(o.metadata.namespace ? { namespace: o.metadata.namespace } : {}) });
 

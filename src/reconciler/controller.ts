@@ -5,6 +5,8 @@ import { canaryIngressName } from '../traffic/nginx.js';
 import { canaryServiceName } from '../traffic/service.js';
 import type { Reader } from './observe.js';
 import { ROLLOUT_REF } from './observe.js';
+import { EventRecorder } from './act.js';
+import { WorkQueue } from './queue.js';
 import { reconcileOnce } from './run.js';
 import type { RolloutObject } from './types.js';
 import { canaryWorkloadName } from './workload.js';
@@ -44,17 +46,17 @@ export interface ControllerStats {
  */
 export class Controller implements Reader {
   private readonly informers = new Map<string, Informer>();
-  private readonly queue: string[] = [];
-  private readonly queued = new Set<string>();
-  private readonly running = new Set<string>();
-  private readonly dirty = new Set<string>();
-  private readonly timers = new Map<string, { at: number; timer: NodeJS.Timeout }>();
-  private wake?: () => void;
-  private stopped = false;
+  /** `namespace/family/name` of an object a Rollout governs → the Rollouts concerned (any event must find them fast). */
+  private readonly concerned = new Map<string, Set<string>>();
+  private readonly governedBy = new Map<string, string[]>();
+  private readonly queue = new WorkQueue();
   private resync?: NodeJS.Timeout;
   readonly stats: ControllerStats = { passes: 0, slowestPassMs: 0, errors: 0 };
+  private readonly events: EventRecorder;
 
-  constructor(private readonly client: KubeClient, private readonly options: ControllerOptions = {}) {}
+  constructor(private readonly client: KubeClient, private readonly options: ControllerOptions = {}) {
+    this.events = new EventRecorder(client);
+  }
 
   private log(line: string): void {
     this.options.log?.(line);
@@ -67,24 +69,17 @@ export class Controller implements Reader {
     }
     await Promise.all([...this.informers.values()].map((i) => i.start()));
     this.log(`watching ${this.options.namespace ? `namespace ${this.options.namespace}` : 'all namespaces'}: ${this.informer('Rollout').size} Rollouts`);
-    for (const r of this.informer('Rollout').list<RolloutObject>(undefined)) this.enqueue(keyOf(r));
+    for (const r of this.informer('Rollout').list<RolloutObject>(undefined)) this.queue.add(keyOf(r));
     this.resync = setInterval(() => {
-      for (const r of this.informer('Rollout').list<RolloutObject>(undefined)) this.enqueue(keyOf(r));
+      for (const r of this.informer('Rollout').list<RolloutObject>(undefined)) this.queue.add(keyOf(r));
     }, this.options.resyncMs ?? 60_000);
     for (let i = 0; i < (this.options.workers ?? 8); i++) void this.work();
   }
 
   stop(): void {
-    this.stopped = true;
     if (this.resync) clearInterval(this.resync);
-    for (const { timer } of this.timers.values()) clearTimeout(timer);
+    this.queue.stop();
     for (const i of this.informers.values()) i.stop();
-    this.wake?.();
-  }
-
-  /** True when no Rollout waits in the queue or is being reconciled. */
-  get idle(): boolean {
-    return this.queue.length === 0 && this.running.size === 0;
   }
 
   private informer(kind: string): Informer {
@@ -104,71 +99,46 @@ export class Controller implements Reader {
   }
 
   /** Queues the Rollouts an object concerns: itself, or those whose workload, Services or routes it is. */
-  private onEvent(_type: InformerEvent, o: KubeObject): void {
+  private onEvent(type: InformerEvent, o: KubeObject): void {
     if (o.kind === 'Rollout') {
-      this.enqueue(keyOf(o));
-      return;
-    }
-    const ns = o.metadata.namespace;
-    const name = governedName(o);
-    for (const r of this.informer('Rollout').list<RolloutObject>(ns)) {
-      if (concerns(r, o.kind, name)) this.enqueue(keyOf(r));
-    }
-  }
-
-  private enqueue(key: string): void {
-    if (this.running.has(key)) {
-      this.dirty.add(key);
-      return;
-    }
-    if (this.queued.has(key)) return;
-    this.queued.add(key);
-    this.queue.push(key);
-    this.wake?.();
-  }
-
-  private enqueueAfter(key: string, ms: number): void {
-    const at = Date.now() + ms;
-    const existing = this.timers.get(key);
-    if (existing && existing.at <= at) return;
-    if (existing) clearTimeout(existing.timer);
-    this.timers.set(key, { at, timer: setTimeout(() => { this.timers.delete(key); this.enqueue(key); }, ms) });
-  }
-
-  private async next(): Promise<string | undefined> {
-    while (!this.stopped) {
-      const key = this.queue.shift();
-      if (key) {
-        this.queued.delete(key);
-        return key;
+      const key = keyOf(o);
+      for (const governed of this.governedBy.get(key) ?? []) this.concerned.get(governed)?.delete(key);
+      this.governedBy.delete(key);
+      if (type !== 'DELETED') {
+        const governed = governedKeys(o as RolloutObject);
+        this.governedBy.set(key, governed);
+        for (const g of governed) {
+          if (!this.concerned.has(g)) this.concerned.set(g, new Set());
+          this.concerned.get(g)!.add(key);
+        }
       }
-      await new Promise<void>((resolve) => { this.wake = resolve; });
+      this.queue.add(key);
+      return;
     }
-    return undefined;
+    for (const key of this.concerned.get(`${o.metadata.namespace}/${family(o.kind)}/${governedName(o)}`) ?? []) this.queue.add(key);
   }
 
   private async work(): Promise<void> {
-    for (let key = await this.next(); key !== undefined; key = await this.next()) {
-      this.running.add(key);
+    for (let key = await this.queue.next(); key !== undefined; key = await this.queue.next()) {
       const [namespace, name] = key.split('/') as [string, string];
       const started = Date.now();
       try {
         const result = await reconcileOnce(this.client, namespace, name, {
           reader: this,
           log: (line) => this.log(`${key}: ${line}`),
+          events: this.events,
           onWritten: (object) => this.informers.get(object.kind)?.upsert(object),
           onDeleted: (ref) => this.informers.get(ref.kind)?.forget(ref.namespace, ref.name),
         });
-        if (result?.decision.requeueAfterMs !== undefined) this.enqueueAfter(key, result.decision.requeueAfterMs);
+        if (result?.decision.requeueAfterMs !== undefined) this.queue.addAfter(key, result.decision.requeueAfterMs);
       } catch (e) {
         this.stats.errors++;
         this.log(`${key}: ${(e as Error).message}; retrying`);
-        this.enqueueAfter(key, 2000);
+        this.queue.addAfter(key, 2000);
       } finally {
         this.stats.passes++;
         this.stats.slowestPassMs = Math.max(this.stats.slowestPassMs, Date.now() - started);
-        this.running.delete(key);
-        if (this.dirty.delete(key)) this.enqueue(key);
+        this.queue.done(key);
       }
       // Let other workers and watch events in between passes.
       await new Promise((r) => setImmediate(r));
@@ -192,22 +162,19 @@ function governedName(o: KubeObject): string {
   return o.metadata.name;
 }
 
-function concerns(r: RolloutObject, kind: string, name: string): boolean {
+/** Pods and ReplicaSets count as their workload's: one family, named after the workload. */
+const family = (kind: string) => (kind === 'Deployment' || kind === 'StatefulSet' || kind === 'ReplicaSet' || kind === 'Pod' ? 'Workload' : kind);
+
+/** The objects whose changes a Rollout must see, as `namespace/family/name`. */
+function governedKeys(r: RolloutObject): string[] {
   const workload = r.spec.workloadRef.name;
   const routing = (r.spec.strategy.canary ?? r.spec.strategy.blueGreen)?.trafficRoutings?.[0];
-  switch (kind) {
-    case 'Deployment':
-    case 'StatefulSet':
-    case 'ReplicaSet':
-    case 'Pod':
-      return name === workload || name === canaryWorkloadName(workload);
-    case 'Service':
-      return !!routing && (name === routing.service || name === canaryServiceName(routing.service));
-    case 'Ingress':
-      return !!routing?.ingress && (name === routing.ingress.name || name === canaryIngressName(routing.ingress.name));
-    case 'HTTPRoute':
-      return name === routing?.gateway?.httpRouteName;
-    default:
-      return false;
-  }
+  const names = [
+    `Workload/${workload}`,
+    `Workload/${canaryWorkloadName(workload)}`,
+    ...(routing ? [`Service/${routing.service}`, `Service/${canaryServiceName(routing.service)}`] : []),
+    ...(routing?.ingress ? [`Ingress/${routing.ingress.name}`, `Ingress/${canaryIngressName(routing.ingress.name)}`] : []),
+    ...(routing?.gateway ? [`HTTPRoute/${routing.gateway.httpRouteName}`] : []),
+  ];
+  return names.map((n) => `${r.metadata.namespace ?? 'default'}/${n}`);
 }

@@ -79,7 +79,7 @@ export function decide(o: Observed): Decision {
   const style: RollingStyle = strategy === 'blueGreen' ? 'blueGreen' : rollout.spec.workloadRef.kind === 'StatefulSet' ? 'partition' : 'canary';
   const routing: TrafficRouting | undefined = body.trafficRoutings?.[0];
   const graceMs = (routing?.gracePeriodSeconds ?? 3) * 1000;
-  const previous = { phase: status.phase, index: status[key]?.currentStepIndex, state: status[key]?.currentStepState, finalising: status[key]?.finalisingStep };
+  const previous = { phase: status.phase, index: status[key]?.currentStepIndex, state: status[key]?.currentStepState };
   const done = (requeueAfterMs?: number): Decision => {
     const sub = status[key];
     if (sub) {
@@ -87,9 +87,10 @@ export function decide(o: Observed): Decision {
       status.currentStepState = sub.currentStepState;
       status.message = sub.message ?? status.message;
     }
+    // An Event per phase, per step reached and per pause; the stages in between are in the status message.
     if (status.phase !== previous.phase) events.push({ type: 'Normal', reason: `Rollout${status.phase}`, message: status.message ?? '' });
-    else if (sub && (sub.currentStepIndex !== previous.index || sub.currentStepState !== previous.state || sub.finalisingStep !== previous.finalising)) {
-      events.push({ type: 'Normal', reason: sub.finalisingStep && sub.finalisingStep !== 'END' ? sub.finalisingStep : sub.currentStepState, message: sub.message ?? '' });
+    else if (sub && (sub.currentStepIndex !== previous.index || (sub.currentStepState === 'StepPaused' && previous.state !== 'StepPaused'))) {
+      events.push({ type: 'Normal', reason: sub.currentStepState, message: sub.message ?? '' });
     }
     return { status, actions, events, ...(requeueAfterMs !== undefined ? { requeueAfterMs: Math.max(0, Math.ceil(requeueAfterMs)) } : {}) };
   };
@@ -335,7 +336,8 @@ export function decide(o: Observed): Decision {
   function finalisingActions(stage: FinalisingStep, rollback: boolean): Action[] {
     switch (stage) {
       case 'FinalisingStepRouteTrafficToNew':
-        return routing && cur.newReadyPods > 0 ? routeTraffic(o, routing, { weight: 100 }) : [];
+        // Only a route that already reaches the new version takes it all; never one restored to stable since.
+        return routing && cur.newReadyPods > 0 && routesToCanary(o, routing) ? routeTraffic(o, routing, { weight: 100 }) : [];
       case 'FinalisingStepRouteTrafficToStable':
         return routing ? routeToStable(o, routing) : [];
       case 'RestoreStableService':

@@ -1,32 +1,69 @@
 import type { KubeClient } from '../k8s/client.js';
 import { stepPause } from '../plan/plan.js';
-import { act, isConflict, type ActOptions } from './act.js';
-import { decide, type Decision } from './decide.js';
+import { EventRecorder, isConflict, perform, writeStatus, type ActOptions } from './act.js';
+import type { Action } from './actions.js';
+import { decide, type Decision, type RolloutEvent } from './decide.js';
 import { observe, type Reader } from './observe.js';
-import type { RolloutObject, SubStatus } from './types.js';
+import type { RolloutObject, RolloutStatus, SubStatus } from './types.js';
+
+/** Decisions one pass chains at most: a safety net against a world that never shows the pass's own writes. */
+const MAX_LINKS = 12;
 
 export interface PassResult {
   rollout: RolloutObject;
+  /** The pass's last decision: what it waits for, and when to look again. */
   decision: Decision;
+  /** Everything the pass wrote, in order. */
+  actions: Action[];
 }
 
 export interface PassOptions extends ActOptions {
   /** Read from here instead of the API server (the controller's cache). */
   reader?: Reader;
+  /** Where Events go; without one the pass sends its Events and waits for them. */
+  events?: EventRecorder;
 }
 
-/** One observe → decide → act pass; retried from a fresh read when the Rollout changed under it. */
+const stepOf = (status: RolloutStatus | undefined) => (status?.canaryStatus ?? status?.blueGreenStatus)?.currentStepIndex;
+
+/**
+ * One reconcile pass: observe → decide → act, chained while the decisions have writes to make, so that stages
+ * with nothing to wait for (no grace period, no pods to come up) follow each other at once instead of a watch
+ * round trip apart. The status is written at the end and whenever a new step is reached, so every step is
+ * on record; a crash in between repeats idempotent writes only. A Rollout changed by someone else meanwhile
+ * (an approval) fails the status write with a conflict, and the pass starts again from a fresh read.
+ */
 export async function reconcileOnce(client: KubeClient, namespace: string, name: string, options: PassOptions = {}): Promise<PassResult | undefined> {
+  const reader = options.reader ?? client;
+  const recorder = options.events ?? new EventRecorder(client);
   for (let attempt = 0; ; attempt++) {
-    const observed = await observe(options.reader ?? client, namespace, name);
+    let observed = await observe(reader, namespace, name);
     if (!observed) return undefined;
-    const decision = decide(observed);
+    let rollout = observed.rollout;
+    const actions: Action[] = [];
+    const events: RolloutEvent[] = [];
     try {
-      return { rollout: await act(client, observed.rollout, decision, options), decision };
+      for (let link = 1; ; link++) {
+        const decision = decide(observed);
+        events.push(...decision.events);
+        const resourceVersion = await perform(client, rollout, decision.actions, options);
+        if (resourceVersion) rollout = { ...rollout, metadata: { ...rollout.metadata, resourceVersion } };
+        actions.push(...decision.actions);
+        const last = decision.actions.length === 0 || link === MAX_LINKS;
+        if (last || stepOf(decision.status) !== stepOf(rollout.status)) rollout = await writeStatus(client, rollout, decision.status, options);
+        if (last) {
+          for (const event of events) recorder.record(rollout, event);
+          if (!options.events) await recorder.flush();
+          return { rollout, decision, actions };
+        }
+        const next = await observe(reader, namespace, name);
+        if (!next) return undefined;
+        observed = { ...next, rollout: { ...next.rollout, status: decision.status } };
+      }
     } catch (e) {
       if (!isConflict(e) || attempt >= 5) throw e;
       // Someone else wrote the Rollout (an approval, say): read it afresh before deciding again.
-      const fresh = await client.get<RolloutObject>({ apiVersion: observed.rollout.apiVersion, kind: observed.rollout.kind, name, namespace });
+      const fresh = await client.get<RolloutObject>({ apiVersion: rollout.apiVersion, kind: rollout.kind, name, namespace });
       if (fresh) options.onWritten?.(fresh);
     }
   }

@@ -1,4 +1,4 @@
-import { planApply } from '../../src/cli/commands/apply.js';
+import { applyPlanned, planApply } from '../../src/cli/commands/apply.js';
 import type { KubeClient } from '../../src/k8s/client.js';
 import type { Pod, Workload } from '../../src/reconciler/observed.js';
 import { observe, ROLLOUT_REF } from '../../src/reconciler/observe.js';
@@ -34,7 +34,7 @@ export class ReleaseHarness {
     const { apps, issues } = loadApps([{ file: 'spec.yaml', text: spec }]);
     if (issues.some((i) => i.severity === 'error')) throw new Error(JSON.stringify(issues));
     const { objects, release, rollback } = await planApply(this.client, apps[0]!.app, this.namespace);
-    for (const o of objects) await this.client.apply(o, { force: true });
+    await applyPlanned(this.client, objects);
     return { release, rollback };
   }
 

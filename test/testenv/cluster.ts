@@ -16,6 +16,9 @@ import { freePorts, killNow, probe, rssBytes, startComponent, stopComponents, wa
 export const NEVER_READY_LABEL = 'stepwise.dev/test-never-ready';
 /** Pod IPs come from this range, which nothing on the machine routes to: no traffic is ever sent to pods. */
 const POD_CIDR = '10.244.0.0/16';
+/** kwokctl's values for a cluster without client-side rate limits. */
+const UNLIMITED_QPS = 5000;
+const UNLIMITED_BURST = 10000;
 
 export interface ClusterOptions {
   /** Fake kwok nodes, 110 pods each. @default 2 */
@@ -164,11 +167,13 @@ async function boot(build: ControlPlaneBuild, runDir: string, components: Compon
     `--kubeconfig=${kubeconfig}`, '--leader-elect=false', '--bind-address=127.0.0.1', `--secure-port=${kcmPort}`, `--cert-dir=${runDir}/kcm`,
     `--service-account-private-key-file=${pki.serviceAccountKey}`, `--root-ca-file=${pki.caCert}`,
     '--controllers=*,-node-lifecycle-controller,-taint-eviction-controller,-horizontal-pod-autoscaler-controller',
+    // Nodes and pods cost nothing here, so client-side throttling would only add waiting (kwokctl's --disable-qps-limits).
+    `--kube-api-qps=${UNLIMITED_QPS}`, `--kube-api-burst=${UNLIMITED_BURST}`,
   ]);
   writeFileSync(`${runDir}/scheduler.yaml`, stringify({
     apiVersion: 'kubescheduler.config.k8s.io/v1',
     kind: 'KubeSchedulerConfiguration',
-    clientConnection: { kubeconfig },
+    clientConnection: { kubeconfig, qps: UNLIMITED_QPS, burst: UNLIMITED_BURST },
     leaderElection: { leaderElect: false },
   }));
   const scheduler = start('kube-scheduler', [`--config=${runDir}/scheduler.yaml`, '--bind-address=127.0.0.1', `--secure-port=${schedPort}`, `--cert-dir=${runDir}/scheduler`]);

@@ -173,6 +173,16 @@ test('success finalising follows OpenKruise\'s blue-green order, one stage per c
   assert.deepEqual([...new Set(stages)], FINALISING.blueGreen.success);
 });
 
+test('replayed after a crash, finalising never sends traffic back to a route already restored to stable', () => {
+  // A crash after the canary Ingress was deleted (RouteTrafficToStable) but before the status recorded it.
+  const replay = observed({ rollout: rollout({ currentStepIndex: 3, currentStepState: 'Completed', finalisingStep: 'FinalisingStepRouteTrafficToNew' }, {}, 'Finalising') }, at(60));
+  const d = decide(replay);
+  assert.equal(d.actions.find((a) => a.kind === 'apply' && a.object.kind === 'Ingress'), undefined, 'no canary Ingress is created again');
+  // With the canary Ingress still there, the stage does its work: all traffic to the new version.
+  const first = decide(observed({ rollout: rollout({ currentStepIndex: 3, currentStepState: 'Completed', finalisingStep: 'FinalisingStepRouteTrafficToNew' }, {}, 'Finalising'), canaryIngress: canaryIngress('10') }, at(60)));
+  assert.deepEqual(first.actions.map((a) => a.kind === 'merge' && a.patch), [{ metadata: { annotations: { 'nginx.ingress.kubernetes.io/canary-weight': '100' } } }]);
+});
+
 test('rollback: the template back at the stable revision, an abort request, or new pods not Ready by the deadline', () => {
   const undone = decide(observed({ rollout: rollout({ currentStepIndex: 2, currentStepState: 'StepPaused' }), workload: deployment(V1), canaryIngress: canaryIngress('10') }));
   assert.equal(undone.status.conditions?.find((c) => c.type === 'Progressing')?.reason, 'Cancelling');

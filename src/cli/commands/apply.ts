@@ -21,10 +21,12 @@ export async function planApply(client: KubeClient, app: NormalizedApp, namespac
   const rendered = renderApp(app).map((o) => (namespace ? { ...o, metadata: { ...o.metadata, namespace } } : o));
   const [workload, ...rest] = rendered as [Workload, ...KubeObject[]];
   const ns = workload.metadata.namespace!;
-  // Server-side dry run of everything first: a rejected object means nothing is written.
-  for (const object of rest) await client.apply(object, { dryRun: true, force: true });
-  const defaulted = await client.apply<Workload>(workload, { dryRun: true, force: true });
-  const live = await client.get<Workload>({ apiVersion: 'apps/v1', kind: workload.kind, name: workload.metadata.name, namespace: ns });
+  // Server-side dry run of everything first, all at once: a rejected object means nothing is written.
+  const [defaulted, live] = await Promise.all([
+    client.apply<Workload>(workload, { dryRun: true, force: true }),
+    client.get<Workload>({ apiVersion: 'apps/v1', kind: workload.kind, name: workload.metadata.name, namespace: ns }),
+    ...rest.map((object) => client.apply(object, { dryRun: true, force: true })),
+  ]);
   let stableRevision: string | undefined;
   let stableTemplateHash: string | undefined;
   if (live && workload.kind === 'StatefulSet') stableRevision = live.metadata.labels?.[LABELS.stableRevision] ?? live.status?.currentRevision;
@@ -37,6 +39,12 @@ export async function planApply(client: KubeClient, app: NormalizedApp, namespac
   }
   const admission = admitWorkload({ desired: workload, defaulted, ...(live ? { live } : {}), rolloutName: app.name, ...(stableRevision ? { stableRevision } : {}), ...(stableTemplateHash ? { stableTemplateHash } : {}) });
   return { objects: [...rest, admission.object], release: admission.release, rollback: admission.rollback };
+}
+
+/** Writes what `planApply` planned: everything but the workload at once, then the workload. */
+export async function applyPlanned(client: KubeClient, objects: readonly KubeObject[]): Promise<void> {
+  await Promise.all(objects.slice(0, -1).map((object) => client.apply(object, { force: true })));
+  await client.apply(objects[objects.length - 1]!, { force: true });
 }
 
 export const applyCommand: CommandModule<object, ApplyArgs> = {
@@ -60,10 +68,8 @@ export const applyCommand: CommandModule<object, ApplyArgs> = {
       }
     }
     for (const { app, objects, release, rollback } of planned) {
-      for (const object of objects) {
-        await client.apply(object, { force: true });
-        process.stdout.write(`${describeObject(object)} applied\n`);
-      }
+      await applyPlanned(client, objects);
+      for (const object of objects) process.stdout.write(`${describeObject(object)} applied\n`);
       if (release) process.stdout.write(`${app.name}: release started (${app.rollout.strategy}, ${app.rollout.steps.length} steps); drive it with \`stepwise run ${app.name} -n ${objects[0]!.metadata.namespace}\` or a running \`stepwise controller\`\n`);
       if (rollback) process.stdout.write(`${app.name}: back at the stable version; the release is being rolled back\n`);
     }

@@ -1,0 +1,88 @@
+import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { test } from 'node:test';
+import { KubeConfig } from '@kubernetes/client-node';
+import { KubeApiError, KubeClient } from '../../src/k8s/client.js';
+import { Informer } from '../../src/k8s/informer.js';
+import type { KubeObject } from '../../src/traffic/objects.js';
+
+function clientFor(server: string): KubeClient {
+  const kc = new KubeConfig();
+  kc.loadFromOptions({
+    clusters: [{ name: 'c', server, skipTLSVerify: true }],
+    users: [{ name: 'u' }],
+    contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
+    currentContext: 'x',
+  });
+  return new KubeClient(kc);
+}
+
+const pod = (name: string, labels: Record<string, string>, resourceVersion: string, namespace = 'ns'): KubeObject => ({ apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace, labels, resourceVersion } });
+const names = (objects: KubeObject[]) => objects.map((o) => o.metadata.name).sort();
+
+test('the cache finds objects by label selector and namespace, and follows relabelling and removal', () => {
+  const informer = new Informer(clientFor('http://127.0.0.1:1'), { apiVersion: 'v1', kind: 'Pod' }, () => {});
+  informer.upsert(pod('a', { app: 'web', hash: '1' }, '10'));
+  informer.upsert(pod('b', { app: 'web', hash: '2' }, '11'));
+  informer.upsert(pod('c', { app: 'api', hash: '1' }, '12'));
+  informer.upsert(pod('d', { app: 'web', hash: '1' }, '13', 'other'));
+  assert.deepEqual(names(informer.list('ns', 'app=web')), ['a', 'b']);
+  assert.deepEqual(names(informer.list(undefined, 'app=web,hash=1')), ['a', 'd']);
+  assert.deepEqual(names(informer.list('ns', 'app=web,hash=3')), []);
+  assert.deepEqual(names(informer.list('ns', 'missing=x')), []);
+  assert.deepEqual(names(informer.list('ns')), ['a', 'b', 'c']);
+  informer.upsert(pod('a', { app: 'web', hash: '2' }, '20'));
+  assert.deepEqual(names(informer.list('ns', 'hash=2')), ['a', 'b']);
+  assert.deepEqual(names(informer.list('ns', 'hash=1')), ['c']);
+  informer.upsert(pod('a', { app: 'web', hash: '1' }, '15'));
+  assert.deepEqual(names(informer.list('ns', 'hash=2')), ['a', 'b'], 'an older copy does not replace a newer one');
+  informer.forget('ns', 'b');
+  assert.deepEqual(names(informer.list('ns', 'hash=2')), ['a']);
+});
+
+/** An HTTP server on loopback that answers a Pod list as `answer` says, and holds watches open. */
+async function listServer(answer: (attempt: number) => { status: number; body: unknown }): Promise<{ server: Server; url: string; lists: () => number }> {
+  let lists = 0;
+  const server = createServer((req, res) => {
+    const url = new URL(req.url!, 'http://x');
+    res.setHeader('Content-Type', 'application/json');
+    if (url.pathname === '/api/v1') return res.end(JSON.stringify({ resources: [{ name: 'pods', kind: 'Pod', namespaced: true }] }));
+    if (url.searchParams.get('watch') === 'true') return res.writeHead(200).flushHeaders();
+    const { status, body } = answer(++lists);
+    res.writeHead(status).end(JSON.stringify(body));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, lists: () => lists };
+}
+
+test('start() waits out a server that is still starting (503), then holds the list', async () => {
+  const { server, url, lists } = await listServer((n) => n <= 2
+    ? { status: 503, body: { kind: 'Status', message: 'storage is (re)initializing', reason: 'ServiceUnavailable' } }
+    : { status: 200, body: { metadata: { resourceVersion: '5' }, items: [pod('a', { app: 'web' }, '5')] } });
+  const logged: string[] = [];
+  const informer = new Informer(clientFor(url), { apiVersion: 'v1', kind: 'Pod' }, () => {}, (line) => logged.push(line));
+  try {
+    await informer.start();
+    assert.equal(lists(), 3);
+    assert.deepEqual(names(informer.list(undefined, 'app=web')), ['a']);
+    assert.match(logged.join('\n'), /listing Pod failed, retrying in 250 ms: storage is \(re\)initializing/);
+  } finally {
+    informer.stop();
+    server.closeAllConnections();
+    server.close();
+  }
+});
+
+test('start() gives up at once when refused (403), with the server\'s message', async () => {
+  const { server, url, lists } = await listServer(() => ({ status: 403, body: { kind: 'Status', message: 'pods is forbidden: User "x" cannot list resource "pods"', reason: 'Forbidden' } }));
+  const informer = new Informer(clientFor(url), { apiVersion: 'v1', kind: 'Pod' }, () => {});
+  try {
+    await assert.rejects(informer.start(), (e: unknown) => e instanceof KubeApiError && e.status === 403 && /cannot list resource "pods"/.test(e.message));
+    assert.equal(lists(), 1);
+  } finally {
+    informer.stop();
+    server.closeAllConnections();
+    server.close();
+  }
+});
