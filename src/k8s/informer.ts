@@ -102,8 +102,16 @@ export class Informer {
 
   /** Records an object this process just wrote, unless the cache already holds a newer one. */
   upsert(object: KubeObject): void {
+    if (!this.newerHeld(object)) this.store(slim(object));
+  }
+
+  /**
+   * The cache holds a newer copy than `object`. A watch event can trail a write of ours already recorded with
+   * `upsert` (a pod's status update from before our label patch, say); it must not undo that write.
+   */
+  private newerHeld(object: KubeObject): boolean {
     const current = this.objects.get(keyOf(object.metadata.namespace, object.metadata.name));
-    if (!current || Number(object.metadata.resourceVersion) >= Number(current.metadata.resourceVersion)) this.store(slim(object));
+    return current !== undefined && Number(current.metadata.resourceVersion) > Number(object.metadata.resourceVersion);
   }
 
   forget(namespace: string | undefined, name: string): void {
@@ -183,7 +191,7 @@ export class Informer {
           if (type === 'BOOKMARK') return;
           const slimmed = slim({ ...object, apiVersion: this.ref.apiVersion, kind: this.ref.kind });
           if (type === 'DELETED') this.remove(keyOf(slimmed.metadata.namespace, slimmed.metadata.name));
-          else this.store(slimmed);
+          else if (!this.newerHeld(slimmed)) this.store(slimmed);
           this.onEvent(type as InformerEvent, slimmed);
         }, this.abort.signal);
         if (gone) await this.relist();

@@ -12,27 +12,30 @@ export interface ActOptions {
 }
 
 /**
- * Carries out actions in order; a run of consecutive `concurrent` actions (pod labels) goes out at once.
- * Returns the Rollout's new resourceVersion when an action wrote the Rollout itself (clearing an abort request).
+ * Carries out actions in order, except that `background` ones (pod labels) go out at once beside the rest;
+ * returns when all are done. Returns the Rollout's new resourceVersion when an action wrote the Rollout
+ * itself (clearing an abort request).
  */
 export async function perform(client: KubeClient, rollout: RolloutObject, actions: readonly Action[], options: ActOptions = {}): Promise<string | undefined> {
   let resourceVersion: string | undefined;
-  for (let i = 0; i < actions.length;) {
-    let end = i + 1;
-    if (actions[i]!.concurrent) while (end < actions.length && actions[end]!.concurrent) end++;
-    const run = actions.slice(i, end);
-    const results = await Promise.all(run.map((action) => {
-      options.log?.(action.why);
-      return performOne(client, action);
-    }));
-    run.forEach((action, j) => {
-      const result = results[j];
-      if (result) options.onWritten?.(result);
-      else if (action.kind === 'delete') options.onDeleted?.(action.ref);
-      if (result && action.kind !== 'apply' && action.ref.kind === rollout.kind && action.ref.name === rollout.metadata.name) resourceVersion = String(result.metadata.resourceVersion);
-    });
-    i = end;
+  const one = async (action: Action) => {
+    options.log?.(action.why);
+    const result = await performOne(client, action);
+    if (result) options.onWritten?.(result);
+    else if (action.kind === 'delete') options.onDeleted?.(action.ref);
+    if (result && action.kind !== 'apply' && action.ref.kind === rollout.kind && action.ref.name === rollout.metadata.name) resourceVersion = String(result.metadata.resourceVersion);
+  };
+  const background = actions.filter((a) => a.background).map(one);
+  let failure: { reason: unknown } | undefined;
+  try {
+    for (const action of actions) if (!action.background) await one(action);
+  } catch (e) {
+    failure = { reason: e };
   }
+  // Background writes are waited for even when an ordered one failed; the first failure is the one reported.
+  const settled = await Promise.allSettled(background);
+  failure ??= settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failure) throw failure.reason;
   return resourceVersion;
 }
 

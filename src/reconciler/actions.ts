@@ -15,8 +15,11 @@ export type Action = (
   | { kind: 'delete'; ref: Ref }
 ) & {
   why: string;
-  /** Independent of the adjacent concurrent actions, so they are sent together (one pod label each). */
-  concurrent?: boolean;
+  /**
+   * Independent of every other write (a pod's batch label): sent at once, without holding up the writes after
+   * it. The pass still waits for it before it records the status.
+   */
+  background?: boolean;
 };
 
 export const refOf = (o: KubeObject): Ref => ({ apiVersion: o.apiVersion, kind: o.kind, name: o.metadata.name, ...(o.metadata.namespace ? { namespace: o.metadata.namespace } : {}) });

@@ -236,11 +236,13 @@ export function decide(o: Observed): Decision {
             if (cur.newRevision) sub!.updatedRevision = cur.newRevision;
           }
           const labels = labelBatch(cur, index, desired);
-          if (labels.length) return act(labels, `${at}, and label the new pods`, POLL_MS, false);
-          if (!isBatchReady({ desired, updated: cur.newPods.length, updatedReady: cur.newReadyPods, ...(body.failureThreshold !== undefined ? { failureThreshold: body.failureThreshold } : {}), labeled })) {
+          if (!isBatchReady({ desired, updated: cur.newPods.length, updatedReady: cur.newReadyPods, ...(body.failureThreshold !== undefined ? { failureThreshold: body.failureThreshold } : {}), labeled: labeled + labels.length })) {
+            if (labels.length) return act(labels, `${at}, and label the new pods`, POLL_MS, false);
             sub!.message = `${at}, and wait for the new pods to be Ready (${cur.newReadyPods}/${desired} Ready)`;
             return done(POLL_MS);
           }
+          // The batch is ready once labelled: the labels go out beside the next stage's writes.
+          actions.push(...labels);
           sub!.podTemplateHash = cur.newRevision ?? '';
           advance('StepTrafficRouting', `${at}, and doing traffic routing`);
           break;

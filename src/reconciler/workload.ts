@@ -95,7 +95,7 @@ export function labelBatch(v: View, step: number, desired: number): Action[] {
       ref: refOf({ ...p, apiVersion: 'v1', kind: 'Pod' }),
       patch: { metadata: { labels: { [LABELS.rolloutId]: v.rolloutId, [LABELS.batchId]: String(step) } } },
       why: `label pod ${p.metadata.name} as batch ${step}`,
-      concurrent: true,
+      background: true,
     }));
 }
 

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { createServer, type Server } from 'node:http';
+import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { test } from 'node:test';
 import { KubeConfig } from '@kubernetes/client-node';
@@ -41,19 +41,28 @@ test('the cache finds objects by label selector and namespace, and follows relab
   assert.deepEqual(names(informer.list('ns', 'hash=2')), ['a']);
 });
 
-/** An HTTP server on loopback that answers a Pod list as `answer` says, and holds watches open. */
-async function listServer(answer: (attempt: number) => { status: number; body: unknown }): Promise<{ server: Server; url: string; lists: () => number }> {
+/** An HTTP server on loopback that answers a Pod list as `answer` says, and holds watches open; `send` writes events to them. */
+async function listServer(answer: (attempt: number) => { status: number; body: unknown }): Promise<{ server: Server; url: string; lists: () => number; send: (events: object[]) => Promise<void> }> {
+  let watching!: (res: ServerResponse) => void;
+  const watch = new Promise<ServerResponse>((r) => { watching = r; });
   let lists = 0;
   const server = createServer((req, res) => {
     const url = new URL(req.url!, 'http://x');
     res.setHeader('Content-Type', 'application/json');
     if (url.pathname === '/api/v1') return res.end(JSON.stringify({ resources: [{ name: 'pods', kind: 'Pod', namespaced: true }] }));
-    if (url.searchParams.get('watch') === 'true') return res.writeHead(200).flushHeaders();
+    if (url.searchParams.get('watch') === 'true') {
+      res.writeHead(200).flushHeaders();
+      return watching(res);
+    }
     const { status, body } = answer(++lists);
     res.writeHead(status).end(JSON.stringify(body));
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, lists: () => lists };
+  const send = async (events: object[]) => {
+    const res = await watch;
+    for (const event of events) res.write(`${JSON.stringify(event)}\n`);
+  };
+  return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, lists: () => lists, send };
 }
 
 test('start() waits out a server that is still starting (503), then holds the list', async () => {
@@ -80,6 +89,31 @@ test('start() gives up at once when refused (403), with the server\'s message', 
   try {
     await assert.rejects(informer.start(), (e: unknown) => e instanceof KubeApiError && e.status === 403 && /cannot list resource "pods"/.test(e.message));
     assert.equal(lists(), 1);
+  } finally {
+    informer.stop();
+    server.closeAllConnections();
+    server.close();
+  }
+});
+
+test('a watch event that trails a write of ours does not undo it in the cache', async () => {
+  const { server, url, send } = await listServer(() => ({ status: 200, body: { metadata: { resourceVersion: '5' }, items: [pod('a', { app: 'web' }, '5')] } }));
+  let sawB!: () => void;
+  const b = new Promise<void>((r) => { sawB = r; });
+  const seen: string[] = [];
+  const informer = new Informer(clientFor(url), { apiVersion: 'v1', kind: 'Pod' }, (type, o) => {
+    seen.push(`${type} ${o.metadata.name}`);
+    if (o.metadata.name === 'b') sawB();
+  });
+  try {
+    await informer.start();
+    // Our label patch came back as rv 7; the watch then brings a's status update from before it (rv 6).
+    informer.upsert(pod('a', { app: 'web', batch: '1' }, '7'));
+    await send([{ type: 'MODIFIED', object: pod('a', { app: 'web' }, '6') }, { type: 'ADDED', object: pod('b', { app: 'web' }, '8') }]);
+    await b;
+    assert.deepEqual(names(informer.list('ns', 'batch=1')), ['a'], 'the older watch copy did not replace ours');
+    assert.deepEqual(names(informer.list('ns', 'app=web')), ['a', 'b']);
+    assert.deepEqual(seen, ['ADDED a', 'MODIFIED a', 'ADDED b'], 'every event is still reported');
   } finally {
     informer.stop();
     server.closeAllConnections();
