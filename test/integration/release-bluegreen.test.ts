@@ -2,9 +2,14 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
+import { Informer } from '../../src/k8s/informer.js';
+import type { Action } from '../../src/reconciler/actions.js';
 import type { Workload } from '../../src/reconciler/observed.js';
+import { ROLLOUT_REF } from '../../src/reconciler/observe.js';
+import { runRelease } from '../../src/reconciler/run.js';
+import type { RolloutObject } from '../../src/reconciler/types.js';
 import { stepwise } from '../support/cli.js';
-import { useCluster } from '../support/kube.js';
+import { eventually, useCluster } from '../support/kube.js';
 import { echoserver, ReleaseHarness } from '../support/release.js';
 import { ensureControlPlane } from '../testenv/build.js';
 
@@ -122,4 +127,34 @@ test('stepwise install, status -o json and promote --full (a jump to the last st
   const notPaused = cli('promote', 'nope', '-n', 'cli');
   assert.equal(notPaused.status, 1);
   assert.match(notPaused.stderr, /Rollout cli\/nope not found/);
+});
+
+test('with zero pauses and grace periods, stages run back to back in a few passes, and every step is still on record', async () => {
+  const spec = (image: string) => echoserver(image, {
+    rollout: `    strategy: blueGreen\n    gracePeriodSeconds: 0\n    steps:\n${['0%', '10%', '100%'].map((t) => `      - {replicas: 100%, traffic: ${t}, pause: {duration: 0}}`).join('\n')}`,
+  });
+  const h = await ReleaseHarness.deployed(env.client, 'back-to-back', spec(V1));
+  const recorded: string[] = [];
+  const rollouts = new Informer(env.client, { ...ROLLOUT_REF, namespace: h.namespace }, (_type, o) => {
+    const r = o as RolloutObject;
+    const sub = r.status?.blueGreenStatus;
+    const at = r.status?.phase === 'Progressing' && sub ? `step ${sub.currentStepIndex}` : r.status?.phase ?? '';
+    if (recorded[recorded.length - 1] !== at) recorded.push(at);
+  });
+  await rollouts.start();
+  try {
+    await h.apply(spec(V2));
+    const writing: Action[][] = [];
+    await runRelease(env.client, h.namespace, h.name, { until: 'done', pollMs: 100, onPass: (p) => { if (p.actions.some((a) => !a.background)) writing.push(p.actions); } });
+    // One stage per pass would take a pass for each of pin, surge, canary Service, three routes, unpin, resume,
+    // and the three closing writes; chained, they come in three runs: up to the surge, up to the resume
+    // (waiting for the old pods to go), and the end.
+    assert.ok(writing.length <= 4, `${writing.length} passes wrote: ${JSON.stringify(writing.map((w) => w.map((a) => a.why)))}`);
+    await eventually('the end is seen', async () => recorded.at(-1) === 'Healthy');
+    assert.deepEqual(recorded.filter((r) => r.startsWith('step')), ['step 1', 'step 2', 'step 3'], recorded.join(' → '));
+  } finally {
+    rollouts.stop();
+  }
+  assert.deepEqual(Object.values(await h.podsByRevision()), [5]);
+  assert.equal(await h.get('networking.k8s.io/v1', 'Ingress', 'echoserver-ingress-canary'), undefined);
 });
