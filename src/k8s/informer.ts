@@ -181,6 +181,7 @@ export class Informer {
     const path = await this.collectionPath();
     while (!this.stopped) {
       let gone = false;
+      const started = Date.now();
       try {
         await this.client.watch(path, { resourceVersion: this.resourceVersion, allowWatchBookmarks: 'true', timeoutSeconds: '300' }, (type, object) => {
           if (type === 'ERROR') {
@@ -195,6 +196,8 @@ export class Informer {
           this.onEvent(type as InformerEvent, slimmed);
         }, this.abort.signal);
         if (gone) await this.relist();
+        // A stream the server ends at once, again and again, must not become a busy loop of requests.
+        else if (!this.stopped && Date.now() - started < 1000) await sleep(1000);
       } catch (e) {
         if (this.stopped) return;
         this.log(`watch of ${this.ref.kind} failed, listing again in 1 s: ${(e as Error).message}`);
