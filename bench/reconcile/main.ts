@@ -21,6 +21,7 @@ import { ROLLOUT_REF } from '../../src/reconciler/observe.js';
 import type { RolloutObject } from '../../src/reconciler/types.js';
 import { renderApp } from '../../src/render/app.js';
 import { loadApps } from '../../src/spec/load.js';
+import type { NormalizedApp } from '../../src/spec/normalize.js';
 import type { KubeObject } from '../../src/traffic/objects.js';
 import { createNamespace, eventually } from '../../test/support/kube.js';
 import { ROOT } from '../../test/support/paths.js';
@@ -58,13 +59,27 @@ function controller(namespace: string, stats?: (s: { passes: number; requests: n
   return p;
 }
 
-async function apply(namespace: string, spec: string): Promise<void> {
+/** The one app a benchmark spec holds, loaded as `stepwise apply` loads it; a spec error stops the benchmark. */
+function loadApp(spec: string): NormalizedApp {
   const loaded = loadApps([{ file: 'bench.yaml', text: spec }]);
   const errors = loaded.issues.filter((i) => i.severity === 'error');
   if (errors.length) throw new Error(errors.map((i) => `${i.path}: ${i.message}`).join('; '));
-  for (const { app } of loaded.apps) {
-    await applyPlanned(client, (await planApply(client, app, namespace)).objects);
-  }
+  return loaded.apps[0]!.app;
+}
+
+/** What `stepwise apply` writes for the spec into `namespace`, after its dry runs. */
+async function plan(namespace: string, spec: string): Promise<KubeObject[]> {
+  return (await planApply(client, loadApp(spec), namespace)).objects;
+}
+
+async function apply(namespace: string, spec: string): Promise<void> {
+  await applyPlanned(client, await plan(namespace, spec));
+}
+
+/** The app's Deployment as `stepwise synth` renders it, in `namespace`, without Stepwise around it: the baselines. */
+function deploymentAlone(spec: string, namespace: string): KubeObject {
+  const deployment = renderApp(loadApp(spec))[0]!;
+  return { ...deployment, metadata: { ...deployment.metadata, namespace } };
 }
 
 const rolloutOf = (namespace: string, name: string) => client.get<RolloutObject>({ ...ROLLOUT_REF, name, namespace });
@@ -193,11 +208,6 @@ async function releaseVsDeployment(): Promise<PartResult> {
     gracePeriodSeconds: 0,
     steps: ['0%', '10%', '100%'].map((traffic) => ({ replicas: '100%', traffic, pause: { duration: 0 } })),
   });
-  const deploymentOf = (image: string, namespace: string) => {
-    const loaded = loadApps([{ file: 'bench.yaml', text: spec(image) }]);
-    const deployment = renderApp(loaded.apps[0]!.app)[0]!;
-    return { ...deployment, metadata: { ...deployment.metadata, namespace } };
-  };
   const created: number[] = [];
   const updated: number[] = [];
   const releases: number[] = [];
@@ -205,8 +215,8 @@ async function releaseVsDeployment(): Promise<PartResult> {
     const ns = `baseline-${i}`;
     await createNamespace(client, ns);
     const deployments = { apiVersion: 'apps/v1', kind: 'Deployment', namespace: ns };
-    created.push(await timed(deployments, rolledOut('example/app:1', 5), () => client.apply(deploymentOf('example/app:1', ns), { force: true })));
-    updated.push(await timed(deployments, rolledOut('example/app:2', 5), () => client.apply(deploymentOf('example/app:2', ns), { force: true })));
+    created.push(await timed(deployments, rolledOut('example/app:1', 5), () => client.apply(deploymentAlone(spec('example/app:1'), ns), { force: true })));
+    updated.push(await timed(deployments, rolledOut('example/app:2', 5), () => client.apply(deploymentAlone(spec('example/app:2'), ns), { force: true })));
   }
   for (let i = 0; i < RELEASE_RUNS; i++) {
     const ns = `release-${i}`;
@@ -251,11 +261,7 @@ async function manyReleases(): Promise<PartResult> {
 
   // Baseline: the Deployments alone.
   await createNamespace(client, 'scale-native');
-  const deployment = (name: string, image: string) => {
-    const rendered = renderApp(loadApps([{ file: 'bench.yaml', text: spec(name, image) }]).apps[0]!.app)[0]!;
-    return { ...rendered, metadata: { ...rendered.metadata, namespace: 'scale-native' } };
-  };
-  await inParallel(names, 16, async (name) => { await client.apply(deployment(name, 'example/app:1'), { force: true }); });
+  await inParallel(names, 16, async (name) => { await client.apply(deploymentAlone(spec(name, 'example/app:1'), 'scale-native'), { force: true }); });
   const nativeDone = new Map<string, number>();
   const deployments = new Informer(client, { apiVersion: 'apps/v1', kind: 'Deployment', namespace: 'scale-native' }, (_t, o) => {
     if (rolledOut('example/app:2', 2)(o as DeploymentStatus) && !nativeDone.has(o.metadata.name)) nativeDone.set(o.metadata.name, performance.now());
@@ -266,7 +272,7 @@ async function manyReleases(): Promise<PartResult> {
   const nativeT0 = performance.now();
   await inParallel(names, 16, async (name) => {
     nativeStarted.set(name, performance.now());
-    await client.apply(deployment(name, 'example/app:2'), { force: true });
+    await client.apply(deploymentAlone(spec(name, 'example/app:2'), 'scale-native'), { force: true });
   });
   await eventually('200 Deployments rolled out', async () => nativeDone.size === scale, 600_000);
   deployments.stop();
@@ -308,8 +314,7 @@ async function manyReleases(): Promise<PartResult> {
   await workloads.start();
   const planned = new Map<string, KubeObject[]>();
   await inParallel(names, 16, async (name) => {
-    const loaded = loadApps([{ file: 'bench.yaml', text: spec(name, 'example/app:2') }]);
-    planned.set(name, (await planApply(client, loaded.apps[0]!.app, 'scale')).objects);
+    planned.set(name, await plan('scale', spec(name, 'example/app:2')));
   });
   const metricsBefore = await apiserverCounters();
   const started = performance.now();

@@ -46,6 +46,17 @@ interface RequestOptions {
   signal?: AbortSignal;
 }
 
+/** The server's own reason and message when it sent a Status, else what it sent. */
+function apiError(method: string, path: string, status: number, text: string): KubeApiError {
+  let body: { reason?: unknown; message?: unknown } | undefined;
+  try {
+    body = text ? JSON.parse(text) : undefined;
+  } catch {
+    body = { message: text.slice(0, 500) };
+  }
+  return new KubeApiError(status, String(body?.reason ?? ''), String(body?.message ?? `${method} ${path}: HTTP ${status}`));
+}
+
 async function readAll(res: IncomingMessage): Promise<string> {
   res.setEncoding('utf8');
   let text = '';
@@ -72,26 +83,21 @@ export class KubeClient {
 
   /** One HTTP round trip; JSON in and out. Throws `KubeApiError` with the server's message on failure. */
   async request<T = unknown>(method: string, path: string, options: RequestOptions = {}): Promise<T> {
-    this.requests++;
-    const res = await this.send(method, path, options);
-    const text = await readAll(res);
-    let json: any;
-    try {
-      json = text ? JSON.parse(text) : undefined;
-    } catch {
-      json = { message: text };
-    }
-    const status = res.statusCode ?? 0;
-    if (status >= 200 && status < 300) return json as T;
-    throw new KubeApiError(status, String(json?.reason ?? ''), String(json?.message ?? `${method} ${path}: HTTP ${status}`));
+    const text = await this.requestText(method, path, options);
+    return (text ? JSON.parse(text) : undefined) as T;
   }
 
   /** GET of a plain-text endpoint, such as the API server's /metrics. */
   async getText(path: string): Promise<string> {
+    return this.requestText('GET', path, {});
+  }
+
+  private async requestText(method: string, path: string, options: RequestOptions): Promise<string> {
     this.requests++;
-    const res = await this.send('GET', path, {});
+    const res = await this.send(method, path, options);
     const text = await readAll(res);
-    if (res.statusCode !== 200) throw new KubeApiError(res.statusCode ?? 0, '', `GET ${path}: HTTP ${res.statusCode}: ${text.slice(0, 200)}`);
+    const status = res.statusCode ?? 0;
+    if (status < 200 || status >= 300) throw apiError(method, path, status, text);
     return text;
   }
 
@@ -102,10 +108,7 @@ export class KubeClient {
    */
   async watch(path: string, query: Record<string, string | undefined>, onEvent: (type: string, object: KubeObject) => void, signal: AbortSignal): Promise<void> {
     const res = await this.send('GET', path, { query: { ...query, watch: 'true' }, signal });
-    if (res.statusCode !== 200) {
-      const text = await readAll(res);
-      throw new KubeApiError(res.statusCode ?? 0, '', `watch ${path}: HTTP ${res.statusCode}: ${text.slice(0, 200)}`);
-    }
+    if (res.statusCode !== 200) throw apiError('watch', path, res.statusCode ?? 0, await readAll(res));
     res.setEncoding('utf8');
     let pending = '';
     return new Promise<void>((resolve, reject) => {

@@ -1,4 +1,4 @@
-import { KubeApiError, type KubeClient } from '../k8s/client.js';
+import { KubeApiError, RECONCILER_MANAGER, type KubeClient } from '../k8s/client.js';
 import type { KubeObject } from '../traffic/objects.js';
 import type { Action, Ref } from './actions.js';
 import type { RolloutEvent } from './decide.js';
@@ -51,7 +51,7 @@ export async function writeStatus(client: KubeClient, rollout: RolloutObject, st
 async function performOne(client: KubeClient, action: Action): Promise<KubeObject | undefined> {
   switch (action.kind) {
     case 'apply':
-      return client.apply(action.object, { force: true, fieldManager: 'stepwise-reconciler' });
+      return client.apply(action.object, { force: true, fieldManager: RECONCILER_MANAGER });
     case 'merge':
       return client.mergePatch(action.ref, action.patch);
     case 'replace-template':

@@ -69,10 +69,11 @@ export class Controller implements Reader {
     }
     await Promise.all([...this.informers.values()].map((i) => i.start()));
     this.log(`watching ${this.options.namespace ? `namespace ${this.options.namespace}` : 'all namespaces'}: ${this.informer('Rollout').size} Rollouts`);
-    for (const r of this.informer('Rollout').list<RolloutObject>(undefined)) this.queue.add(keyOf(r));
-    this.resync = setInterval(() => {
+    const queueAll = () => {
       for (const r of this.informer('Rollout').list<RolloutObject>(undefined)) this.queue.add(keyOf(r));
-    }, this.options.resyncMs ?? 60_000);
+    };
+    queueAll();
+    this.resync = setInterval(queueAll, this.options.resyncMs ?? 60_000);
     for (let i = 0; i < (this.options.workers ?? 8); i++) void this.work();
   }
 
