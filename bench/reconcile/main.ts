@@ -4,8 +4,8 @@
  *
  * 1. approval latency: time from a step's approval (the status patch) to the canary Ingress carrying the next
  *    step's weight, seen through a watch; p50/p95 over 20 steps, grace period 0;
- * 2. a blue-green release with zero pauses, start to Healthy, relative to the same Deployment alone going
- *    from nothing to all replicas Ready (median of 3 each);
+ * 2. a blue-green release with zero pauses, start to Healthy, relative to the same Deployment alone rolling to
+ *    the new image and going from nothing to all replicas Ready (median of 5 each), at three pod start-up times;
  * 3. 200 releases at once in one controller: its peak RSS, API requests per step, and the slowest step.
  *
  *   npm run bench:reconcile            # exits 1 if a target is missed
@@ -14,7 +14,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import { performance } from 'node:perf_hooks';
-import { applyPlanned, planApply } from '../../src/cli/commands/apply.js';
+import { applyPlanned, planApply, type PlannedObject } from '../../src/cli/commands/apply.js';
 import { KubeClient } from '../../src/k8s/client.js';
 import { Informer } from '../../src/k8s/informer.js';
 import { ROLLOUT_REF } from '../../src/reconciler/observe.js';
@@ -25,7 +25,7 @@ import type { NormalizedApp } from '../../src/spec/normalize.js';
 import type { KubeObject } from '../../src/traffic/objects.js';
 import { createNamespace, eventually } from '../../test/support/kube.js';
 import { ROOT } from '../../test/support/paths.js';
-import { startCluster } from '../../test/testenv/cluster.js';
+import { READY_AFTER_ANNOTATION, startCluster } from '../../test/testenv/cluster.js';
 import { rssBytes } from '../../test/testenv/process.js';
 
 const PARTS = ['latency', 'release', 'scale'] as const;
@@ -68,7 +68,7 @@ function loadApp(spec: string): NormalizedApp {
 }
 
 /** What `stepwise apply` writes for the spec into `namespace`, after its dry runs. */
-async function plan(namespace: string, spec: string): Promise<KubeObject[]> {
+async function plan(namespace: string, spec: string): Promise<PlannedObject[]> {
   return (await planApply(client, loadApp(spec), namespace)).objects;
 }
 
@@ -95,12 +95,12 @@ interface PartResult {
 }
 
 /** An app spec; JSON is YAML, and spares the benchmark indentation mistakes. */
-function app(name: string, image: string, replicas: number, rollout: Record<string, unknown>): string {
+function app(name: string, image: string, replicas: number, rollout: Record<string, unknown>, podAnnotations: Record<string, string> = {}): string {
   return JSON.stringify({
     apiVersion: 'stepwise.dev/v1alpha1',
     kind: 'App',
     metadata: { name },
-    spec: { workload: { image, replicas, readinessProbe: { tcpSocket: { port: 'http' } } }, route: { ingress: { host: `${name}.example.com` } }, rollout },
+    spec: { workload: { image, replicas, podAnnotations, readinessProbe: { tcpSocket: { port: 'http' } } }, route: { ingress: { host: `${name}.example.com` } }, rollout },
   });
 }
 
@@ -154,13 +154,13 @@ async function approvalLatency(): Promise<PartResult> {
   }
   ingresses.stop();
   for (const p of controllers.splice(0)) p.kill('SIGTERM');
+  await dropNamespaces(['latency']);
   const p50 = median(latencies);
   return {
     line: `approval -> traffic updated: p50 ${ms(p50)}, p95 ${ms(percentile(latencies, 95))} over ${latencies.length} steps (target p50 <= 250 ms)`,
     met: p50 <= 250,
     figures: { approvalLatencyMs: { p50, p95: percentile(latencies, 95), steps: latencies.length } },
   };
-
 }
 
 /**
@@ -197,29 +197,54 @@ async function timed<T extends KubeObject>(ref: { apiVersion: string; kind: stri
 }
 
 /**
+ * Pod start-up times the release is measured at. kwok's pods turn Ready the moment they are scheduled, which no
+ * real pod does, so at 0 the ratio compares control-plane hops only; 1 s is the quick end of a real container
+ * starting and passing its first readiness probe (the default probe period alone is 10 s), 3 s a common one.
+ */
+const START_UP_MS = [0, 1000, 3000] as const;
+/** The start-up time the target is judged at: the quickest realistic one. */
+const JUDGED_START_UP_MS = 1000;
+
+/**
  * 2. A zero-pause blue-green release, from `stepwise apply` of the new image to the Rollout Healthy with the
  * old pods gone, against the same Deployment without Stepwise: created from nothing until all replicas are
- * Ready, and updated to the new image by its own rolling update until that is complete.
+ * Ready, and updated to the new image by its own rolling update until that is complete; at each start-up time.
  */
 async function releaseVsDeployment(): Promise<PartResult> {
-  const RELEASE_RUNS = 5;
+  const rows = [];
+  for (const startUpMs of START_UP_MS) rows.push(await releaseAt(startUpMs));
+  const judged = rows.find((r) => r.startUpMs === JUDGED_START_UP_MS)!;
+  return {
+    line: rows.map((r) => `pods Ready ${r.startUpMs} ms after start: zero-pause blue-green release ${ms(r.releaseMs)}; the same Deployment's own rolling update ${ms(r.deploymentUpdateMs)} (ratio ${r.releaseOverUpdate.toFixed(2)}), created until Ready ${ms(r.deploymentCreateMs)} (ratio ${r.releaseOverCreate.toFixed(2)})`).join('\n')
+      + `\n  target: both ratios <= 1.5 with pods Ready ${JUDGED_START_UP_MS} ms after start`,
+    met: judged.releaseOverUpdate <= 1.5 && judged.releaseOverCreate <= 1.5,
+    figures: { release: rows },
+  };
+}
+
+/** Part 2 at one pod start-up time: medians of 5 runs each. */
+async function releaseAt(startUpMs: number) {
+  const RUNS = 5;
   const spec = (image: string) => app('web', image, 5, {
     strategy: 'blueGreen',
     gracePeriodSeconds: 0,
     steps: ['0%', '10%', '100%'].map((traffic) => ({ replicas: '100%', traffic, pause: { duration: 0 } })),
-  });
+  }, startUpMs ? { [READY_AFTER_ANNOTATION]: `${startUpMs}ms` } : {});
   const created: number[] = [];
   const updated: number[] = [];
   const releases: number[] = [];
-  for (let i = 0; i < RELEASE_RUNS; i++) {
-    const ns = `baseline-${i}`;
+  const namespaces: string[] = [];
+  for (let i = 0; i < RUNS; i++) {
+    const ns = `baseline-${startUpMs}-${i}`;
+    namespaces.push(ns);
     await createNamespace(client, ns);
     const deployments = { apiVersion: 'apps/v1', kind: 'Deployment', namespace: ns };
     created.push(await timed(deployments, rolledOut('example/app:1', 5), () => client.apply(deploymentAlone(spec('example/app:1'), ns), { force: true })));
     updated.push(await timed(deployments, rolledOut('example/app:2', 5), () => client.apply(deploymentAlone(spec('example/app:2'), ns), { force: true })));
   }
-  for (let i = 0; i < RELEASE_RUNS; i++) {
-    const ns = `release-${i}`;
+  for (let i = 0; i < RUNS; i++) {
+    const ns = `release-${startUpMs}-${i}`;
+    namespaces.push(ns);
     await createNamespace(client, ns);
     controller(ns);
     await apply(ns, spec('example/app:1'));
@@ -228,12 +253,9 @@ async function releaseVsDeployment(): Promise<PartResult> {
     releases.push(await timed({ ...ROLLOUT_REF, namespace: ns }, succeeded, () => apply(ns, spec('example/app:2'))));
   }
   for (const p of controllers.splice(0)) p.kill('SIGTERM');
-  const ratio = median(releases) / median(updated);
-  return {
-    line: `zero-pause blue-green release ${ms(median(releases))} vs the same Deployment's own rolling update ${ms(median(updated))}: ratio ${ratio.toFixed(2)} (target <= 1.5); vs creating it until Ready ${ms(median(created))}: ${(median(releases) / median(created)).toFixed(2)}`,
-    met: ratio <= 1.5,
-    figures: { releaseMs: median(releases), deploymentUpdateMs: median(updated), deploymentCreateMs: median(created), releaseOverUpdate: ratio, releaseOverCreate: median(releases) / median(created) },
-  };
+  await dropNamespaces(namespaces);
+  const [release, update, create] = [median(releases), median(updated), median(created)];
+  return { startUpMs, releaseMs: release, deploymentUpdateMs: update, deploymentCreateMs: create, releaseOverUpdate: release / update, releaseOverCreate: release / create };
 }
 
 /** Runs `fn` over `items`, `limit` at a time. */
@@ -242,6 +264,18 @@ async function inParallel<T>(items: readonly T[], limit: number, fn: (item: T) =
   await Promise.all(Array.from({ length: limit }, async () => {
     while (next < items.length) await fn(items[next++]!);
   }));
+}
+
+/**
+ * Deletes the namespaces and waits until they are gone, so that a part leaves the 12 nodes' pod capacity
+ * (110 pods each) to the next: 200 releases need most of it.
+ */
+async function dropNamespaces(names: readonly string[]): Promise<void> {
+  await Promise.all(names.map((name) => client.delete({ apiVersion: 'v1', kind: 'Namespace', name })));
+  await eventually(`namespaces ${names.join(', ')} gone`, async () => {
+    const left = new Set((await client.list({ apiVersion: 'v1', kind: 'Namespace' })).map((n) => n.metadata.name));
+    return names.every((n) => !left.has(n));
+  }, 300_000);
 }
 
 /**
@@ -276,6 +310,7 @@ async function manyReleases(): Promise<PartResult> {
   });
   await eventually('200 Deployments rolled out', async () => nativeDone.size === scale, 600_000);
   deployments.stop();
+  await dropNamespaces(['scale-native']);
   const nativeSlowest = Math.max(...names.map((n) => nativeDone.get(n)! - nativeStarted.get(n)!));
   const nativeAll = Math.max(...nativeDone.values()) - nativeT0;
 
@@ -312,7 +347,7 @@ async function manyReleases(): Promise<PartResult> {
     if (names.includes(o.metadata.name) && !workloadDone.has(o.metadata.name) && rolledOut('example/app:2', 2)(o as DeploymentStatus)) workloadDone.set(o.metadata.name, performance.now());
   });
   await workloads.start();
-  const planned = new Map<string, KubeObject[]>();
+  const planned = new Map<string, PlannedObject[]>();
   await inParallel(names, 16, async (name) => {
     planned.set(name, await plan('scale', spec(name, 'example/app:2')));
   });

@@ -1,3 +1,4 @@
+import { isDeepStrictEqual } from 'node:util';
 import { ANNOTATIONS, LABELS, templateHash, type Workload } from './observed.js';
 
 export interface Admission {
@@ -17,8 +18,9 @@ export class AdmissionError extends Error {}
  * - a new pod template (or a new rollout-id label) starts a release: in the same write a Deployment is
  *   paused, a StatefulSet's partition holds every pod, and the workload is marked in-progressing with its
  *   stable revision;
- * - during a release the control fields are carried over, so an apply never lets go of them by omission;
- *   a template other than the stable one is refused (finish, abort or undo the release first);
+ * - during a release the control fields the Rollout set are carried over, so an apply never lets go of them
+ *   by omission (one still at the value the apply itself leads to is left alone, so the apply does not take
+ *   it over); a template other than the stable one is refused (finish, abort or undo the release first);
  * - the first apply of a workload just creates it: there is nothing to release from.
  * `defaulted` is `desired` as the API server would store it (a server-side dry run), so templates compare
  * like for like; `stableRevision` is the running version's pod-template-hash.
@@ -45,7 +47,7 @@ export function admitWorkload(args: { desired: Workload; defaulted: Workload; li
     const stable = live.metadata.labels?.[LABELS.stableRevision];
     if (stable !== undefined) labels[LABELS.stableRevision] = stable;
     for (const field of ['paused', 'minReadySeconds', 'progressDeadlineSeconds', 'strategy', 'updateStrategy'] as const) {
-      if (live.spec[field] !== undefined) object.spec[field] = structuredClone(live.spec[field]) as never;
+      if (live.spec[field] !== undefined && !isDeepStrictEqual(live.spec[field], defaulted.spec[field])) object.spec[field] = structuredClone(live.spec[field]) as never;
     }
     return { object: { ...object, metadata: { ...object.metadata, annotations, labels } }, release: false, rollback };
   }

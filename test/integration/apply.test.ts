@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { KubeApiError, FIELD_MANAGER } from '../../src/k8s/client.js';
 import { renderApp } from '../../src/render/app.js';
@@ -7,6 +7,7 @@ import { loadApps } from '../../src/spec/load.js';
 import type { Engine } from '../../src/spec/types.js';
 import type { KubeObject } from '../../src/traffic/objects.js';
 import { assertContained, createNamespace, eventually, inNamespace, useCluster } from '../support/kube.js';
+import { stepwise } from '../support/cli.js';
 import { ROOT } from '../support/paths.js';
 
 const env = useCluster();
@@ -74,4 +75,56 @@ test('malformed objects are rejected by the real API server, with its message', 
   route.spec.rules[0].backendRefs[0].weight = -1;
   await rejected(route, 422, /^HTTPRoute\/malformed\/storefront: .*weight.*should be greater than or equal to 0/);
   assert.equal(await env.client.get({ apiVersion: 'stepwise.dev/v1alpha1', kind: 'Rollout', name: 'echoserver', namespace: 'malformed' }), undefined, 'nothing was stored');
+});
+
+/** Server-side applies the API server has carried out (dry runs not counted), from its own request counter. */
+async function appliesWritten(): Promise<number> {
+  const text = await env.client.getText('/metrics');
+  return text.split('\n').filter((l) => l.startsWith('apiserver_request_total{') && l.includes('verb="APPLY"') && l.includes('dry_run=""'))
+    .reduce((sum, l) => sum + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
+}
+
+test('stepwise apply reports every object as created, configured or unchanged, and writes only what changed', async () => {
+  const namespace = 'cli-apply';
+  await createNamespace(env.client, namespace);
+  const v2 = `${env.cluster.state.runDir}/blue-green-v2.yaml`;
+  writeFileSync(v2, readFileSync(`${ROOT}examples/blue-green.yaml`, 'utf8').replace('cilium/echoserver:1.10.3', 'cilium/echoserver:1.10.4'));
+  const apply = (file: string) => {
+    const run = stepwise(['apply', '-f', file, '-n', namespace, '--kubeconfig', env.cluster.kubeconfig]);
+    assert.equal(run.status, 0, run.stderr);
+    return run.stdout;
+  };
+  const reported = (stdout: string) => stdout.split('\n').filter((l) => / (created|configured|unchanged)$/.test(l));
+  const objects = inNamespace(render(examples['blue-green'], 'builtin'), namespace);
+  type Deployment = KubeObject & { spec: { paused?: boolean }; status?: { observedGeneration?: number; readyReplicas?: number } };
+  // The Deployment's own controller writes its status: versions are compared once it has caught up.
+  const settled = () => eventually('the Deployment settled', async () => {
+    const d = await env.client.get<Deployment>({ apiVersion: 'apps/v1', kind: 'Deployment', name: 'echoserver', namespace });
+    return d?.status?.observedGeneration === d?.metadata.generation && (d?.spec.paused || d?.status?.readyReplicas === 5) && d;
+  });
+  const versions = async () => Promise.all(objects.map(async (o) => (await env.client.get({ ...o, name: o.metadata.name, namespace }))?.metadata.resourceVersion));
+  const names = objects.map((o) => `${o.kind}/${namespace}/${o.metadata.name}`);
+  // The workload is reported (and written) last.
+  const inOrder = [...names.slice(1), names[0]];
+
+  assert.deepEqual(reported(apply('examples/blue-green.yaml')), inOrder.map((n) => `${n} created`));
+  await settled();
+  const written = await versions();
+  let applies = await appliesWritten();
+  assert.deepEqual(reported(apply('examples/blue-green.yaml')), inOrder.map((n) => `${n} unchanged`));
+  assert.deepEqual(await versions(), written, 'nothing changed');
+  assert.equal(await appliesWritten() - applies, 0, 'nothing was written');
+
+  applies = await appliesWritten();
+  const released = apply(v2);
+  assert.equal(await appliesWritten() - applies, 1, 'the workload alone was written');
+  assert.deepEqual(reported(released), [...names.slice(1).map((n) => `${n} unchanged`), `${names[0]} configured`]);
+  assert.match(released, /^echoserver: release started \(blueGreen, 3 steps\)/m);
+  assert.equal((await settled()).spec.paused, true, 'under the Rollout\'s control');
+  const after = await versions();
+  assert.deepEqual(after.slice(1), written.slice(1), 'only the workload was written');
+  assert.notEqual(after[0], written[0]);
+  // Applying the same new version during its release keeps the control fields and changes nothing.
+  assert.deepEqual(reported(apply(v2)), inOrder.map((n) => `${n} unchanged`));
+  assert.deepEqual(await versions(), after);
 });

@@ -1,20 +1,21 @@
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
 import { test } from 'node:test';
 import type { KubeObject } from '../../src/traffic/objects.js';
 import { createNamespace, eventually, useCluster } from '../support/kube.js';
 import { KubeClient } from '../../src/k8s/client.js';
-import { NEVER_READY_LABEL, startCluster, type Cluster } from '../testenv/cluster.js';
+import { NEVER_READY_LABEL, READY_AFTER_ANNOTATION, startCluster, type Cluster } from '../testenv/cluster.js';
 import { isAlive } from '../testenv/process.js';
 
 const env = useCluster();
 
 type Pod = KubeObject & { status?: { phase?: string; podIP?: string; conditions?: { type: string; status: string }[] } };
-const deployment = (name: string, labels: Record<string, string>): KubeObject => ({
+const deployment = (name: string, labels: Record<string, string>, annotations: Record<string, string> = {}): KubeObject => ({
   apiVersion: 'apps/v1',
   kind: 'Deployment',
   metadata: { name, namespace: 'stages' },
-  spec: { replicas: 3, selector: { matchLabels: { app: name } }, template: { metadata: { labels: { app: name, ...labels } }, spec: { containers: [{ name: 'c', image: 'example/app:1' }] } } },
+  spec: { replicas: 3, selector: { matchLabels: { app: name } }, template: { metadata: { labels: { app: name, ...labels }, annotations }, spec: { containers: [{ name: 'c', image: 'example/app:1' }] } } },
 });
 
 test('kwok stages: pods run and turn Ready, except a version labelled never-ready, which runs but never does', async () => {
@@ -36,6 +37,22 @@ test('kwok stages: pods run and turn Ready, except a version labelled never-read
   const status = (await env.client.get<KubeObject & { status?: { readyReplicas?: number; replicas?: number } }>({ apiVersion: 'apps/v1', kind: 'Deployment', name: 'bad', namespace: 'stages' }))!.status!;
   assert.equal(status.replicas, 3);
   assert.equal(status.readyReplicas ?? 0, 0);
+});
+
+test('kwok stages: a pod annotated ready-after turns Ready that long after it is created, not at once', async () => {
+  await createNamespace(env.client, 'stages');
+  const readyAt = new Map<string, number>();
+  const pods = () => env.client.list<Pod>({ apiVersion: 'v1', kind: 'Pod', namespace: 'stages' }, 'app=slow');
+  const started = performance.now();
+  await env.client.apply(deployment('slow', {}, { [READY_AFTER_ANNOTATION]: '1500ms' }));
+  await eventually('3 slow pods Ready', async () => {
+    for (const p of await pods()) {
+      if (p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') && !readyAt.has(p.metadata.name)) readyAt.set(p.metadata.name, performance.now() - started);
+    }
+    return readyAt.size === 3;
+  }, 30_000);
+  // Seen by polling every 250 ms: no earlier than the pod turned Ready, and not much later.
+  for (const [name, ms] of readyAt) assert.ok(ms >= 1500 && ms < 5000, `${name} seen Ready after ${ms.toFixed(0)} ms; it should turn Ready 1500 ms after it is written`);
 });
 
 test('a second cluster runs beside the first without colliding, and stop() leaves no process or directory', async () => {

@@ -14,6 +14,12 @@ import { freePorts, killNow, probe, rssBytes, startComponent, stopComponents, wa
 
 /** The label that makes a pod run but never turn Ready (see stages/pod-never-ready.yaml). */
 export const NEVER_READY_LABEL = 'stepwise.dev/test-never-ready';
+/**
+ * A pod annotated with a duration (`1s`, `500ms`) turns Ready that long after it was last written, as a real
+ * container starting and passing its first readiness probe would; without it pods turn Ready at once. kwok
+ * restarts the wait on every write to the pod (its scheduling, a label), so the figure is a lower bound.
+ */
+export const READY_AFTER_ANNOTATION = 'stepwise.dev/test-ready-after';
 /** Pod IPs come from this range, which nothing on the machine routes to: no traffic is ever sent to pods. */
 const POD_CIDR = '10.244.0.0/16';
 /** kwokctl's values for a cluster without client-side rate limits. */
@@ -217,12 +223,16 @@ async function boot(build: ControlPlaneBuild, runDir: string, components: Compon
   return state;
 }
 
-/** kwok's upstream fast stages, with pod-ready narrowed to pods without the never-ready label, plus ours. */
+/**
+ * kwok's upstream fast stages, with pod-ready narrowed to pods without the never-ready label and delayed by
+ * the ready-after annotation, plus ours.
+ */
 function kwokStages(build: ControlPlaneBuild): string {
   const docs = readdirSync(build.kwokStages).sort().map((f) => parseAllDocuments(readFileSync(`${build.kwokStages}/${f}`, 'utf8'))[0]!.toJS());
   for (const stage of docs) {
     if (stage.metadata.name === 'pod-ready') {
       stage.spec.selector.matchExpressions.push({ key: `.metadata.labels["${NEVER_READY_LABEL}"]`, operator: 'DoesNotExist' });
+      stage.spec.delay = { durationMilliseconds: 0, durationFrom: { expressionFrom: `.metadata.annotations["${READY_AFTER_ANNOTATION}"]` } };
     }
   }
   const ours = readFileSync(`${ROOT}test/testenv/stages/pod-never-ready.yaml`, 'utf8');

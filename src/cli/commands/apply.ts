@@ -1,8 +1,10 @@
+import { isDeepStrictEqual } from 'node:util';
 import type { CommandModule } from 'yargs';
 import { describeObject, KubeApiError, type KubeClient } from '../../k8s/client.js';
 import { admitWorkload, AdmissionError } from '../../reconciler/admit.js';
 import { LABELS, templateHash, type Workload } from '../../reconciler/observed.js';
 import { ownedReplicaSets } from '../../reconciler/observe.js';
+import { refOf } from '../../reconciler/actions.js';
 import { renderApp } from '../../render/app.js';
 import type { NormalizedApp } from '../../spec/normalize.js';
 import type { KubeObject } from '../../traffic/objects.js';
@@ -13,19 +15,36 @@ interface ApplyArgs extends ClusterArgs {
   file: string[];
 }
 
+/** What writing an object changes, in kubectl's words. */
+export type Change = 'created' | 'configured' | 'unchanged';
+
+export interface PlannedObject {
+  object: KubeObject;
+  change: Change;
+}
+
+/** An object that is already as server-side apply would leave it is not written again. */
+const changeOf = (applied: KubeObject, live: KubeObject | undefined): Change =>
+  !live ? 'created' : isDeepStrictEqual(applied, live) ? 'unchanged' : 'configured';
+
 /**
  * The objects of one app, ready to write: the workload last (so its Rollout already exists when a release
- * starts), and admitted so that a new template starts a release under the Rollout's control.
+ * starts), and admitted so that a new template starts a release under the Rollout's control. Each is dry-run
+ * first and compared with what the cluster holds.
  */
-export async function planApply(client: KubeClient, app: NormalizedApp, namespace?: string): Promise<{ objects: KubeObject[]; release: boolean; rollback: boolean }> {
+export async function planApply(client: KubeClient, app: NormalizedApp, namespace?: string): Promise<{ objects: PlannedObject[]; release: boolean; rollback: boolean }> {
   const rendered = renderApp(app).map((o) => (namespace ? { ...o, metadata: { ...o.metadata, namespace } } : o));
   const [workload, ...rest] = rendered as [Workload, ...KubeObject[]];
-  const ns = workload.metadata.namespace!;
+  const dryRun = (object: KubeObject) => client.apply(object, { dryRun: true, force: true });
+  const current = <T extends KubeObject>(object: T) => client.get<T>({ ...refOf(object), namespace: object.metadata.namespace! });
   // Server-side dry run of everything first, all at once: a rejected object means nothing is written.
-  const [defaulted, live] = await Promise.all([
-    client.apply<Workload>(workload, { dryRun: true, force: true }),
-    client.get<Workload>({ apiVersion: 'apps/v1', kind: workload.kind, name: workload.metadata.name, namespace: ns }),
-    ...rest.map((object) => client.apply(object, { dryRun: true, force: true })),
+  const [defaulted, live, ...others] = await Promise.all([
+    dryRun(workload) as Promise<Workload>,
+    current(workload),
+    ...rest.map(async (object): Promise<PlannedObject> => {
+      const [applied, existing] = await Promise.all([dryRun(object), current(object)]);
+      return { object, change: changeOf(applied, existing) };
+    }),
   ]);
   let stableRevision: string | undefined;
   let stableTemplateHash: string | undefined;
@@ -38,13 +57,16 @@ export async function planApply(client: KubeClient, app: NormalizedApp, namespac
     stableTemplateHash = stable ? templateHash(stable.spec.template) : undefined;
   }
   const admission = admitWorkload({ desired: workload, defaulted, ...(live ? { live } : {}), rolloutName: app.name, ...(stableRevision ? { stableRevision } : {}), ...(stableTemplateHash ? { stableTemplateHash } : {}) });
-  return { objects: [...rest, admission.object], release: admission.release, rollback: admission.rollback };
+  // Admission may have changed the workload (control fields kept during a release): then that is what is compared.
+  const admitted = admission.object === workload ? defaulted : await dryRun(admission.object);
+  return { objects: [...others, { object: admission.object, change: changeOf(admitted, live) }], release: admission.release, rollback: admission.rollback };
 }
 
-/** Writes what `planApply` planned: everything but the workload at once, then the workload. */
-export async function applyPlanned(client: KubeClient, objects: readonly KubeObject[]): Promise<void> {
-  await Promise.all(objects.slice(0, -1).map((object) => client.apply(object, { force: true })));
-  await client.apply(objects[objects.length - 1]!, { force: true });
+/** Writes what `planApply` planned and found changed: everything but the workload at once, then the workload. */
+export async function applyPlanned(client: KubeClient, planned: readonly PlannedObject[]): Promise<void> {
+  const write = (p: PlannedObject) => (p.change === 'unchanged' ? undefined : client.apply(p.object, { force: true }));
+  await Promise.all(planned.slice(0, -1).map(write));
+  await write(planned[planned.length - 1]!);
 }
 
 export const applyCommand: CommandModule<object, ApplyArgs> = {
@@ -69,8 +91,8 @@ export const applyCommand: CommandModule<object, ApplyArgs> = {
     }
     for (const { app, objects, release, rollback } of planned) {
       await applyPlanned(client, objects);
-      for (const object of objects) process.stdout.write(`${describeObject(object)} applied\n`);
-      if (release) process.stdout.write(`${app.name}: release started (${app.rollout.strategy}, ${app.rollout.steps.length} steps); drive it with \`stepwise run ${app.name} -n ${objects[0]!.metadata.namespace}\` or a running \`stepwise controller\`\n`);
+      for (const { object, change } of objects) process.stdout.write(`${describeObject(object)} ${change}\n`);
+      if (release) process.stdout.write(`${app.name}: release started (${app.rollout.strategy}, ${app.rollout.steps.length} steps); drive it with \`stepwise run ${app.name} -n ${objects[0]!.object.metadata.namespace}\` or a running \`stepwise controller\`\n`);
       if (rollback) process.stdout.write(`${app.name}: back at the stable version; the release is being rolled back\n`);
     }
   },
