@@ -53,7 +53,7 @@ export function admitWorkload(args: { desired: Workload; defaulted: Workload; li
   }
 
   const rolloutIdChanged = (desired.metadata.labels?.[LABELS.rolloutId] ?? '') !== (live.metadata.labels?.[LABELS.rolloutId] ?? '');
-  if (!templateChanged && !rolloutIdChanged) return { object, release: false, rollback: false };
+  if (!templateChanged && !rolloutIdChanged) return { object: desired, release: false, rollback: false };
   annotations[ANNOTATIONS.inProgressing] = JSON.stringify({ rolloutName });
   if (args.stableRevision) labels[LABELS.stableRevision] = args.stableRevision;
   if (object.kind === 'StatefulSet') {

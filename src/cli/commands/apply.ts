@@ -57,9 +57,11 @@ export async function planApply(client: KubeClient, app: NormalizedApp, namespac
     stableTemplateHash = stable ? templateHash(stable.spec.template) : undefined;
   }
   const admission = admitWorkload({ desired: workload, defaulted, ...(live ? { live } : {}), rolloutName: app.name, ...(stableRevision ? { stableRevision } : {}), ...(stableTemplateHash ? { stableTemplateHash } : {}) });
-  // Admission may have changed the workload (control fields kept during a release): then that is what is compared.
-  const admitted = admission.object === workload ? defaulted : await dryRun(admission.object);
-  return { objects: [...others, { object: admission.object, change: changeOf(admitted, live) }], release: admission.release, rollback: admission.rollback };
+  // A release or a rollback changes the workload for certain. Control fields kept during a release make the
+  // object one the first dry run did not see: only then is it dry-run again (one round trip more).
+  const change = admission.release || admission.rollback ? 'configured'
+    : changeOf(admission.object === workload ? defaulted : await dryRun(admission.object), live);
+  return { objects: [...others, { object: admission.object, change }], release: admission.release, rollback: admission.rollback };
 }
 
 /** Writes what `planApply` planned and found changed: everything but the workload at once, then the workload. */
