@@ -6,7 +6,7 @@ import { renderApp } from '../../src/render/app.js';
 import { loadApps } from '../../src/spec/load.js';
 import type { Engine } from '../../src/spec/types.js';
 import type { KubeObject } from '../../src/traffic/objects.js';
-import { assertContained, createNamespace, eventually, inNamespace, useCluster } from '../support/kube.js';
+import { appliesWritten, assertContained, createNamespace, eventually, inNamespace, useCluster } from '../support/kube.js';
 import { stepwise } from '../support/cli.js';
 import { ROOT } from '../support/paths.js';
 
@@ -77,13 +77,6 @@ test('malformed objects are rejected by the real API server, with its message', 
   assert.equal(await env.client.get({ apiVersion: 'stepwise.dev/v1alpha1', kind: 'Rollout', name: 'echoserver', namespace: 'malformed' }), undefined, 'nothing was stored');
 });
 
-/** Server-side applies the API server has carried out (dry runs not counted), from its own request counter. */
-async function appliesWritten(): Promise<number> {
-  const text = await env.client.getText('/metrics');
-  return text.split('\n').filter((l) => l.startsWith('apiserver_request_total{') && l.includes('verb="APPLY"') && l.includes('dry_run=""'))
-    .reduce((sum, l) => sum + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
-}
-
 test('stepwise apply reports every object as created, configured or unchanged, and writes only what changed', async () => {
   const namespace = 'cli-apply';
   await createNamespace(env.client, namespace);
@@ -110,14 +103,14 @@ test('stepwise apply reports every object as created, configured or unchanged, a
   assert.deepEqual(reported(apply('examples/blue-green.yaml')), inOrder.map((n) => `${n} created`));
   await settled();
   const written = await versions();
-  let applies = await appliesWritten();
+  let applies = await appliesWritten(env.client);
   assert.deepEqual(reported(apply('examples/blue-green.yaml')), inOrder.map((n) => `${n} unchanged`));
   assert.deepEqual(await versions(), written, 'nothing changed');
-  assert.equal(await appliesWritten() - applies, 0, 'nothing was written');
+  assert.equal(await appliesWritten(env.client) - applies, 0, 'nothing was written');
 
-  applies = await appliesWritten();
+  applies = await appliesWritten(env.client);
   const released = apply(v2);
-  assert.equal(await appliesWritten() - applies, 1, 'the workload alone was written');
+  assert.equal(await appliesWritten(env.client) - applies, 1, 'the workload alone was written');
   assert.deepEqual(reported(released), [...names.slice(1).map((n) => `${n} unchanged`), `${names[0]} configured`]);
   assert.match(released, /^echoserver: release started \(blueGreen, 3 steps\)/m);
   assert.equal((await settled()).spec.paused, true, 'under the Rollout\'s control');

@@ -9,7 +9,7 @@ import { ROLLOUT_REF } from '../../src/reconciler/observe.js';
 import { runRelease } from '../../src/reconciler/run.js';
 import type { RolloutObject } from '../../src/reconciler/types.js';
 import { stepwise } from '../support/cli.js';
-import { eventually, useCluster } from '../support/kube.js';
+import { appliesWritten, eventually, useCluster } from '../support/kube.js';
 import { echoserver, ReleaseHarness } from '../support/release.js';
 import { ensureControlPlane } from '../testenv/build.js';
 
@@ -106,14 +106,19 @@ test('approval by a plain `kubectl patch --subresource=status` works like stepwi
 test('stepwise install, status -o json and promote --full (a jump to the last step) through the CLI', async () => {
   const cli = (...args: string[]) => stepwise([...args, '--kubeconfig', env.cluster.kubeconfig]);
   const rbacFile = `${env.cluster.state.runDir}/rbac.yaml`;
+  const applies = await appliesWritten(env.client);
   const install = cli('install', '-n', 'cli', '--rbac-out', rbacFile);
   assert.equal(install.status, 1, 'the namespace does not exist yet');
-  assert.match(install.stderr, /namespaces "cli" not found/);
+  assert.match(install.stderr, /namespaces "cli" not found\nnothing was applied/);
+  assert.equal(await appliesWritten(env.client), applies, 'not even the cluster-scoped objects');
   const h = await deployed('cli');
   const installed = cli('install', '-n', 'cli', '--rbac-out', rbacFile);
   assert.equal(installed.status, 0, installed.stderr);
-  assert.match(installed.stdout, /^CustomResourceDefinition\/rollouts\.stepwise\.dev applied$/m);
-  assert.match(installed.stdout, /^ClusterRole\/stepwise-reconciler applied$/m);
+  // The test cluster installed the CRD already, as `stepwise install` does.
+  assert.match(installed.stdout, /^CustomResourceDefinition\/rollouts\.stepwise\.dev unchanged$/m);
+  assert.match(installed.stdout, /^ClusterRole\/stepwise-reconciler created$/m);
+  const again = cli('install', '-n', 'cli', '--rbac-out', rbacFile);
+  assert.deepEqual(again.stdout.trim().split('\n').map((l) => l.split(' ')[1]), installed.stdout.trim().split('\n').map(() => 'unchanged'));
   assert.match(readFileSync(rbacFile, 'utf8'), /kind: ClusterRoleBinding/);
   await h.apply(echoserver(V2));
   await h.run();

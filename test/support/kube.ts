@@ -56,3 +56,10 @@ export function useCluster(options: ClusterOptions = {}): { cluster: Cluster; cl
   after(() => env.cluster?.stop());
   return env;
 }
+
+/** Server-side applies the API server has carried out successfully (dry runs not counted), from its own request counter. */
+export async function appliesWritten(client: KubeClient): Promise<number> {
+  const text = await client.getText('/metrics');
+  return text.split('\n').filter((l) => l.startsWith('apiserver_request_total{') && l.includes('verb="APPLY"') && l.includes('dry_run=""') && /code="2\d\d"/.test(l))
+    .reduce((sum, l) => sum + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
+}

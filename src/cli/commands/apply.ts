@@ -28,6 +28,25 @@ const changeOf = (applied: KubeObject, live: KubeObject | undefined): Change =>
   !live ? 'created' : isDeepStrictEqual(applied, live) ? 'unchanged' : 'configured';
 
 /**
+ * Server-side dry run of each object, compared with what the cluster holds; all at once, so that a rejected
+ * object fails the plan before anything is written.
+ */
+export async function planObjects(client: KubeClient, objects: readonly KubeObject[]): Promise<PlannedObject[]> {
+  return Promise.all(objects.map(async (object) => {
+    const [applied, live] = await Promise.all([dryRun(client, object), current(client, object)]);
+    return { object, change: changeOf(applied, live) };
+  }));
+}
+
+/** Writes the planned objects that change, all at once. */
+export async function writeChanged(client: KubeClient, planned: readonly PlannedObject[]): Promise<void> {
+  await Promise.all(planned.filter((p) => p.change !== 'unchanged').map((p) => client.apply(p.object, { force: true })));
+}
+
+const dryRun = <T extends KubeObject>(client: KubeClient, object: T) => client.apply<T>(object, { dryRun: true, force: true });
+const current = <T extends KubeObject>(client: KubeClient, object: T) => client.get<T>({ ...refOf(object), ...(object.metadata.namespace ? { namespace: object.metadata.namespace } : {}) });
+
+/**
  * The objects of one app, ready to write: the workload last (so its Rollout already exists when a release
  * starts), and admitted so that a new template starts a release under the Rollout's control. Each is dry-run
  * first and compared with what the cluster holds.
@@ -35,17 +54,8 @@ const changeOf = (applied: KubeObject, live: KubeObject | undefined): Change =>
 export async function planApply(client: KubeClient, app: NormalizedApp, namespace?: string): Promise<{ objects: PlannedObject[]; release: boolean; rollback: boolean }> {
   const rendered = renderApp(app).map((o) => (namespace ? { ...o, metadata: { ...o.metadata, namespace } } : o));
   const [workload, ...rest] = rendered as [Workload, ...KubeObject[]];
-  const dryRun = (object: KubeObject) => client.apply(object, { dryRun: true, force: true });
-  const current = <T extends KubeObject>(object: T) => client.get<T>({ ...refOf(object), namespace: object.metadata.namespace! });
   // Server-side dry run of everything first, all at once: a rejected object means nothing is written.
-  const [defaulted, live, ...others] = await Promise.all([
-    dryRun(workload) as Promise<Workload>,
-    current(workload),
-    ...rest.map(async (object): Promise<PlannedObject> => {
-      const [applied, existing] = await Promise.all([dryRun(object), current(object)]);
-      return { object, change: changeOf(applied, existing) };
-    }),
-  ]);
+  const [defaulted, live, others] = await Promise.all([dryRun(client, workload), current(client, workload), planObjects(client, rest)]);
   let stableRevision: string | undefined;
   let stableTemplateHash: string | undefined;
   if (live && workload.kind === 'StatefulSet') stableRevision = live.metadata.labels?.[LABELS.stableRevision] ?? live.status?.currentRevision;
@@ -60,15 +70,14 @@ export async function planApply(client: KubeClient, app: NormalizedApp, namespac
   // A release or a rollback changes the workload for certain. Control fields kept during a release make the
   // object one the first dry run did not see: only then is it dry-run again (one round trip more).
   const change = admission.release || admission.rollback ? 'configured'
-    : changeOf(admission.object === workload ? defaulted : await dryRun(admission.object), live);
+    : changeOf(admission.object === workload ? defaulted : await dryRun(client, admission.object), live);
   return { objects: [...others, { object: admission.object, change }], release: admission.release, rollback: admission.rollback };
 }
 
 /** Writes what `planApply` planned and found changed: everything but the workload at once, then the workload. */
 export async function applyPlanned(client: KubeClient, planned: readonly PlannedObject[]): Promise<void> {
-  const write = (p: PlannedObject) => (p.change === 'unchanged' ? undefined : client.apply(p.object, { force: true }));
-  await Promise.all(planned.slice(0, -1).map(write));
-  await write(planned[planned.length - 1]!);
+  await writeChanged(client, planned.slice(0, -1));
+  await writeChanged(client, planned.slice(-1));
 }
 
 export const applyCommand: CommandModule<object, ApplyArgs> = {

@@ -1,10 +1,12 @@
 import { writeFileSync } from 'node:fs';
 import type { CommandModule } from 'yargs';
 import { builtinRolloutCrd } from '../../engines/crd.js';
-import { describeObject } from '../../k8s/client.js';
+import { describeObject, KubeApiError } from '../../k8s/client.js';
 import { reconcilerRbac } from '../../reconciler/rbac.js';
 import type { KubeObject } from '../../traffic/objects.js';
 import { toYaml } from '../../synth.js';
+import { planObjects, writeChanged } from './apply.js';
+import { CliError } from '../io.js';
 import { clusterOptions, connect, type ClusterArgs } from '../kube.js';
 
 interface InstallArgs extends ClusterArgs {
@@ -35,9 +37,14 @@ export const installCommand: CommandModule<object, InstallArgs> = {
       process.stdout.write(toYaml(objects));
       return;
     }
-    for (const object of objects) {
-      await client.apply(object, { force: true });
-      process.stdout.write(`${describeObject(object)} applied\n`);
+    let planned;
+    try {
+      planned = await planObjects(client, objects);
+    } catch (e) {
+      if (e instanceof KubeApiError) throw new CliError(`${e.message}\nnothing was applied`);
+      throw e;
     }
+    await writeChanged(client, planned);
+    for (const { object, change } of planned) process.stdout.write(`${describeObject(object)} ${change}\n`);
   },
 };
