@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
 import { test } from 'node:test';
 import type { KubeObject } from '../../src/traffic/objects.js';
@@ -7,6 +8,7 @@ import { createNamespace, eventually, useCluster } from '../support/kube.js';
 import { KubeClient } from '../../src/k8s/client.js';
 import { NEVER_READY_LABEL, READY_AFTER_ANNOTATION, startCluster, type Cluster } from '../testenv/cluster.js';
 import { isAlive } from '../testenv/process.js';
+import { ROOT } from '../support/paths.js';
 
 const env = useCluster();
 
@@ -69,6 +71,25 @@ test('a second cluster runs beside the first without colliding, and stop() leave
   assert.ok(second.state.components.every((c) => !isAlive(c.pid)), 'all components stopped');
   assert.equal(existsSync(second.state.runDir), false);
   assert.ok(env.cluster.state.components.every((c) => isAlive(c.pid)), 'the first cluster is untouched');
+});
+
+test('a process interrupted with a cluster running leaves no component and no run directory behind', async () => {
+  const script = `import { startCluster } from '${ROOT}dist/test/testenv/cluster.js';
+    const c = await startCluster({ crds: false, nodes: 1, log: () => {} });
+    console.log(JSON.stringify(c.state));
+    setInterval(() => {}, 1000);`;
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const state = await new Promise<{ runDir: string; components: { pid: number }[] }>((resolve, reject) => {
+    let out = '';
+    child.stdout!.on('data', (d: Buffer) => { out += d; if (out.includes('\n')) resolve(JSON.parse(out)); });
+    child.on('exit', (code) => reject(new Error(`exited with ${code} before its cluster was up`)));
+  });
+  assert.ok(existsSync(state.runDir) && state.components.every((c) => isAlive(c.pid)), 'the cluster is up');
+  const exited = new Promise((resolve) => child.on('exit', (_code, signal) => resolve(signal ?? _code)));
+  child.kill('SIGTERM');
+  assert.equal(await exited, 143);
+  await eventually('its components gone', async () => state.components.every((c) => !isAlive(c.pid)), 10_000);
+  assert.equal(existsSync(state.runDir), false, 'run directory removed');
 });
 
 /** Live processes running one of the control plane's binaries. */

@@ -71,28 +71,36 @@ export class Cluster {
     if (this.stopped) return;
     this.stopped = true;
     await stopComponents(this.state.components);
-    unregister(this.state.components);
+    unregister(this.state.components, this.state.runDir);
     if (!process.env.STEPWISE_KEEP_RUN) rmSync(this.state.runDir, { recursive: true, force: true });
   }
 }
 
-// Components of clusters started by this process, killed if it exits or is interrupted before stop().
+// Components and run directories of clusters started by this process: killed and removed if it exits or is
+// interrupted before stop() (the directories kept when STEPWISE_KEEP_RUN is set).
 const live = new Set<Component>();
+const liveRunDirs = new Set<string>();
 let hooked = false;
-function register(components: Component[]): void {
+function register(components: Component[], runDir?: string): void {
   for (const c of components) live.add(c);
+  if (runDir) liveRunDirs.add(runDir);
   if (hooked) return;
   hooked = true;
-  process.on('exit', () => killNow([...live]));
+  const cleanUp = () => {
+    killNow([...live]);
+    if (!process.env.STEPWISE_KEEP_RUN) for (const dir of liveRunDirs) rmSync(dir, { recursive: true, force: true });
+  };
+  process.on('exit', cleanUp);
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.once(signal, () => {
-      killNow([...live]);
+      cleanUp();
       process.exit(signal === 'SIGINT' ? 130 : 143);
     });
   }
 }
-function unregister(components: Component[]): void {
+function unregister(components: Component[], runDir?: string): void {
   for (const c of components) live.delete(c);
+  if (runDir) liveRunDirs.delete(runDir);
 }
 
 /**
@@ -108,7 +116,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
   const runDir = mkdtempSync(join(tmpdir(), 'stepwise-cluster-'));
   const components: Component[] = [];
   const detached = options.detached ?? false;
-  if (!detached) register(components);
+  if (!detached) register(components, runDir);
   try {
     const state = await boot(build, runDir, components, detached, options, log);
     const cluster = new Cluster(state, performance.now() - t0);
@@ -116,7 +124,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
     return cluster;
   } catch (e) {
     await stopComponents(components, 3000);
-    unregister(components);
+    unregister(components, runDir);
     if (!process.env.STEPWISE_KEEP_RUN) rmSync(runDir, { recursive: true, force: true });
     throw e;
   }
