@@ -5,7 +5,7 @@ import { describeObject, KubeApiError } from '../../k8s/client.js';
 import { reconcilerRbac } from '../../reconciler/rbac.js';
 import type { KubeObject } from '../../traffic/objects.js';
 import { toYaml } from '../../synth.js';
-import { planObjects, writeChanged } from './apply.js';
+import { planObjects, writeChanged, type PlannedObject } from './apply.js';
 import { CliError } from '../io.js';
 import { clusterOptions, connect, type ClusterArgs } from '../kube.js';
 
@@ -37,7 +37,7 @@ export const installCommand: CommandModule<object, InstallArgs> = {
       process.stdout.write(toYaml(objects));
       return;
     }
-    let planned;
+    let planned: PlannedObject[];
     try {
       planned = await planObjects(client, objects);
     } catch (e) {
