@@ -23,7 +23,7 @@ import { renderApp } from '../../src/render/app.js';
 import { loadApps } from '../../src/spec/load.js';
 import type { NormalizedApp } from '../../src/spec/normalize.js';
 import type { KubeObject } from '../../src/traffic/objects.js';
-import { createNamespace, eventually } from '../../test/support/kube.js';
+import { apiserverSeries, createNamespace, eventually } from '../../test/support/kube.js';
 import { ROOT } from '../../test/support/paths.js';
 import { READY_AFTER_ANNOTATION, startCluster } from '../../test/testenv/cluster.js';
 import { rssBytes } from '../../test/testenv/process.js';
@@ -57,6 +57,10 @@ function controller(namespace: string, stats?: (s: { passes: number; requests: n
   });
   controllers.push(p);
   return p;
+}
+
+function stopControllers(): void {
+  for (const p of controllers.splice(0)) p.kill('SIGTERM');
 }
 
 /** The one app a benchmark spec holds, loaded as `stepwise apply` loads it; a spec error stops the benchmark. */
@@ -106,15 +110,10 @@ function app(name: string, image: string, replicas: number, rollout: Record<stri
 
 /** The API server's request and watch-event counters, by series (from its /metrics). */
 async function apiserverCounters(): Promise<Map<string, number>> {
-  const text = await client.getText('/metrics');
   const counters = new Map<string, number>();
-  for (const line of text.split('\n')) {
-    const m = /^(apiserver_request_total|apiserver_watch_events_total)\{(.*)\} (\S+)$/.exec(line);
-    if (!m) continue;
-    const labels = Object.fromEntries([...m[2]!.matchAll(/(\w+)="([^"]*)"/g)].map((l) => [l[1], l[2]]));
-    const series = m[1] === 'apiserver_request_total' ? `${labels.verb} ${labels.resource}${labels.subresource ? `/${labels.subresource}` : ''}` : `watch events ${labels.resource}`;
-    counters.set(series, (counters.get(series) ?? 0) + Number(m[3]));
-  }
+  const add = (series: string, value: number) => counters.set(series, (counters.get(series) ?? 0) + value);
+  for (const { labels, value } of await apiserverSeries(client, 'apiserver_request_total')) add(`${labels.verb} ${labels.resource}${labels.subresource ? `/${labels.subresource}` : ''}`, value);
+  for (const { labels, value } of await apiserverSeries(client, 'apiserver_watch_events_total')) add(`watch events ${labels.resource}`, value);
   return counters;
 }
 
@@ -153,7 +152,7 @@ async function approvalLatency(): Promise<PartResult> {
     await eventually(`step ${step} paused`, async () => (await rolloutOf('latency', 'latency'))?.status?.canaryStatus?.currentStepState === 'StepPaused', 30_000);
   }
   ingresses.stop();
-  for (const p of controllers.splice(0)) p.kill('SIGTERM');
+  stopControllers();
   await dropNamespaces(['latency']);
   const p50 = median(latencies);
   return {
@@ -252,7 +251,7 @@ async function releaseAt(startUpMs: number) {
     const succeeded = (r: RolloutObject) => r.status?.phase === 'Healthy' && r.status.conditions?.find((c) => c.type === 'Succeeded')?.status === 'True';
     releases.push(await timed({ ...ROLLOUT_REF, namespace: ns }, succeeded, () => apply(ns, spec('example/app:2'))));
   }
-  for (const p of controllers.splice(0)) p.kill('SIGTERM');
+  stopControllers();
   await dropNamespaces(namespaces);
   const [release, update, create] = [median(releases), median(updated), median(created)];
   return { startUpMs, releaseMs: release, deploymentUpdateMs: update, deploymentCreateMs: create, releaseOverUpdate: release / update, releaseOverCreate: release / create };
@@ -378,7 +377,7 @@ async function manyReleases(): Promise<PartResult> {
   const afterWorkload = names.map((n) => transitions.get(n)![healthy]! - workloadDone.get(n)!);
   const requestsPerStep = (last.requests - before.requests) / (scale * scaleSteps);
 
-  for (const p of controllers.splice(0)) p.kill('SIGTERM');
+  stopControllers();
   const peakRssMiB = peakRss / 2 ** 20;
   return {
     line: [
@@ -398,7 +397,7 @@ try {
   if (runs('release')) results.push(await releaseVsDeployment());
   if (runs('scale')) results.push(await manyReleases());
 } finally {
-  for (const p of controllers) p.kill('SIGTERM');
+  stopControllers();
   await cluster.stop();
 }
 console.log(`reconcile benchmark (node ${process.version}, kube-apiserver v1.36.3, kwok nodes)`);

@@ -57,9 +57,18 @@ export function useCluster(options: ClusterOptions = {}): { cluster: Cluster; cl
   return env;
 }
 
+/** kube-apiserver's counters of one metric from its /metrics, a series each with its labels. */
+export async function apiserverSeries(client: KubeClient, metric: string): Promise<{ labels: Record<string, string>; value: number }[]> {
+  const text = await client.getText('/metrics');
+  return text.split('\n').filter((l) => l.startsWith(`${metric}{`)).map((l) => ({
+    labels: Object.fromEntries([...l.slice(metric.length + 1, l.lastIndexOf('}')).matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1]!, m[2]!])),
+    value: Number(l.slice(l.lastIndexOf(' ') + 1)),
+  }));
+}
+
 /** Server-side applies the API server has carried out successfully (dry runs not counted), from its own request counter. */
 export async function appliesWritten(client: KubeClient): Promise<number> {
-  const text = await client.getText('/metrics');
-  return text.split('\n').filter((l) => l.startsWith('apiserver_request_total{') && l.includes('verb="APPLY"') && l.includes('dry_run=""') && /code="2\d\d"/.test(l))
-    .reduce((sum, l) => sum + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
+  return (await apiserverSeries(client, 'apiserver_request_total'))
+    .filter(({ labels }) => labels.verb === 'APPLY' && labels.dry_run === '' && labels.code?.startsWith('2'))
+    .reduce((sum, s) => sum + s.value, 0);
 }

@@ -38,13 +38,23 @@ export async function planObjects(client: KubeClient, objects: readonly KubeObje
   }));
 }
 
+/** Runs the planning half of a command: a refusal from the server or from admission becomes the CLI's error. */
+export async function beforeAnyWrite<T>(plan: () => Promise<T>): Promise<T> {
+  try {
+    return await plan();
+  } catch (e) {
+    if (e instanceof KubeApiError || e instanceof AdmissionError) throw new CliError(`${e.message}\nnothing was applied`);
+    throw e;
+  }
+}
+
 /** Writes the planned objects that change, all at once. */
 export async function writeChanged(client: KubeClient, planned: readonly PlannedObject[]): Promise<void> {
   await Promise.all(planned.filter((p) => p.change !== 'unchanged').map((p) => client.apply(p.object, { force: true })));
 }
 
 const dryRun = <T extends KubeObject>(client: KubeClient, object: T) => client.apply<T>(object, { dryRun: true, force: true });
-const current = <T extends KubeObject>(client: KubeClient, object: T) => client.get<T>({ ...refOf(object), ...(object.metadata.namespace ? { namespace: object.metadata.namespace } : {}) });
+const current = <T extends KubeObject>(client: KubeClient, object: T) => client.get<T>(refOf(object));
 
 /**
  * The objects of one app, ready to write: the workload last (so its Rollout already exists when a release
@@ -92,14 +102,7 @@ export const applyCommand: CommandModule<object, ApplyArgs> = {
     const apps = loadFromFiles(args.file);
     const { client } = connect(args);
     const planned = [];
-    for (const { app } of apps) {
-      try {
-        planned.push({ app, ...(await planApply(client, app, args.namespace)) });
-      } catch (e) {
-        if (e instanceof KubeApiError || e instanceof AdmissionError) throw new CliError(`${e.message}\nnothing was applied`);
-        throw e;
-      }
-    }
+    for (const { app } of apps) planned.push({ app, ...(await beforeAnyWrite(() => planApply(client, app, args.namespace))) });
     for (const { app, objects, release, rollback } of planned) {
       await applyPlanned(client, objects);
       for (const { object, change } of objects) process.stdout.write(`${describeObject(object)} ${change}\n`);

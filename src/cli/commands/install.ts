@@ -1,12 +1,11 @@
 import { writeFileSync } from 'node:fs';
 import type { CommandModule } from 'yargs';
 import { builtinRolloutCrd } from '../../engines/crd.js';
-import { describeObject, KubeApiError } from '../../k8s/client.js';
+import { describeObject } from '../../k8s/client.js';
 import { reconcilerRbac } from '../../reconciler/rbac.js';
 import type { KubeObject } from '../../traffic/objects.js';
 import { toYaml } from '../../synth.js';
-import { planObjects, writeChanged, type PlannedObject } from './apply.js';
-import { CliError } from '../io.js';
+import { beforeAnyWrite, planObjects, writeChanged } from './apply.js';
 import { clusterOptions, connect, type ClusterArgs } from '../kube.js';
 
 interface InstallArgs extends ClusterArgs {
@@ -37,13 +36,7 @@ export const installCommand: CommandModule<object, InstallArgs> = {
       process.stdout.write(toYaml(objects));
       return;
     }
-    let planned: PlannedObject[];
-    try {
-      planned = await planObjects(client, objects);
-    } catch (e) {
-      if (e instanceof KubeApiError) throw new CliError(`${e.message}\nnothing was applied`);
-      throw e;
-    }
+    const planned = await beforeAnyWrite(() => planObjects(client, objects));
     await writeChanged(client, planned);
     for (const { object, change } of planned) process.stdout.write(`${describeObject(object)} ${change}\n`);
   },
