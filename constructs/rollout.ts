@@ -7,6 +7,7 @@ import { pointerToPath } from '../src/spec/load.js';
 import { normalizeRollout, type NormalizedApp } from '../src/spec/normalize.js';
 import { validateRollout } from '../src/spec/rules.js';
 import type { RolloutSpec, WorkloadKind } from '../src/spec/types.js';
+import { ROLLOUT_NAME_LABEL } from '../src/render/labels.js';
 import { REVISION_LABEL } from '../src/traffic/service.js';
 import { CanaryService } from './canary-service.js';
 
@@ -29,8 +30,9 @@ export interface RolloutProps extends RolloutSpec {
 export type StrategyRolloutProps = Omit<RolloutProps, 'strategy'>;
 
 /**
- * A progressive release of an existing workload, attached without modifying it (the non-intrusive model of
- * OpenKruise): the workload, Service and route are only referenced by name. Emits the Rollout for the chosen
+ * A progressive release of an existing workload, attached to it (the non-intrusive model of OpenKruise): the
+ * workload, Service and route are referenced by name, and with the builtin engine labelled with the Rollout's
+ * name (`stepwise.dev/rollout-name`), which is all that changes on them. Emits the Rollout for the chosen
  * engine and, for the builtin engine with a route, the canary Service. Steps are checked as they are
  * constructed, with the same rules as the app spec.
  */
@@ -86,6 +88,12 @@ export class Rollout extends Construct {
       rollout: this.plan,
     };
     const engine = ENGINES[this.plan.engine];
+    if (engine.admission) {
+      // The admission webhook selects what the Rollout governs by this label.
+      for (const governed of [workload, props.service, route?.object]) {
+        if (governed) ApiObject.of(governed).metadata.addLabel(ROLLOUT_NAME_LABEL, model.name);
+      }
+    }
     const rendered = engine.rollout(model);
     this.apiObject = new ApiObject(this, 'Resource', rendered);
     if (engine.ownsCanaryService && route && props.service) {

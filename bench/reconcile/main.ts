@@ -14,7 +14,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import { performance } from 'node:perf_hooks';
-import { applyPlanned, planApply, type PlannedObject } from '../../src/cli/commands/apply.js';
+import { applyPlanned, planApply, type PlannedObject } from '../../src/apply/plan.js';
 import { KubeClient } from '../../src/k8s/client.js';
 import { Informer } from '../../src/k8s/informer.js';
 import { ROLLOUT_REF } from '../../src/reconciler/observe.js';
@@ -38,7 +38,7 @@ const client = new KubeClient(cluster.kubeConfig());
 const controllers: ChildProcess[] = [];
 
 function controller(namespace: string, stats?: (s: { passes: number; requests: number; slowestPassMs: number; rssBytes: number }) => void): ChildProcess {
-  const p = spawn(process.execPath, [`${ROOT}bin/stepwise.js`, 'controller', '--kubeconfig', cluster.kubeconfig, '-n', namespace, '--leader-elect=false', '--workers', '16', ...(stats ? ['--stats-every', '1'] : [])], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const p = spawn(process.execPath, [`${ROOT}bin/stepwise.js`, 'controller', '--kubeconfig', cluster.kubeconfig, '-n', namespace, '--leader-elect=false', '--no-webhook', '--workers', '16', ...(stats ? ['--stats-every', '1'] : [])], { stdio: ['ignore', 'ignore', 'pipe'] });
   // Its log is kept with the cluster's (STEPWISE_KEEP_RUN=1 keeps the run directory).
   const log = createWriteStream(`${cluster.state.runDir}/controller-${namespace}.log`, { flags: 'a' });
   let buffer = '';

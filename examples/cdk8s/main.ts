@@ -2,7 +2,8 @@
  * A cdk8s app using Stepwise constructs, synthesized by `cdk8s synth` through cdk8s.yaml
  * (`npm run synth:cdk8s`; output in dist/cdk8s/).
  *
- * - `web`: a cdk8s-plus Deployment, Service and Ingress, released blue-green by a Rollout attached to them.
+ * - `web`: a cdk8s-plus Deployment, Service and Ingress, released blue-green by a Rollout attached to them
+ *   (its image from $WEB_IMAGE, as a pipeline would pass the version it ships).
  * - `storefront`: the YAML example examples/canary-gateway.yaml, as a StepwiseApp.
  * - `search`: an HTTPRoute built with the generated Gateway API import, canaried with the OpenKruise engine.
  */
@@ -24,7 +25,7 @@ export class WebChart extends Chart {
       podMetadata: { labels: { app: 'web' } },
       containers: [{
         name: 'web',
-        image: 'nginx:1.27',
+        image: process.env.WEB_IMAGE ?? 'nginx:1.27',
         portNumber: 8080,
         securityContext: { ensureNonRoot: false, readOnlyRootFilesystem: false },
         readiness: kplus.Probe.fromHttpGet('/', { port: 8080 }),

@@ -116,6 +116,7 @@ export const rolloutStatusSchema: Schema = {
         properties: { type: str, status: str, reason: str, message: str, lastUpdateTime: str, lastTransitionTime: str },
       },
     },
+    stableTemplateHash: str,
     canaryStatus: subStatus,
     blueGreenStatus: subStatus,
   },

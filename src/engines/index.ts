@@ -9,9 +9,14 @@ export interface EngineRenderer {
   rollout(model: RolloutModel): KubeObject;
   /** The builtin reconciler expects the canary Service to exist; Kruise creates and deletes its own. */
   ownsCanaryService: boolean;
+  /**
+   * Stepwise's admission (`stepwise apply` and the webhook) guards the governed objects, which carry the
+   * rollout-name label; Kruise's own webhook guards its workloads.
+   */
+  admission: boolean;
 }
 
 export const ENGINES: Record<Engine, EngineRenderer> = {
-  builtin: { rollout: renderBuiltinRollout, ownsCanaryService: true },
-  kruise: { rollout: renderKruiseRollout, ownsCanaryService: false },
+  builtin: { rollout: renderBuiltinRollout, ownsCanaryService: true, admission: true },
+  kruise: { rollout: renderKruiseRollout, ownsCanaryService: false, admission: false },
 };

@@ -174,11 +174,15 @@ export class KubeClient {
     return found;
   }
 
-  /** The REST path of an object (or of its collection when `name` is absent). */
+  /**
+   * The REST path of an object (namespace `default` when none is given), or of its collection when `name` is
+   * absent (across all namespaces when no namespace is given).
+   */
   async path(ref: ObjectRef, subresource?: string): Promise<string> {
     const { plural, namespaced } = await this.resource(ref.apiVersion, ref.kind);
     const base = ref.apiVersion.includes('/') ? `/apis/${ref.apiVersion}` : `/api/${ref.apiVersion}`;
-    const ns = namespaced ? `/namespaces/${encodeURIComponent(ref.namespace ?? 'default')}` : '';
+    const namespace = ref.namespace ?? (ref.name === undefined ? undefined : 'default');
+    const ns = namespaced && namespace !== undefined ? `/namespaces/${encodeURIComponent(namespace)}` : '';
     return `${base}${ns}/${plural}${ref.name ? `/${encodeURIComponent(ref.name)}` : ''}${subresource ? `/${subresource}` : ''}`;
   }
 
@@ -235,7 +239,8 @@ export class KubeClient {
   }
 
   async create<T extends KubeObject = KubeObject>(object: KubeObject): Promise<T> {
-    return this.request<T>('POST', await this.path({ apiVersion: object.apiVersion, kind: object.kind, namespace: object.metadata.namespace }), { body: object });
+    const ref = { apiVersion: object.apiVersion, kind: object.kind, namespace: object.metadata.namespace ?? 'default' };
+    return this.request<T>('POST', await this.path(ref), { body: object });
   }
 
   /** Deletes an object; false when it was already gone. */

@@ -20,7 +20,15 @@ export async function perform(client: KubeClient, rollout: RolloutObject, action
   let resourceVersion: string | undefined;
   const one = async (action: Action) => {
     options.log?.(action.why);
-    const result = await performOne(client, action);
+    let result: KubeObject | undefined;
+    try {
+      result = await performOne(client, action);
+    } catch (e) {
+      // A pod replaced since it was observed (a StatefulSet recreates pods in place) needs no label: the next
+      // pass sees its successor.
+      if (action.background && e instanceof KubeApiError && e.status === 404) return;
+      throw e;
+    }
     if (result) options.onWritten?.(result);
     else if (action.kind === 'delete') options.onDeleted?.(action.ref);
     if (result && action.kind !== 'apply' && action.ref.kind === rollout.kind && action.ref.name === rollout.metadata.name) resourceVersion = String(result.metadata.resourceVersion);

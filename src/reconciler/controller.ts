@@ -62,13 +62,22 @@ export class Controller implements Reader {
     this.options.log?.(line);
   }
 
-  async start(): Promise<void> {
+  /**
+   * Lists and watches everything a release reads; resolves once the caches hold it all. Standby replicas sync
+   * too: their admission webhook reads the same cache, and they are ready to act the moment they lead.
+   */
+  async sync(): Promise<void> {
     for (const ref of WATCHED) {
-      const informer = new Informer(this.client, { ...ref, ...(this.options.namespace ? { namespace: this.options.namespace } : {}) }, (type, o) => this.onEvent(type, o), (l) => this.log(l));
-      this.informers.set(ref.kind, informer);
+      const scope = this.options.namespace ? { namespace: this.options.namespace } : {};
+      this.informers.set(ref.kind, new Informer(this.client, { ...ref, ...scope }, (type, o) => this.onEvent(type, o), (l) => this.log(l)));
     }
     await Promise.all([...this.informers.values()].map((i) => i.start()));
-    this.log(`watching ${this.options.namespace ? `namespace ${this.options.namespace}` : 'all namespaces'}: ${this.informer('Rollout').size} Rollouts`);
+    const where = this.options.namespace ? `namespace ${this.options.namespace}` : 'all namespaces';
+    this.log(`watching ${where}: ${this.informer('Rollout').size} Rollouts`);
+  }
+
+  /** Starts the workers (after `sync`): every Rollout is reconciled now, on every change and at each resync. */
+  run(): void {
     const queueAll = () => {
       for (const r of this.informer('Rollout').list<RolloutObject>(undefined)) this.queue.add(keyOf(r));
     };

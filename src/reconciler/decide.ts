@@ -6,9 +6,11 @@ import { validateRolloutSpec } from '../engines/validate-rollout.js';
 import { refOf, type Action } from './actions.js';
 import { nextStepIndex, recalculateStep, stepJump } from './jump.js';
 import { ANNOTATIONS, LABELS, templateHash, view, type Observed, type View } from './observed.js';
-import { ensureCanaryService, pinStableService, releaseCanaryService, routesToCanary, routeToStable, routeTraffic, unpinStableService } from './traffic.js';
+import {
+  ensureCanaryService, pinStableService, releaseCanaryService, routesToCanary, routeToStable, routeTraffic, unpinStableService, type Routing,
+} from './traffic.js';
 import type { Condition, FinalisingStep, Phase, RolloutStatus, RolloutStep, StrategyBody, SubStatus, TrafficRouting } from './types.js';
-import { labelBatch, releaseWorkload, resumeWorkload, upgradeWorkload, workloadSettled } from './workload.js';
+import { holdWorkload, labelBatch, labelGoverned, releaseWorkload, resumeWorkload, upgradeWorkload, workloadSettled } from './workload.js';
 
 export interface RolloutEvent {
   type: 'Normal' | 'Warning';
@@ -118,6 +120,8 @@ export function decide(o: Observed): Decision {
   // Not releasing: healthy, with the sub-status OpenKruise synthesizes so that clients can poll uniformly.
   if (status.phase !== 'Progressing') {
     if (!v.inProgress) {
+      status.stableTemplateHash ??= v.templateHash;
+      if (v.templateHash !== status.stableTemplateHash) return takeControl();
       status.conditions = (status.conditions ?? []).filter((c) => c.type !== 'Progressing' || c.status === 'False');
       if (!sub) {
         sub = status[key] = {
@@ -126,28 +130,12 @@ export function decide(o: Observed): Decision {
           observedRolloutID: v.rolloutId, message: 'workload is healthy', lastUpdateTime: now,
         };
       }
+      actions.push(...labelGoverned(o));
       setPhase('Healthy', 'Rollout is healthy');
       return done();
     }
-    const startView = view(o, v.templateHash)!;
-    sub = status[key] = {
-      observedWorkloadGeneration: o.workload.metadata.generation as number | undefined,
-      observedRolloutID: startView.rolloutId,
-      rolloutHash: planHash(body),
-      ...(startView.stableRevision ? { stableRevision: startView.stableRevision } : {}),
-      podTemplateHash: '',
-      canaryRevision: startView.templateHash,
-      canaryReplicas: 0,
-      canaryReadyReplicas: 0,
-      currentStepIndex: 1,
-      nextStepIndex: nextStepIndex(1, steps.length),
-      currentStepState: 'BeforeStepUpgrade',
-      finalisingStep: '',
-      lastUpdateTime: now,
-      message: `Rollout is in step(1/${steps.length}), and upgrade workload to new version`,
-    };
-    status.conditions = setCondition((status.conditions ?? []).filter((c) => c.type !== 'Succeeded'), 'Progressing', 'True', 'InRolling', 'Rollout is in Progressing', now);
-    setPhase('Progressing', sub.message!);
+    status.conditions = (status.conditions ?? []).filter((c) => c.type !== 'Admitted');
+    begin(1, view(o, v.templateHash)!.stableRevision);
   }
   sub = sub!;
   const cur = view(o, sub.canaryRevision)!;
@@ -168,6 +156,11 @@ export function decide(o: Observed): Decision {
     if (cur.templateHash !== sub.canaryRevision) {
       if (style === 'blueGreen') {
         sub.message = 'a new template arrived during a blue-green release: finish it (stepwise promote) or roll it back (stepwise undo) first';
+        // Admission refuses a third version; one that bypassed it must not surge while the release waits.
+        if (!o.workload.spec.paused) {
+          actions.push({ kind: 'merge', ref: refOf(o.workload), patch: { spec: { paused: true } }, why: `pause ${o.workload.metadata.name}: a third version arrived without admission` });
+          events.push({ type: 'Warning', reason: 'AdmissionBypassed', message: sub.message });
+        }
         return done();
       }
       // A newer version during a canary: traffic back to stable, then start over from step 1 with it.
@@ -203,16 +196,81 @@ export function decide(o: Observed): Decision {
       actions.push(...routeToStable(o, routing));
       events.push({ type: 'Warning', reason: 'NoReadyPods', message: 'the new version has no Ready pod: all traffic back to the stable version' });
     }
+    const restored = restoreRouting();
+    if (restored.length) {
+      actions.push(...restored);
+      events.push({ type: 'Warning', reason: 'TrafficRestored', message: `the step's routing was changed from outside: ${restored.map((a) => a.why).join('; ')}` });
+    }
     return runSteps();
   }
   return finalise(finalisingReason === 'Cancelling');
+
+  /** A release of the workload's template starts at step `index` (1 unless it began without admission). */
+  function begin(index: number, stableRevision: string | undefined): void {
+    const message = `Rollout is in step(${index}/${steps.length}), and upgrade workload to new version`;
+    sub = status[key] = {
+      observedWorkloadGeneration: o.workload!.metadata.generation as number | undefined,
+      observedRolloutID: view(o, v.templateHash)!.rolloutId,
+      rolloutHash: planHash(body),
+      ...(stableRevision ? { stableRevision } : {}),
+      podTemplateHash: '',
+      canaryRevision: v.templateHash,
+      canaryReplicas: 0,
+      canaryReadyReplicas: 0,
+      currentStepIndex: index,
+      nextStepIndex: nextStepIndex(index, steps.length),
+      currentStepState: 'BeforeStepUpgrade',
+      finalisingStep: '',
+      lastUpdateTime: now,
+      message,
+    };
+    const conditions = (status.conditions ?? []).filter((c) => c.type !== 'Succeeded');
+    status.conditions = setCondition(conditions, 'Progressing', 'True', 'InRolling', 'Rollout is in Progressing', now);
+    setPhase('Progressing', message);
+  }
+
+  /**
+   * The template changed without admission (no webhook, or one that failed open): take the workload under
+   * control as admission would have, and release from the step that covers the pods already updated.
+   */
+  function takeControl(): Decision {
+    const w = o.workload!;
+    // Until its controller has seen the new template, the workload's status still counts the old one.
+    const updated = (w.status?.observedGeneration ?? 0) >= (w.metadata.generation as number ?? 0) ? w.status?.updatedReplicas ?? 0 : 0;
+    const stableRevision = w.kind === 'StatefulSet'
+      ? (w.status?.currentRevision !== w.status?.updateRevision ? w.status?.currentRevision : undefined)
+      : o.replicaSets.find((rs) => templateHash(rs.spec.template) === status.stableTemplateHash)?.metadata.labels?.['pod-template-hash'];
+    actions.push(holdWorkload(o, stableRevision, updated));
+    const index = recalculateStep(steps, v.replicas, updated);
+    begin(index, stableRevision);
+    const why = `${w.kind}/${w.metadata.name}'s pod template changed without passing Stepwise's admission `
+      + `(${updated} of ${v.replicas} pods already updated): the release took control at step ${index}/${steps.length}`;
+    status.conditions = setCondition(status.conditions!, 'Admitted', 'False', 'AdmissionBypassed', why, now);
+    events.push({ type: 'Warning', reason: 'AdmissionBypassed', message: why });
+    return done(0);
+  }
+
+  /**
+   * Where the current step's routing is in effect, a write from outside (a re-applied Service or route) may
+   * have undone it: put it back. A route to new pods only while some are Ready (the safety above).
+   */
+  function restoreRouting(): Action[] {
+    if (!routing || !['StepMetricsAnalysis', 'StepPaused', 'StepReady'].includes(sub!.currentStepState)) return [];
+    const step = steps[sub!.currentStepIndex - 1]!;
+    if (!routesStep(step)) return routeToStable(o, routing);
+    return [
+      ...pinStableService(o, cur),
+      ...ensureCanaryService(o, cur, sub!.podTemplateHash),
+      ...(cur.newReadyPods > 0 ? routeTraffic(o, routing, stepRouting(step)) : []),
+    ];
+  }
 
   function runSteps(): Decision {
     for (let guard = 0; guard < 16; guard++) {
       const index = sub!.currentStepIndex;
       const step: RolloutStep = steps[index - 1]!;
       const at = `Rollout is in step(${index}/${steps.length})`;
-      const routes = step.traffic !== undefined || (step.matches?.length ?? 0) > 0;
+      const routes = routesStep(step);
       switch (sub!.currentStepState) {
         case 'BeforeStepUpgrade': {
           if (routing && routes) {
@@ -259,9 +317,7 @@ export function decide(o: Observed): Decision {
               sub!.message = `${at}, and wait for a Ready pod of the new version before routing traffic to it`;
               return done(POLL_MS);
             }
-            const route = routes
-              ? routeTraffic(o, routing, { ...(step.traffic !== undefined ? { weight: parsePercent(step.traffic)! } : {}), ...(step.matches ? { matches: step.matches } : {}) })
-              : routeToStable(o, routing);
+            const route = routes ? routeTraffic(o, routing, stepRouting(step)) : routeToStable(o, routing);
             if (route.length) return act(route, `${at}, and doing traffic routing`, graceMs);
           }
           advance('StepMetricsAnalysis', `${at}, and doing metrics analysis`);
@@ -316,7 +372,10 @@ export function decide(o: Observed): Decision {
         status.conditions = setCondition(status.conditions ?? [], 'Progressing', 'False', 'Completed', message, now);
         status.conditions = setCondition(status.conditions, 'Succeeded', rollback ? 'False' : 'True', rollback ? 'Canceled' : 'Completed', message, now);
         Object.assign(sub!, { currentStepState: 'Completed', nextStepIndex: -1, message, canaryReplicas: rollback ? 0 : sub!.canaryReplicas });
-        if (!rollback) sub!.currentStepIndex = steps.length;
+        if (!rollback) {
+          sub!.currentStepIndex = steps.length;
+          status.stableTemplateHash = sub!.canaryRevision;
+        }
         if (rollout.metadata.annotations?.[ANNOTATIONS.abort] !== undefined) {
           actions.push({ kind: 'merge', ref: refOf(rollout), patch: { metadata: { annotations: { [ANNOTATIONS.abort]: null } } }, why: 'clear the abort request' });
         }
@@ -379,6 +438,14 @@ export function decide(o: Observed): Decision {
   function remainingGraceMs(): number {
     return graceMs - seconds(sub!.lastUpdateTime, o.now) * 1000;
   }
+}
+
+/** A step that routes: by weight (0% included) or by matches. */
+const routesStep = (step: RolloutStep) => step.traffic !== undefined || (step.matches?.length ?? 0) > 0;
+
+/** What a step sends to the new version. */
+function stepRouting(step: RolloutStep): Routing {
+  return { ...(step.traffic !== undefined ? { weight: parsePercent(step.traffic)! } : {}), ...(step.matches ? { matches: step.matches } : {}) };
 }
 
 /** Why a release must be rolled back now, if it must: abort asked, template back at the stable revision, or new pods not Ready in time. */

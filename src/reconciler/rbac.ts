@@ -1,4 +1,6 @@
 import type { KubeObject } from '../traffic/objects.js';
+import { DEFAULT_SECRET_NAME } from '../webhook/certificates.js';
+import { WEBHOOK_CONFIGURATION } from '../webhook/configuration.js';
 
 /** Exactly what the reconciler reads and writes, and nothing more. */
 export const RECONCILER_RULES = [
@@ -19,25 +21,47 @@ export const RECONCILER_RULES = [
   { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['get', 'create', 'update'] },
 ];
 
+/** The admission webhook's own: its certificate Secret (in the controller's namespace) and its configuration's CA bundle. */
+const SECRET_RULES = [
+  { apiGroups: [''], resources: ['secrets'], verbs: ['create'] },
+  { apiGroups: [''], resources: ['secrets'], verbs: ['get', 'update'], resourceNames: [DEFAULT_SECRET_NAME] },
+];
+const WEBHOOK_CONFIGURATION_RULES = [
+  { apiGroups: ['admissionregistration.k8s.io'], resources: ['mutatingwebhookconfigurations'], verbs: ['get', 'update'], resourceNames: [WEBHOOK_CONFIGURATION] },
+];
+
+const RBAC = 'rbac.authorization.k8s.io';
+
+/** A Role or ClusterRole with its binding to the ServiceAccount. */
+function grant(name: string, rules: unknown[], account: { name: string; namespace: string }, namespace?: string): KubeObject[] {
+  const labels = { 'app.kubernetes.io/name': 'stepwise', 'app.kubernetes.io/component': 'reconciler' };
+  const kind = namespace === undefined ? 'ClusterRole' : 'Role';
+  const metadata = { name, labels, ...(namespace === undefined ? {} : { namespace }) };
+  return [
+    { apiVersion: `${RBAC}/v1`, kind, metadata, rules },
+    {
+      apiVersion: `${RBAC}/v1`,
+      kind: `${kind}Binding`,
+      metadata,
+      roleRef: { apiGroup: RBAC, kind, name },
+      subjects: [{ kind: 'ServiceAccount', ...account }],
+    },
+  ];
+}
+
 /**
- * A ServiceAccount for `stepwise controller` and its permissions: a ClusterRole and binding, or with
- * `watchNamespace` a Role and RoleBinding confined to that namespace.
+ * A ServiceAccount for `stepwise controller` in `namespace` and its permissions: the reconciler's as a
+ * ClusterRole, or with `watchNamespace` as a Role confined to that namespace; the webhook's certificate
+ * Secret in `namespace`; and the CA bundle of the webhook configuration (cluster-scoped, by name).
  */
 export function reconcilerRbac(options: { namespace: string; watchNamespace?: string; name?: string }): KubeObject[] {
   const name = options.name ?? 'stepwise-reconciler';
+  const account = { name, namespace: options.namespace };
   const labels = { 'app.kubernetes.io/name': 'stepwise', 'app.kubernetes.io/component': 'reconciler' };
-  const scoped = options.watchNamespace !== undefined;
-  const roleKind = scoped ? 'Role' : 'ClusterRole';
-  const roleMeta = { name, labels, ...(scoped ? { namespace: options.watchNamespace } : {}) };
   return [
-    { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name, namespace: options.namespace, labels } },
-    { apiVersion: 'rbac.authorization.k8s.io/v1', kind: roleKind, metadata: roleMeta, rules: RECONCILER_RULES },
-    {
-      apiVersion: 'rbac.authorization.k8s.io/v1',
-      kind: scoped ? 'RoleBinding' : 'ClusterRoleBinding',
-      metadata: roleMeta,
-      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: roleKind, name },
-      subjects: [{ kind: 'ServiceAccount', name, namespace: options.namespace }],
-    },
+    { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { ...account, labels } },
+    ...grant(name, RECONCILER_RULES, account, options.watchNamespace),
+    ...grant(`${name}-webhook`, SECRET_RULES, account, options.namespace),
+    ...grant(`${name}-webhook`, WEBHOOK_CONFIGURATION_RULES, account),
   ];
 }

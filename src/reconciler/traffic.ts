@@ -9,10 +9,13 @@ import type { TrafficRouting } from './types.js';
 
 const selectorOf = (svc: KubeObject | undefined) => ((svc?.spec as { selector?: Record<string, string> } | undefined)?.selector ?? {});
 
-/** The stable Service selects only the stable revision (during a release). */
+/**
+ * The stable Service selects only the stable revision (during a release), unless no stable pod is Ready: a pin
+ * would then leave it nothing to send traffic to (a workload that rolled before the Rollout took control).
+ */
 export function pinStableService(o: Observed, v: View): Action[] {
   const svc = o.stableService;
-  if (!svc || !v.stableRevision || selectorOf(svc)[v.revisionLabel] === v.stableRevision) return [];
+  if (!svc || !v.stableRevision || v.stableReadyPods === 0 || selectorOf(svc)[v.revisionLabel] === v.stableRevision) return [];
   return [{ kind: 'merge', ref: refOf(svc), patch: { spec: { selector: { [v.revisionLabel]: v.stableRevision } } }, why: `pin Service ${svc.metadata.name} to the stable revision ${v.stableRevision}` }];
 }
 

@@ -3,6 +3,8 @@ import type { KubeObject } from '../traffic/objects.js';
 
 /** Step states, with OpenKruise's exact strings (kubectl-kruise, KubeVela and Argo CD read them). */
 export type StepState = 'BeforeStepUpgrade' | 'StepUpgrade' | 'StepTrafficRouting' | 'StepMetricsAnalysis' | 'StepPaused' | 'StepReady' | 'Completed';
+/** Stepwise's condition types besides OpenKruise's; tools that know only Kruise's ignore them. */
+export type ConditionType = 'Progressing' | 'Succeeded' | 'Terminating' | 'Admitted';
 export type Phase = 'Initial' | 'Healthy' | 'Progressing' | 'Terminating' | 'Disabling' | 'Disabled';
 export type FinalisingStep =
   | ''
@@ -15,7 +17,7 @@ export type FinalisingStep =
   | 'END';
 
 export interface Condition {
-  type: 'Progressing' | 'Succeeded' | 'Terminating';
+  type: ConditionType;
   status: 'True' | 'False';
   reason: string;
   message: string;
@@ -55,6 +57,11 @@ export interface RolloutStatus {
   currentStepIndex?: number;
   currentStepState?: string;
   conditions?: Condition[];
+  /**
+   * Stepwise's hash of the pod template the workload runs outside a release (the last one released, or the one
+   * a release was rolled back to): a template that differs while no release runs bypassed admission.
+   */
+  stableTemplateHash?: string;
   canaryStatus?: SubStatus;
   blueGreenStatus?: SubStatus;
 }

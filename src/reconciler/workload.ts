@@ -1,3 +1,4 @@
+import { ROLLOUT_NAME_LABEL } from '../render/labels.js';
 import type { RollingStyle } from '../spec/normalize.js';
 import { ownedBy, refOf, type Action } from './actions.js';
 import { ANNOTATIONS, LABELS, comparableTemplate, type Observed, type View, type Workload } from './observed.js';
@@ -130,6 +131,38 @@ export function resumeWorkload(o: Observed, v: View, style: RollingStyle, rollba
     actions.push({ kind: 'merge', ref: refOf(o.canaryWorkload), patch: { spec: { replicas: 0 } }, why: `scale ${o.canaryWorkload.metadata.name} to 0` });
   }
   return actions;
+}
+
+/**
+ * Puts a workload whose new template bypassed admission under the Rollout's control, as admission would
+ * have in the same write: marked in-progressing with its stable revision, and held where it is (a Deployment
+ * paused, a StatefulSet's partition keeping the pods not yet updated).
+ */
+export function holdWorkload(o: Observed, stableRevision: string | undefined, updatedPods: number): Action {
+  const w = o.workload!;
+  const hold = w.kind === 'StatefulSet'
+    ? { updateStrategy: { type: 'RollingUpdate', rollingUpdate: { partition: Math.max(0, (w.spec.replicas ?? 1) - updatedPods) } } }
+    : { paused: true };
+  return {
+    kind: 'merge',
+    ref: refOf(w),
+    patch: {
+      metadata: {
+        annotations: { [ANNOTATIONS.inProgressing]: JSON.stringify({ rolloutName: o.rollout.metadata.name }) },
+        ...(stableRevision ? { labels: { [LABELS.stableRevision]: stableRevision } } : {}),
+      },
+      spec: hold,
+    },
+    why: `hold ${w.metadata.name} under the Rollout's control: its template changed without admission`,
+  };
+}
+
+/** The workload carries its Rollout's name, so the admission webhook sees its writes (as Kruise labels its workloads). */
+export function labelGoverned(o: Observed): Action[] {
+  const w = o.workload!;
+  if (w.metadata.labels?.[ROLLOUT_NAME_LABEL] !== undefined) return [];
+  const patch = { metadata: { labels: { [ROLLOUT_NAME_LABEL]: o.rollout.metadata.name } } };
+  return [{ kind: 'merge', ref: refOf(w), patch, why: `label ${w.metadata.name} as governed by Rollout ${o.rollout.metadata.name}` }];
 }
 
 /** The workload's own controller has finished: every pod is of the current template and available. */

@@ -4,7 +4,7 @@ import type { NormalizedApp } from '../spec/normalize.js';
 import type { Engine } from '../spec/types.js';
 import type { KubeObject } from '../traffic/objects.js';
 import { canaryService, REVISION_LABEL } from '../traffic/service.js';
-import { objectLabels } from './labels.js';
+import { objectLabels, ROLLOUT_NAME_LABEL } from './labels.js';
 import { renderRoute, renderService, renderWorkload } from './workload.js';
 
 /**
@@ -14,8 +14,22 @@ import { renderRoute, renderService, renderWorkload } from './workload.js';
  */
 export function renderApp(app: NormalizedApp, engine: Engine = app.rollout.engine): KubeObject[] {
   const renderer = ENGINES[engine];
-  const service = renderService(app);
+  const model = rolloutModel(app, objectLabels(app));
+  const mark = (o: KubeObject) => (renderer.admission ? governedBy(o, model.name) : o);
+  const service = mark(renderService(app));
   const route = renderRoute(app);
   const canary = renderer.ownsCanaryService && route ? canaryService(service, REVISION_LABEL[app.workload.kind]) : undefined;
-  return [renderWorkload(app), service, ...(canary ? [canary] : []), ...(route ? [route] : []), renderer.rollout(rolloutModel(app, objectLabels(app)))];
+  return [
+    mark(renderWorkload(app)),
+    service,
+    ...(canary ? [canary] : []),
+    ...(route ? [mark(route)] : []),
+    renderer.rollout(model),
+  ];
+}
+
+/** `object` labelled as governed by the Rollout `rolloutName`, for the admission webhook's selector. */
+export function governedBy<T extends KubeObject>(object: T, rolloutName: string): T {
+  const labels = { ...object.metadata.labels, [ROLLOUT_NAME_LABEL]: rolloutName };
+  return { ...object, metadata: { ...object.metadata, labels } };
 }

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { KubeApiError, FIELD_MANAGER } from '../../src/k8s/client.js';
+import { runRelease } from '../../src/reconciler/run.js';
 import { renderApp } from '../../src/render/app.js';
 import { loadApps } from '../../src/spec/load.js';
 import type { Engine } from '../../src/spec/types.js';
@@ -120,4 +121,16 @@ test('stepwise apply reports every object as created, configured or unchanged, a
   // Applying the same new version during its release keeps the control fields and changes nothing.
   assert.deepEqual(reported(apply(v2)), inOrder.map((n) => `${n} unchanged`));
   assert.deepEqual(await versions(), after);
+
+  // At the 0% step both Services are pinned; re-applying (no webhook here: `stepwise apply` alone) keeps the pins.
+  const paused = await runRelease(env.client, namespace, 'echoserver', { until: 'pause', pollMs: 250 });
+  const sub = paused.status!.blueGreenStatus!;
+  const selector = async (name: string) => ((await env.client.get({ apiVersion: 'v1', kind: 'Service', name, namespace }))!.spec as { selector: object }).selector;
+  const pinned = { stable: await selector('echoserver-service'), canary: await selector('echoserver-service-canary') };
+  assert.deepEqual(pinned, {
+    stable: { 'app.kubernetes.io/name': 'echoserver', 'pod-template-hash': sub.stableRevision },
+    canary: { 'app.kubernetes.io/name': 'echoserver', 'pod-template-hash': sub.podTemplateHash },
+  });
+  assert.deepEqual(reported(apply(v2)), inOrder.map((n) => `${n} unchanged`));
+  assert.deepEqual({ stable: await selector('echoserver-service'), canary: await selector('echoserver-service-canary') }, pinned);
 });

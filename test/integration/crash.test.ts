@@ -9,7 +9,7 @@ import { echoserver, ReleaseHarness } from '../support/release.js';
 const env = useCluster();
 
 function controller(namespace: string): ChildProcess {
-  return spawn(process.execPath, [`${ROOT}bin/stepwise.js`, 'controller', '--kubeconfig', env.cluster.kubeconfig, '-n', namespace, '--leader-elect=false'], { stdio: 'ignore' });
+  return spawn(process.execPath, [`${ROOT}bin/stepwise.js`, 'controller', '--kubeconfig', env.cluster.kubeconfig, '-n', namespace, '--leader-elect=false', '--webhook-port', '0'], { stdio: 'ignore' });
 }
 
 test('kill -9 of the controller in every step state and finalising stage: the release ends the same, no step skipped or repeated', async (t) => {
@@ -77,7 +77,7 @@ test('two controllers: one leads through the Lease; kill -9 it and the other tak
     rollout: '    strategy: blueGreen\n    gracePeriodSeconds: 0\n    steps:\n      - {replicas: 100%, traffic: 0%}\n      - {replicas: 100%, traffic: 100%, pause: {duration: 0}}',
   });
   const h = await ReleaseHarness.deployed(env.client, 'leader', spec('example/app:1'));
-  const start = (identity: string) => spawn(process.execPath, [`${ROOT}bin/stepwise.js`, 'controller', '--kubeconfig', env.cluster.kubeconfig, '-n', 'leader', '--lease-duration', '3', '--identity', identity], { stdio: 'ignore' });
+  const start = (identity: string) => spawn(process.execPath, [`${ROOT}bin/stepwise.js`, 'controller', '--kubeconfig', env.cluster.kubeconfig, '-n', 'leader', '--lease-duration', '3', '--identity', identity, '--webhook-port', '0'], { stdio: 'ignore' });
   const holder = async () => ((await env.client.get({ apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', name: 'stepwise-controller', namespace: 'leader' }))?.spec as { holderIdentity?: string } | undefined)?.holderIdentity;
   const a = start('replica-a');
   await eventually('replica-a leads', async () => (await holder()) === 'replica-a');

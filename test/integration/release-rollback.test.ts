@@ -43,7 +43,10 @@ test('abort at step 2: traffic back on stable at once, then new pods gone and th
   // The first pass after the abort takes all traffic off the new version.
   await reconcileOnce(env.client, 'abort', 'echoserver');
   assert.equal(await h.get('networking.k8s.io/v1', 'Ingress', 'echoserver-ingress-canary'), undefined);
-  assert.equal((await h.rollout()).status?.conditions?.find((c) => c.type === 'Progressing')?.reason, 'Cancelling');
+  // Still finishing the rollback, or (with instant pods and no grace period) already done within that pass.
+  const conditions = (await h.rollout()).status?.conditions ?? [];
+  const reason = conditions.find((c) => c.type === 'Progressing')?.reason;
+  assert.ok(reason === 'Cancelling' || (reason === 'Completed' && conditions.some((c) => c.type === 'Succeeded' && c.status === 'False')), JSON.stringify(conditions));
   await assertRolledBack(h, v1);
   assert.equal((await h.rollout()).metadata.annotations?.['stepwise.dev/abort'], undefined, 'the abort request is cleared');
 });

@@ -1,4 +1,4 @@
-import { applyPlanned, planApply } from '../../src/cli/commands/apply.js';
+import { applyPlanned, planApply } from '../../src/apply/plan.js';
 import type { KubeClient } from '../../src/k8s/client.js';
 import type { Pod, Workload } from '../../src/reconciler/observed.js';
 import { observe, ROLLOUT_REF } from '../../src/reconciler/observe.js';

@@ -30,6 +30,10 @@ let pending: Promise<ControlPlaneBuild> | undefined;
 export function ensureControlPlane(): Promise<ControlPlaneBuild> {
   pending ??= new Promise((resolve, reject) => {
     const child = spawn('bash', [`${ROOT}scripts/testenv/build.sh`, 'control-plane'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    // A cold Go build is quiet for minutes at a time: say it is still going.
+    const started = Date.now();
+    const heartbeat = setInterval(() => process.stderr.write(`[testenv] still building (${Math.round((Date.now() - started) / 1000)} s)\n`), 60_000);
+    heartbeat.unref();
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d));
@@ -39,6 +43,7 @@ export function ensureControlPlane(): Promise<ControlPlaneBuild> {
     });
     child.on('error', reject);
     child.on('close', (code) => {
+      clearInterval(heartbeat);
       if (code !== 0) return reject(new Error(`scripts/testenv/build.sh failed (exit ${code}):\n${stderr.split('\n').slice(-30).join('\n')}`));
       const root = stdout.trim().split('\n').pop()!;
       resolve({ root, bin: `${root}/bin`, crds: `${root}/crds`, kwokStages: `${root}/kwok-stages`, versions: pinnedVersions() });

@@ -1,5 +1,6 @@
 /**
- * A local cluster for trying Stepwise by hand:
+ * The test control plane: `build` builds what is missing (before the integration tests run), and a local
+ * cluster for trying Stepwise by hand:
  *   eval "$(npm run -s cluster:up)"    # starts it (or finds the running one) and exports KUBECONFIG and PATH
  *   kubectl get nodes
  *   npm run cluster:down
@@ -53,9 +54,11 @@ async function down(): Promise<void> {
 }
 
 const command = process.argv[2];
-if (command === 'up') await up();
+// `npm test` builds first, outside any test's timeout: a cold build takes many minutes.
+if (command === 'build') process.stderr.write(`[testenv] control plane in ${(await ensureControlPlane()).root}\n`);
+else if (command === 'up') await up();
 else if (command === 'down') await down();
 else {
-  process.stderr.write('usage: cli.js up|down\n');
+  process.stderr.write('usage: cli.js build|up|down\n');
   process.exitCode = 2;
 }

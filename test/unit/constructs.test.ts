@@ -9,6 +9,7 @@ import * as kplus from 'cdk8s-plus-27';
 import { parseAllDocuments } from 'yaml';
 import { Rollout, StepwiseApp } from '../../constructs/index.js';
 import { renderApp } from '../../src/render/app.js';
+import { ROLLOUT_NAME_LABEL } from '../../src/render/labels.js';
 import { SpecError } from '../../src/spec/errors.js';
 import { loadApps } from '../../src/spec/load.js';
 import { ROOT } from '../support/paths.js';
@@ -48,7 +49,7 @@ function webChart() {
   return { chart, deployment, service, ingress };
 }
 
-test('Rollout attaches to cdk8s-plus objects without modifying them', () => {
+test('Rollout attaches to cdk8s-plus objects, changing nothing on them but the label that names their Rollout', () => {
   const before = webChart();
   const untouched = Testing.synth(before.chart);
   const after = webChart();
@@ -57,7 +58,8 @@ test('Rollout attaches to cdk8s-plus objects without modifying them', () => {
     steps: [{ replicas: '100%', traffic: '0%' }, { replicas: '100%', traffic: '100%' }],
   });
   const objects = Testing.synth(after.chart);
-  assert.deepEqual(objects.slice(0, untouched.length), untouched);
+  const labelled = untouched.map((o: any) => ({ ...o, metadata: { ...o.metadata, labels: { ...o.metadata.labels, [ROLLOUT_NAME_LABEL]: 'web' } } }));
+  assert.deepEqual(objects.slice(0, untouched.length), labelled);
   const [emitted, canary] = objects.slice(untouched.length);
   assert.deepEqual(emitted.spec.workloadRef, { apiVersion: 'apps/v1', kind: 'Deployment', name: 'web' });
   assert.deepEqual(emitted.spec.strategy.blueGreen.trafficRoutings, [{ service: 'web', gracePeriodSeconds: 3, ingress: { classType: 'nginx', name: 'web' } }]);

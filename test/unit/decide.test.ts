@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import { decide, FINALISING, planHash } from '../../src/reconciler/decide.js';
 import { ANNOTATIONS, LABELS, templateHash, type Observed, type Pod, type Workload } from '../../src/reconciler/observed.js';
 import type { RolloutObject, StepState, SubStatus } from '../../src/reconciler/types.js';
+import { ROLLOUT_NAME_LABEL } from '../../src/render/labels.js';
 
 // Plain objects as the API server would return them: a blue-green echoserver, v1 stable, v2 surged.
 const template = (image: string) => ({ metadata: { labels: { app: 'web' } }, spec: { containers: [{ name: 'web', image }] } });
@@ -105,11 +106,74 @@ test('a workload marked in-progressing starts a release at step 1 and pins the s
   assert.deepEqual(d.actions.map((a) => a.kind === 'merge' && a.patch), [{ spec: { selector: { 'pod-template-hash': 'v1hash' } } }]);
 });
 
+/** A workload outside any release, labelled with its Rollout's name as synth renders it. */
+const healthyDeployment = (t = V1): Workload => ({ ...deployment(t), metadata: { name: 'web', namespace: 'default', generation: 2, labels: { [ROLLOUT_NAME_LABEL]: 'web' } } });
+
 test('a healthy workload gets the synthesized Completed sub-status OpenKruise clients poll', () => {
-  const d = decide({ now: T0, rollout: rollout(), workload: { ...deployment(V1), metadata: { name: 'web', namespace: 'default' } }, replicaSets: [rs('v1hash', V1, 5)], canaryReplicaSets: [], pods: pods('v1hash', 5) });
+  const d = decide({ now: T0, rollout: rollout(), workload: healthyDeployment(), replicaSets: [rs('v1hash', V1, 5)], canaryReplicaSets: [], pods: pods('v1hash', 5) });
   assert.equal(d.status.phase, 'Healthy');
   assert.deepEqual([d.status.blueGreenStatus?.currentStepState, d.status.blueGreenStatus?.currentStepIndex, d.status.blueGreenStatus?.nextStepIndex], ['Completed', 3, -1]);
+  assert.equal(d.status.stableTemplateHash, templateHash(V1), 'the template it runs is the released one');
   assert.deepEqual(d.actions, []);
+});
+
+test('a governed workload without the rollout-name label gets it, so the admission webhook sees its writes', () => {
+  const unlabelled = { ...healthyDeployment(), metadata: { name: 'web', namespace: 'default' } };
+  const d = decide({ now: T0, rollout: rollout(), workload: unlabelled, replicaSets: [rs('v1hash', V1, 5)], canaryReplicaSets: [], pods: pods('v1hash', 5) });
+  assert.deepEqual(d.actions.map((a) => a.kind === 'merge' && a.patch), [{ metadata: { labels: { [ROLLOUT_NAME_LABEL]: 'web' } } }]);
+});
+
+test('a template that changed without admission is taken under control and released from the step its updated pods reach', () => {
+  const healthy = { ...rollout(), status: { phase: 'Healthy' as const, stableTemplateHash: templateHash(V1) } };
+  // The Deployment's own rolling update had made 2 new pods before the reconciler saw it.
+  const rolled = { ...healthyDeployment(V2), status: { observedGeneration: 2, replicas: 7, updatedReplicas: 2, readyReplicas: 7, availableReplicas: 7 } };
+  const base = { now: T0, rollout: healthy, workload: rolled, replicaSets: [rs('v1hash', V1, 5), rs('v2hash', V2, 2)], canaryReplicaSets: [], pods: [...pods('v1hash', 5), ...pods('v2hash', 2)] };
+  const d = decide(base);
+  assert.equal(d.status.phase, 'Progressing', 'never Healthy while an unreleased version runs');
+  assert.deepEqual(d.actions.map((a) => a.kind === 'merge' && a.patch), [{
+    metadata: { annotations: { [ANNOTATIONS.inProgressing]: '{"rolloutName":"web"}' }, labels: { [LABELS.stableRevision]: 'v1hash' } },
+    spec: { paused: true },
+  }]);
+  assert.deepEqual(state(d), [1, 'BeforeStepUpgrade'], 'blue-green step 1 (100% of pods) covers the 2 updated');
+  assert.equal(d.status.blueGreenStatus?.stableRevision, 'v1hash');
+  assert.deepEqual(d.status.conditions?.find((c) => c.type === 'Admitted')?.reason, 'AdmissionBypassed');
+  assert.equal(d.events.find((e) => e.type === 'Warning')?.reason, 'AdmissionBypassed');
+  // A canary whose steps update 1, 3 and 5 pods resumes at step 2 with 2 pods updated; a StatefulSet's partition keeps the rest.
+  const canary = { ...healthy, spec: { ...healthy.spec, strategy: { canary: { steps: [{ replicas: 1 }, { replicas: 3 }, { replicas: 5 }] } } } };
+  const sts = { ...rolled, kind: 'StatefulSet', status: { observedGeneration: 2, updatedReplicas: 2, currentRevision: 'v1rev', updateRevision: 'v2rev' } };
+  const partitioned = decide({ ...base, rollout: { ...canary, spec: { ...canary.spec, workloadRef: { apiVersion: 'apps/v1', kind: 'StatefulSet', name: 'web' } } }, workload: sts, replicaSets: [] });
+  assert.deepEqual(partitioned.actions.map((a) => a.kind === 'merge' && a.patch.spec), [{ updateStrategy: { type: 'RollingUpdate', rollingUpdate: { partition: 3 } } }]);
+  assert.equal(partitioned.status.canaryStatus?.currentStepIndex, 2);
+  // Before the Deployment controller has seen the new template, its status still counts the old pods: 0 updated.
+  const unseen = decide({ ...base, workload: { ...rolled, metadata: { ...rolled.metadata, generation: 3 } } });
+  assert.deepEqual(state(unseen), [1, 'BeforeStepUpgrade']);
+});
+
+test('the stable Service is never pinned to a revision with no Ready pod (a workload that rolled before control)', () => {
+  const d = decide(observed({ rollout: rollout({ currentStepIndex: 1 }), pods: pods('v2hash', 5, true, batch), stableService: service('web', { app: 'web' }) }));
+  assert.ok(d.actions.every((a) => !(a.kind === 'merge' && a.ref.kind === 'Service')), JSON.stringify(d.actions));
+});
+
+test('a step\'s routing undone from outside (a re-applied Service) is put back, with a Warning', () => {
+  const paused = { rollout: rollout({ currentStepIndex: 2, currentStepState: 'StepPaused' }), canaryIngress: canaryIngress('10') };
+  assert.deepEqual(decide(observed(paused)).actions, [], 'nothing to restore');
+  const unpinned = decide(observed({ ...paused, stableService: service('web', { app: 'web' }), canaryService: service('web-canary', { app: 'web' }) }));
+  assert.deepEqual(unpinned.actions.map((a) => a.kind === 'merge' && [a.ref.name, a.patch]), [
+    ['web', { spec: { selector: { 'pod-template-hash': 'v1hash' } } }],
+    ['web-canary', { spec: { selector: { 'pod-template-hash': 'v2hash' } } }],
+  ]);
+  assert.equal(unpinned.events[0]?.reason, 'TrafficRestored');
+  assert.deepEqual(state(unpinned), [2, 'StepPaused'], 'still waiting for approval');
+  const reweighted = decide(observed({ ...paused, canaryIngress: canaryIngress('0') }));
+  assert.deepEqual(reweighted.actions.map((a) => a.kind === 'merge' && a.patch), [{ metadata: { annotations: { 'nginx.ingress.kubernetes.io/canary-weight': '10' } } }]);
+});
+
+test('a third version without admission during a blue-green release is held paused until the release is finished or undone', () => {
+  const surging = observed({ rollout: rollout({ currentStepIndex: 2, currentStepState: 'StepPaused' }), canaryIngress: canaryIngress('10') });
+  const d = decide({ ...surging, workload: { ...surging.workload!, spec: { ...surging.workload!.spec, template: template('web:3') } } });
+  assert.deepEqual(d.actions.map((a) => a.kind === 'merge' && a.patch), [{ spec: { paused: true } }]);
+  assert.equal(d.events[0]?.reason, 'AdmissionBypassed');
+  assert.deepEqual(state(d), [2, 'StepPaused']);
 });
 
 test('no weight reaches a version without Ready pods: while none is Ready the step waits, and existing traffic is pulled back', () => {

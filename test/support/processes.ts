@@ -1,0 +1,84 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { after } from 'node:test';
+import { ensureControlPlane } from '../testenv/build.js';
+import { ROOT } from './paths.js';
+
+/** Child processes started by this test file; killed when it ends, however it ends. */
+const children = new Set<ChildProcess>();
+const killChildren = () => {
+  for (const c of children) c.kill('SIGKILL');
+};
+// At the file's top level (this module is imported there): an `after` called inside a test would run when
+// that test ends.
+after(killChildren);
+process.once('exit', killChildren);
+function track(child: ChildProcess): void {
+  children.add(child);
+  child.once('exit', () => children.delete(child));
+}
+
+/** A running `stepwise` process (the controller), with its stderr kept for assertions and diagnostics. */
+export class StepwiseProcess {
+  private output = '';
+  private readonly waiters = new Set<() => void>();
+  readonly child: ChildProcess;
+
+  constructor(args: readonly string[]) {
+    this.child = spawn(process.execPath, [`${ROOT}bin/stepwise.js`, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+    track(this.child);
+    this.child.stderr!.setEncoding('utf8').on('data', (d: string) => {
+      this.output += d;
+      for (const w of this.waiters) w();
+    });
+  }
+
+  get log(): string {
+    return this.output;
+  }
+
+  /** Resolves when the process has printed a line matching `pattern`; fails if it exits first or `timeoutMs` passes. */
+  async waitFor(pattern: RegExp, timeoutMs = 60_000): Promise<RegExpMatchArray> {
+    return new Promise((resolve, reject) => {
+      const check = () => {
+        const m = this.output.match(pattern);
+        if (m) finish(() => resolve(m));
+        else if (this.child.exitCode !== null) finish(() => reject(new Error(`stepwise exited (${this.child.exitCode}) before printing ${pattern}:\n${this.output}`)));
+      };
+      const timer = setTimeout(() => finish(() => reject(new Error(`timed out waiting for ${pattern}:\n${this.output}`))), timeoutMs);
+      const finish = (f: () => void) => {
+        clearTimeout(timer);
+        this.waiters.delete(check);
+        this.child.off('exit', check);
+        f();
+      };
+      this.waiters.add(check);
+      this.child.on('exit', check);
+      check();
+    });
+  }
+
+  get running(): boolean {
+    return this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  /** Stops it (SIGTERM, or SIGKILL) and waits until it has exited. */
+  async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+    if (!this.running) return;
+    const exited = new Promise((r) => this.child.once('exit', r));
+    this.child.kill(signal);
+    await exited;
+  }
+}
+
+export interface KubectlRun {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** The test environment's kubectl (the pinned version), against `kubeconfig`. */
+export async function kubectl(kubeconfig: string, args: readonly string[], input = ''): Promise<KubectlRun> {
+  const { bin } = await ensureControlPlane();
+  const r = spawnSync(`${bin}/kubectl`, ['--kubeconfig', kubeconfig, ...args], { input, encoding: 'utf8', timeout: 60_000 });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
