@@ -33,6 +33,8 @@ export interface WebhookOptions {
 export class AdmissionWebhook {
   private timer?: NodeJS.Timeout;
   private serving?: ServingCertificate;
+  /** Whether a webhook configuration was found the last time (logged when that changes). */
+  private installed?: boolean;
 
   private constructor(private readonly client: KubeClient, private readonly options: WebhookOptions, private server?: AdmissionServer) {}
 
@@ -91,9 +93,12 @@ export class AdmissionWebhook {
   private async trust(tls: ServingCertificate): Promise<void> {
     this.serving = tls;
     if (!tls.caBundle) return;
-    if (!(await trustCaBundle(this.client, tls.caBundle))) {
-      this.options.log?.('no webhook configuration is installed: only `stepwise apply` starts releases safely (see `stepwise install --help`)');
-    }
+    const installed = await trustCaBundle(this.client, tls.caBundle);
+    if (installed === this.installed) return;
+    this.installed = installed;
+    this.options.log?.(installed
+      ? 'the webhook configuration trusts this certificate: any deployer starts releases safely'
+      : 'no webhook configuration is installed: only `stepwise apply` starts releases safely (see `stepwise install --help`)');
   }
 
   /** Renewed or re-read certificates are served from the next connection on, and trusted by the configuration. */

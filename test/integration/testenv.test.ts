@@ -92,11 +92,13 @@ test('a process interrupted with a cluster running leaves no component and no ru
   assert.equal(existsSync(state.runDir), false, 'run directory removed');
 });
 
-/** Live processes running one of the control plane's binaries. */
+/** Live control-plane processes this test process started (other clusters on the machine are not ours to count). */
 function controlPlaneProcesses(): number {
   return readdirSync('/proc').filter((pid) => /^\d+$/.test(pid)).filter((pid) => {
     try {
-      return /\/testenv\/[^/]+\/bin\/(etcd|kube-|kwok)/.test(readFileSync(`/proc/${pid}/cmdline`, 'utf8'));
+      // Field 4 of /proc/PID/stat is the parent's pid; the command name before it may hold spaces, in parentheses.
+      const parent = Number(readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ')[1]);
+      return parent === process.pid && /\/testenv\/[^/]+\/bin\/(etcd|kube-|kwok)/.test(readFileSync(`/proc/${pid}/cmdline`, 'utf8'));
     } catch {
       return false;
     }
