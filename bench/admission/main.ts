@@ -16,17 +16,18 @@ import { renderApp } from '../../src/render/app.js';
 import { ROLLOUT_NAME_LABEL } from '../../src/render/labels.js';
 import { loadApps } from '../../src/spec/load.js';
 import type { KubeObject } from '../../src/traffic/objects.js';
-import { createNamespace, eventually } from '../../test/support/kube.js';
+import { apiserverSeries, createNamespace, eventually } from '../../test/support/kube.js';
 import { stepwise } from '../../test/support/cli.js';
 import { StepwiseProcess } from '../../test/support/processes.js';
 import { startCluster } from '../../test/testenv/cluster.js';
 import { freePorts } from '../../test/testenv/process.js';
 
-const SEQUENTIAL = 100;
+const SEQUENTIAL = 200;
 const BURST = 200;
 const NAMESPACE = 'bench';
 
-const cluster = await startCluster({ nodes: 4, log: () => {} });
+// 400 apps and 200 plain Deployments of one pod each, plus a canary pod per release: 110 pods a node.
+const cluster = await startCluster({ nodes: 10, log: () => {} });
 const client = new KubeClient(cluster.kubeConfig());
 const [port] = await freePorts(1) as [number];
 await createNamespace(client, 'stepwise-system');
@@ -34,7 +35,7 @@ await createNamespace(client, NAMESPACE);
 const installed = stepwise(['install', '--kubeconfig', cluster.kubeconfig, '-n', 'stepwise-system', '--webhook-url', `https://127.0.0.1:${port}`]);
 if (installed.status !== 0) throw new Error(installed.stderr);
 const controller = new StepwiseProcess(['controller', '-A', '--kubeconfig', cluster.kubeconfig, '--lease-namespace', 'stepwise-system',
-  '--webhook-port', String(port), '--webhook-bind-address', '127.0.0.1']);
+  '--webhook-port', String(port), '--webhook-bind-address', '127.0.0.1', '--stats-every', '1']);
 await controller.waitFor(/leading as/);
 
 /** An app of one pod whose release waits for approval at its first step: the release adds no pods to the load. */
@@ -77,14 +78,37 @@ async function timed(object: KubeObject): Promise<number> {
 }
 const quantile = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.ceil(q * xs.length) - 1)]!;
 
-process.stderr.write(`latency: ${SEQUENTIAL} applies of each kind, interleaved\n`);
+/** The controller's latest stats line, once it is newer than now (printed every second). */
+async function controllerStats(): Promise<{ webhook: { reviews: number; totalMs: number; slowestMs: number; connections: number } }> {
+  const lines = () => [...controller.log.matchAll(/^stats (.*)$/gm)];
+  const seen = lines().length;
+  await eventually('a fresh stats line', async () => lines().length > seen);
+  return JSON.parse(lines().pop()![1]!);
+}
+const rollout = (name: string) => client.get<KubeObject & { status?: { phase?: string; canaryStatus?: { currentStepState?: string } } }>(
+  { apiVersion: 'stepwise.dev/v1alpha1', kind: 'Rollout', name, namespace: NAMESPACE });
+
+process.stderr.write(`latency: ${SEQUENTIAL} applies of each kind, in alternating order, each release settled before the next\n`);
 const governed: number[] = [];
 const plain: number[] = [];
+/** Seconds and count of the API server's calls to the workload webhook so far, as it measured them. */
+async function webhookCalls(): Promise<{ seconds: number; count: number }> {
+  const total = async (suffix: string) => (await apiserverSeries(client, `apiserver_admission_webhook_admission_duration_seconds_${suffix}`))
+    .filter((x) => x.labels.name === 'workloads.admission.stepwise.dev').reduce((sum, x) => sum + x.value, 0);
+  return { seconds: await total('sum'), count: await total('count') };
+}
+const before = await controllerStats();
+const callsBefore = await webhookCalls();
 for (let i = 0; i < SEQUENTIAL; i++) {
   const next = app(governedNames[i]!, 'example/app:2');
-  governed.push(await timed(workloadOf(next)));
-  plain.push(await timed(ungoverned(next, plainNames[i]!)));
+  const pair = [async () => governed.push(await timed(workloadOf(next))), async () => plain.push(await timed(ungoverned(next, plainNames[i]!)))];
+  for (const measure of i % 2 ? pair.reverse() : pair) await measure();
+  // A deploy at a time: the release it started reaches its first pause before the next one is measured.
+  await eventually(`${governedNames[i]} paused`, async () => (await rollout(governedNames[i]!))?.status?.canaryStatus?.currentStepState === 'StepPaused');
 }
+const afterSequential = await controllerStats();
+const callsAfter = await webhookCalls();
+const callMs = (1000 * (callsAfter.seconds - callsBefore.seconds)) / (callsAfter.count - callsBefore.count);
 const paused = await client.get<Workload>({ apiVersion: 'apps/v1', kind: 'Deployment', name: governedNames[0]!, namespace: NAMESPACE });
 if (paused?.metadata.annotations?.['stepwise.dev/in-progressing'] === undefined) throw new Error('the webhook did not start the release');
 
@@ -95,11 +119,19 @@ const burstMs = performance.now() - burstStarted;
 const failures = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
 const burst = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
 
+// The webhook's own account of its reviews in each phase, from the controller's stats.
+const afterBurst = await controllerStats();
+const perReview = (from: typeof before, to: typeof before) => {
+  const n = to.webhook.reviews - from.webhook.reviews;
+  return `${((to.webhook.totalMs - from.webhook.totalMs) / n).toFixed(2)} ms on average over ${n}, on ${to.webhook.connections - from.webhook.connections} new connections`;
+};
 const row = (label: string, xs: number[]) => `| ${label} | ${quantile(xs, 0.5).toFixed(1)} ms | ${quantile(xs, 0.99).toFixed(1)} ms |`;
 const addedP50 = quantile(governed, 0.5) - quantile(plain, 0.5);
 const addedP99 = quantile(governed, 0.99) - quantile(plain, 0.99);
 console.log(['| apply of a new image | p50 | p99 |', '|---|---:|---:|', row('governed (webhook called)', governed), row('plain (no webhook)', plain), row(`burst of ${BURST} at once`, burst)].join('\n'));
 console.log(`added by admission: p50 ${addedP50.toFixed(1)} ms, p99 ${addedP99.toFixed(1)} ms (target p99 ≤ 20 ms)`);
+console.log(`the API server's call to the webhook, one at a time: ${callMs.toFixed(2)} ms on average`);
+console.log(`review inside the controller, request in to response out: ${perReview(before, afterSequential)} one at a time; ${perReview(afterSequential, afterBurst)} in the burst`);
 console.log(`burst: ${BURST} applies in ${burstMs.toFixed(0)} ms, ${failures.length} failed${failures.length ? `: ${failures.map((f) => (f.reason instanceof KubeApiError ? f.reason.message : String(f.reason))).slice(0, 3).join('; ')}` : ''}`);
 await controller.stop();
 await cluster.stop();

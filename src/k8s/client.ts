@@ -110,18 +110,22 @@ export class KubeClient {
     const res = await this.send('GET', path, { query: { ...query, watch: 'true' }, signal });
     if (res.statusCode !== 200) throw apiError('watch', path, res.statusCode ?? 0, await readAll(res));
     res.setEncoding('utf8');
-    let pending = '';
+    // The start of a line whose end has not arrived yet; each chunk is searched once, so a large event
+    // spread over many chunks costs its length, not its length times the chunks.
+    let partial = '';
     return new Promise<void>((resolve, reject) => {
       res.on('data', (chunk: string) => {
-        pending += chunk;
         try {
-          for (let end = pending.indexOf('\n'); end >= 0; end = pending.indexOf('\n')) {
-            const line = pending.slice(0, end);
-            pending = pending.slice(end + 1);
+          let start = 0;
+          for (let end = chunk.indexOf('\n'); end >= 0; end = chunk.indexOf('\n', start)) {
+            const line = partial + chunk.slice(start, end);
+            partial = '';
+            start = end + 1;
             if (!line) continue;
             const event = JSON.parse(line) as { type: string; object: KubeObject };
             onEvent(event.type, event.object);
           }
+          partial += chunk.slice(start);
         } catch (e) {
           res.destroy();
           reject(e);

@@ -72,9 +72,20 @@ export interface Observed {
   httpRoute?: KubeObject;
 }
 
+/**
+ * Hashes already computed, per template object. Objects read from the API server or the cache are replaced,
+ * never changed in place, so a template object's hash never changes; a reconcile pass hashes the same few
+ * templates many times.
+ */
+const hashes = new WeakMap<PodTemplate, string>();
+
 /** A stable hash of a pod template, ignoring the labels controllers and releases add to pods. */
 export function templateHash(template: PodTemplate | undefined): string {
-  return createHash('sha256').update(canonical(comparableTemplate(template))).digest('hex').slice(0, 10);
+  const known = template && hashes.get(template);
+  if (known) return known;
+  const hash = createHash('sha256').update(canonical(comparableTemplate(template))).digest('hex').slice(0, 10);
+  if (template) hashes.set(template, hash);
+  return hash;
 }
 
 /** A template without controller- and release-added labels, for comparisons across ReplicaSets. */

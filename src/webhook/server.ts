@@ -1,4 +1,5 @@
-import { createSecureServer, type Http2SecureServer, type Http2ServerRequest, type Http2ServerResponse } from 'node:http2';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { KeyPair } from './x509.js';
 import type { AdmissionRequestBody, AdmissionResponseBody } from './review.js';
@@ -7,6 +8,11 @@ import type { AdmissionRequestBody, AdmissionResponseBody } from './review.js';
 export const ADMIT_PATH = '/admit';
 /** An AdmissionReview carries the object twice; Kubernetes objects are at most 1.5 MiB each. */
 const MAX_BODY_BYTES = 8 * 1024 * 1024;
+/**
+ * Idle connections stay open longer than the API server's client keeps them (Go's 90 s), so the server never
+ * closes one the API server is about to send a review on.
+ */
+const KEEP_ALIVE_MS = 120_000;
 
 export interface AdmissionServerOptions {
   port: number;
@@ -20,16 +26,23 @@ export interface AdmissionServerOptions {
 }
 
 /**
- * The HTTPS endpoint the API server calls with `admission.k8s.io/v1` AdmissionReviews (HTTP/2, or HTTP/1.1).
+ * The HTTPS endpoint the API server calls with `admission.k8s.io/v1` AdmissionReviews. HTTP/1.1 with kept-alive
+ * connections: the API server opens one per review in flight, where over HTTP/2 concurrent reviews would queue
+ * behind one connection's flow-control window (measured: 1.5 ms against 840 ms a review in a burst of 200).
  * A malformed review gets a 400; a failure inside the handler is a refusal naming the error, so that a
  * governed write never passes unchecked.
  */
 export class AdmissionServer {
-  private constructor(private readonly server: Http2SecureServer) {}
+  /** TLS connections accepted so far (the API server keeps them open and reuses them). */
+  connections = 0;
+
+  private constructor(private readonly server: Server) {
+    server.on('secureConnection', () => this.connections++);
+  }
 
   static async start(options: AdmissionServerOptions): Promise<AdmissionServer> {
-    const server = createSecureServer({ key: options.tls.keyPem, cert: options.tls.certPem, allowHTTP1: true });
-    server.on('request', (req: Http2ServerRequest, res: Http2ServerResponse) => void serve(req, res, options));
+    const server = createServer({ key: options.tls.keyPem, cert: options.tls.certPem, keepAliveTimeout: KEEP_ALIVE_MS, noDelay: true });
+    server.on('request', (req: IncomingMessage, res: ServerResponse) => void serve(req, res, options));
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(options.port, options.host, () => resolve());
@@ -51,14 +64,14 @@ export class AdmissionServer {
   }
 }
 
-async function serve(req: Http2ServerRequest, res: Http2ServerResponse, options: AdmissionServerOptions): Promise<void> {
+async function serve(req: IncomingMessage, res: ServerResponse, options: AdmissionServerOptions): Promise<void> {
   const reply = (status: number, body: unknown) => {
     const text = JSON.stringify(body);
     res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
     res.end(text);
   };
   if (req.method === 'GET' && req.url === '/healthz') return reply(200, { status: 'ok' });
-  if (req.method !== 'POST' || req.url.split('?')[0] !== ADMIT_PATH) return reply(404, { message: `no such endpoint: ${req.method} ${req.url}` });
+  if (req.method !== 'POST' || req.url?.split('?')[0] !== ADMIT_PATH) return reply(404, { message: `no such endpoint: ${req.method} ${req.url}` });
   const started = performance.now();
   let review: { apiVersion?: string; kind?: string; request?: AdmissionRequestBody };
   try {
@@ -81,7 +94,7 @@ async function serve(req: Http2ServerRequest, res: Http2ServerResponse, options:
 
 const describe = (r: AdmissionRequestBody) => `${r.object?.kind ?? '?'}/${r.namespace ?? ''}/${r.object?.metadata.name ?? '?'}`;
 
-async function readBody(req: Http2ServerRequest): Promise<string> {
+async function readBody(req: IncomingMessage): Promise<string> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {

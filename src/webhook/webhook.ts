@@ -68,6 +68,11 @@ export class AdmissionWebhook {
     return this.server!.port;
   }
 
+  /** TLS connections the webhook has accepted. */
+  get connections(): number {
+    return this.server?.connections ?? 0;
+  }
+
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     await this.server?.stop();

@@ -36,7 +36,7 @@ export const controllerCommand: CommandModule<object, ControllerArgs> = {
     .option('webhook-port', { type: 'number', default: DEFAULT_WEBHOOK_PORT, describe: 'HTTPS port of the admission webhook (0: any free port)' })
     .option('webhook-bind-address', { type: 'string', describe: 'Address the webhook listens on (default: every interface)' })
     .option('webhook-cert-dir', { type: 'string', describe: 'Serve tls.crt and tls.key from this directory instead of a managed certificate' })
-    .option('stats-every', { type: 'number', describe: 'Print a JSON stats line (passes, API requests, slowest pass, memory) every N seconds' })
+    .option('stats-every', { type: 'number', describe: 'Print a JSON stats line (passes, API requests, slowest pass, memory, webhook reviews) every N seconds' })
     .example('$0 controller -A', 'Drive releases in every namespace')
     .example('$0 controller -n shop --workers 16', 'One namespace, more at once')
     .example('$0 controller -A --webhook-bind-address 127.0.0.1', 'For a local cluster whose webhook was installed with --webhook-url https://127.0.0.1:9443'),
@@ -47,6 +47,12 @@ export const controllerCommand: CommandModule<object, ControllerArgs> = {
     const controller = new Controller(client, { ...(args['all-namespaces'] ? {} : { namespace }), workers: args.workers, log });
     const abort = new AbortController();
     let webhook: AdmissionWebhook | undefined;
+    const reviews = { reviews: 0, totalMs: 0, slowestMs: 0 };
+    const reviewed = (ms: number) => {
+      reviews.reviews++;
+      reviews.totalMs += ms;
+      reviews.slowestMs = Math.max(reviews.slowestMs, ms);
+    };
     const elector = args['leader-elect']
       ? new LeaderElector(client, { namespace: home, name: 'stepwise-controller', identity: args.identity ?? `${hostname()}-${process.pid}`, leaseSeconds: args['lease-duration'], renewSeconds: Math.max(1, args['lease-duration'] / 3) })
       : undefined;
@@ -67,6 +73,7 @@ export const controllerCommand: CommandModule<object, ControllerArgs> = {
           port: args['webhook-port'],
           namespace: home,
           log,
+          onReviewed: reviewed,
           ...(args['webhook-bind-address'] ? { host: args['webhook-bind-address'] } : {}),
           ...(args['webhook-cert-dir'] ? { certDir: args['webhook-cert-dir'] } : {}),
         });
@@ -88,7 +95,8 @@ export const controllerCommand: CommandModule<object, ControllerArgs> = {
     controller.run();
     if (args['stats-every']) {
       setInterval(() => {
-        process.stderr.write(`stats ${JSON.stringify({ ...controller.stats, requests: client.requests, rssBytes: process.memoryUsage().rss })}\n`);
+        const stats = { ...controller.stats, requests: client.requests, rssBytes: process.memoryUsage().rss, webhook: { ...reviews, connections: webhook?.connections ?? 0 } };
+        process.stderr.write(`stats ${JSON.stringify(stats)}\n`);
       }, args['stats-every'] * 1000).unref();
     }
     await new Promise(() => {});
