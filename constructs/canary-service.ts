@@ -24,7 +24,8 @@ export class CanaryService extends ApiObject {
 
   constructor(scope: Construct, id: string, props: CanaryServiceProps) {
     const stable = ApiObject.of(props.service);
-    if (stable.kind !== 'Service') throw new Error(`${scope.node.path}/${id}: service must be a Service, got ${stable.kind} "${stable.name}"`);
+    if (stable.kind !== 'Service')
+      throw new Error(`${scope.node.path}/${id}: service must be a Service, got ${stable.kind} "${stable.name}"`);
     super(scope, id, { apiVersion: 'v1', kind: 'Service', metadata: { name: canaryServiceName(stable.name) } });
     this.stable = stable;
     this.revisionLabel = props.revisionLabel ?? REVISION_LABEL.Deployment;

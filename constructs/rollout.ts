@@ -63,17 +63,39 @@ export class Rollout extends Construct {
     super(scope, id);
     const workload = ApiObject.of(props.workload);
     const kind = workload.kind as WorkloadKind;
-    if (kind !== 'Deployment' && kind !== 'StatefulSet') throw new Error(`${this.node.path}: workload must be a Deployment or a StatefulSet, got ${workload.kind} "${workload.name}"`);
-    if (props.ingress && props.httpRoute) throw new Error(`${this.node.path}: give ingress or httpRoute, not both (one traffic route per Rollout)`);
-    const route = props.ingress ? { kind: 'ingress' as const, object: ApiObject.of(props.ingress) } : props.httpRoute ? { kind: 'gateway' as const, object: ApiObject.of(props.httpRoute) } : undefined;
+    if (kind !== 'Deployment' && kind !== 'StatefulSet')
+      throw new Error(
+        `${this.node.path}: workload must be a Deployment or a StatefulSet, got ${workload.kind} "${workload.name}"`,
+      );
+    if (props.ingress && props.httpRoute)
+      throw new Error(`${this.node.path}: give ingress or httpRoute, not both (one traffic route per Rollout)`);
+    const route = props.ingress
+      ? { kind: 'ingress' as const, object: ApiObject.of(props.ingress) }
+      : props.httpRoute
+        ? { kind: 'gateway' as const, object: ApiObject.of(props.httpRoute) }
+        : undefined;
     if (route && !props.service) throw new Error(`${this.node.path}: a route needs the stable service it routes to`);
     const expectedKind = route?.kind === 'ingress' ? 'Ingress' : 'HTTPRoute';
-    if (route && route.object.kind !== expectedKind) throw new Error(`${this.node.path}: ${route.kind === 'ingress' ? 'ingress' : 'httpRoute'} must be an ${expectedKind}, got ${route.object.kind} "${route.object.name}"`);
+    if (route && route.object.kind !== expectedKind)
+      throw new Error(
+        `${this.node.path}: ${route.kind === 'ingress' ? 'ingress' : 'httpRoute'} must be an ${expectedKind}, got ${route.object.kind} "${route.object.name}"`,
+      );
 
     const { workload: _w, service: _s, ingress: _i, httpRoute: _h, name, labels, ...spec } = props;
-    const violations = validateRollout(spec, { workloadKind: kind, ...(route ? { routeKind: route.kind } : {}), base: '' }).filter((v) => v.severity !== 'warning');
+    const violations = validateRollout(spec, {
+      workloadKind: kind,
+      ...(route ? { routeKind: route.kind } : {}),
+      base: '',
+    }).filter((v) => v.severity !== 'warning');
     if (violations.length) {
-      throw new SpecError(violations.map((v) => ({ location: { file: this.node.path }, path: pointerToPath(v.pointer), message: v.message, severity: 'error' as const })));
+      throw new SpecError(
+        violations.map((v) => ({
+          location: { file: this.node.path },
+          path: pointerToPath(v.pointer),
+          message: v.message,
+          severity: 'error' as const,
+        })),
+      );
     }
     this.plan = normalizeRollout(spec, kind, '').rollout;
 
@@ -97,7 +119,10 @@ export class Rollout extends Construct {
     const rendered = engine.rollout(model);
     this.apiObject = new ApiObject(this, 'Resource', rendered);
     if (engine.ownsCanaryService && route && props.service) {
-      this.canaryService = new CanaryService(this, 'CanaryService', { service: props.service, revisionLabel: REVISION_LABEL[kind] });
+      this.canaryService = new CanaryService(this, 'CanaryService', {
+        service: props.service,
+        revisionLabel: REVISION_LABEL[kind],
+      });
     }
   }
 }

@@ -24,12 +24,19 @@ export class StepwiseApp extends Construct {
    * Loads an app from YAML layers (later files refine earlier ones, as `stepwise synth -f a -f b`).
    * Throws a `SpecError` naming file, line and field of every problem.
    */
-  public static fromFiles(scope: Construct, id: string, files: readonly string[], options: { name?: string; engine?: Engine } = {}): StepwiseApp {
+  public static fromFiles(
+    scope: Construct,
+    id: string,
+    files: readonly string[],
+    options: { name?: string; engine?: Engine } = {},
+  ): StepwiseApp {
     const { apps, issues } = loadApps(files.map((file) => ({ file, text: readFileSync(file, 'utf8') })));
     if (issues.some((i) => i.severity === 'error')) throw new SpecError(issues);
     const loaded = options.name ? apps.find((a) => a.app.name === options.name) : apps[0];
     if (!loaded || (!options.name && apps.length > 1)) {
-      throw new Error(`${files.join(' + ')}: ${options.name ? `no app named "${options.name}"` : `holds ${apps.length} apps; pick one with options.name`}`);
+      throw new Error(
+        `${files.join(' + ')}: ${options.name ? `no app named "${options.name}"` : `holds ${apps.length} apps; pick one with options.name`}`,
+      );
     }
     return new StepwiseApp(scope, id, { spec: loaded.spec, ...(options.engine ? { engine: options.engine } : {}) });
   }

@@ -18,8 +18,25 @@ export { decide, type Decision } from './reconciler/decide.js';
 export { observe } from './reconciler/observe.js';
 export { reconcileOnce, runRelease } from './reconciler/run.js';
 export { Controller } from './reconciler/controller.js';
-export { admit, AdmissionError, governanceOf, stableVersion, type Admission, type AdmissionRequest, type Governance } from './apply/admit.js';
-export { planApply, applyPlanned, planObjects, writeChanged, PlanError, type AppPlan, type PlannedObject, type Change } from './apply/plan.js';
+export {
+  admit,
+  AdmissionError,
+  governanceOf,
+  stableVersion,
+  type Admission,
+  type AdmissionRequest,
+  type Governance,
+} from './apply/admit.js';
+export {
+  planApply,
+  applyPlanned,
+  planObjects,
+  writeChanged,
+  PlanError,
+  type AppPlan,
+  type PlannedObject,
+  type Change,
+} from './apply/plan.js';
 export { AdmissionWebhook, type WebhookOptions } from './webhook/webhook.js';
 export { webhookConfiguration, WEBHOOK_CONFIGURATION, type WebhookEndpoint } from './webhook/configuration.js';
 export { review, type AdmissionLookup } from './webhook/review.js';

@@ -30,15 +30,36 @@ import { rssBytes } from '../../test/testenv/process.js';
 
 const PARTS = ['latency', 'release', 'scale'] as const;
 const chosen = process.argv.slice(2);
-for (const part of chosen) if (!(PARTS as readonly string[]).includes(part)) throw new Error(`unknown part ${part}: choose from ${PARTS.join(', ')}`);
+for (const part of chosen)
+  if (!(PARTS as readonly string[]).includes(part))
+    throw new Error(`unknown part ${part}: choose from ${PARTS.join(', ')}`);
 const runs = (part: (typeof PARTS)[number]) => chosen.length === 0 || chosen.includes(part);
 
 const cluster = await startCluster({ nodes: 12, log: () => {} });
 const client = new KubeClient(cluster.kubeConfig());
 const controllers: ChildProcess[] = [];
 
-function controller(namespace: string, stats?: (s: { passes: number; requests: number; slowestPassMs: number; rssBytes: number }) => void): ChildProcess {
-  const p = spawn(process.execPath, [`${ROOT}bin/stepwise.js`, 'controller', '--kubeconfig', cluster.kubeconfig, '-n', namespace, '--leader-elect=false', '--no-webhook', '--workers', '16', ...(stats ? ['--stats-every', '1'] : [])], { stdio: ['ignore', 'ignore', 'pipe'] });
+function controller(
+  namespace: string,
+  stats?: (s: { passes: number; requests: number; slowestPassMs: number; rssBytes: number }) => void,
+): ChildProcess {
+  const p = spawn(
+    process.execPath,
+    [
+      `${ROOT}bin/stepwise.js`,
+      'controller',
+      '--kubeconfig',
+      cluster.kubeconfig,
+      '-n',
+      namespace,
+      '--leader-elect=false',
+      '--no-webhook',
+      '--workers',
+      '16',
+      ...(stats ? ['--stats-every', '1'] : []),
+    ],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
   // Its log is kept with the cluster's (STEPWISE_KEEP_RUN=1 keeps the run directory).
   const log = createWriteStream(`${cluster.state.runDir}/controller-${namespace}.log`, { flags: 'a' });
   let buffer = '';
@@ -87,8 +108,10 @@ function deploymentAlone(spec: string, namespace: string): KubeObject {
 }
 
 const rolloutOf = (namespace: string, name: string) => client.get<RolloutObject>({ ...ROLLOUT_REF, name, namespace });
-const healthy = async (namespace: string, name: string) => (await rolloutOf(namespace, name))?.status?.phase === 'Healthy';
-const percentile = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.ceil((p / 100) * xs.length) - 1)]!;
+const healthy = async (namespace: string, name: string) =>
+  (await rolloutOf(namespace, name))?.status?.phase === 'Healthy';
+const percentile = (xs: number[], p: number) =>
+  [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.ceil((p / 100) * xs.length) - 1)]!;
 const median = (xs: number[]) => percentile(xs, 50);
 const ms = (x: number) => `${x.toFixed(0)} ms`;
 
@@ -99,12 +122,22 @@ interface PartResult {
 }
 
 /** An app spec; JSON is YAML, and spares the benchmark indentation mistakes. */
-function app(name: string, image: string, replicas: number, rollout: Record<string, unknown>, podAnnotations: Record<string, string> = {}): string {
+function app(
+  name: string,
+  image: string,
+  replicas: number,
+  rollout: Record<string, unknown>,
+  podAnnotations: Record<string, string> = {},
+): string {
   return JSON.stringify({
     apiVersion: 'stepwise.dev/v1alpha1',
     kind: 'App',
     metadata: { name },
-    spec: { workload: { image, replicas, podAnnotations, readinessProbe: { tcpSocket: { port: 'http' } } }, route: { ingress: { host: `${name}.example.com` } }, rollout },
+    spec: {
+      workload: { image, replicas, podAnnotations, readinessProbe: { tcpSocket: { port: 'http' } } },
+      route: { ingress: { host: `${name}.example.com` } },
+      rollout,
+    },
   });
 }
 
@@ -112,44 +145,71 @@ function app(name: string, image: string, replicas: number, rollout: Record<stri
 async function apiserverCounters(): Promise<Map<string, number>> {
   const counters = new Map<string, number>();
   const add = (series: string, value: number) => counters.set(series, (counters.get(series) ?? 0) + value);
-  for (const { labels, value } of await apiserverSeries(client, 'apiserver_request_total')) add(`${labels.verb} ${labels.resource}${labels.subresource ? `/${labels.subresource}` : ''}`, value);
-  for (const { labels, value } of await apiserverSeries(client, 'apiserver_watch_events_total')) add(`watch events ${labels.resource}`, value);
+  for (const { labels, value } of await apiserverSeries(client, 'apiserver_request_total'))
+    add(`${labels.verb} ${labels.resource}${labels.subresource ? `/${labels.subresource}` : ''}`, value);
+  for (const { labels, value } of await apiserverSeries(client, 'apiserver_watch_events_total'))
+    add(`watch events ${labels.resource}`, value);
   return counters;
 }
 
 function topDeltas(before: Map<string, number>, after: Map<string, number>, count: number): string {
-  return [...after].map(([series, n]) => [series, n - (before.get(series) ?? 0)] as const)
-    .filter(([, n]) => n > 0).sort((a, b) => b[1] - a[1]).slice(0, count)
-    .map(([series, n]) => `  ${String(n).padStart(7)}  ${series}`).join('\n');
+  return [...after]
+    .map(([series, n]) => [series, n - (before.get(series) ?? 0)] as const)
+    .filter(([, n]) => n > 0)
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, count)
+    .map(([series, n]) => `  ${String(n).padStart(7)}  ${series}`)
+    .join('\n');
 }
 
 /** 1. Approval -> traffic object updated. */
 async function approvalLatency(): Promise<PartResult> {
   const latencySteps = 21;
-  const latencySpec = (image: string) => app('latency', image, 2, {
-    strategy: 'canary',
-    gracePeriodSeconds: 0,
-    steps: [...Array.from({ length: latencySteps }, (_, i) => ({ replicas: 1, traffic: `${i + 1}%` })), { replicas: '100%', traffic: '100%' }],
-  });
+  const latencySpec = (image: string) =>
+    app('latency', image, 2, {
+      strategy: 'canary',
+      gracePeriodSeconds: 0,
+      steps: [
+        ...Array.from({ length: latencySteps }, (_, i) => ({ replicas: 1, traffic: `${i + 1}%` })),
+        { replicas: '100%', traffic: '100%' },
+      ],
+    });
   await createNamespace(client, 'latency');
   controller('latency');
   await apply('latency', latencySpec('example/app:1'));
   await eventually('latency v1 healthy', () => healthy('latency', 'latency'), 60_000);
   const weightSeen = new Map<string, number>();
-  const ingresses = new Informer(client, { apiVersion: 'networking.k8s.io/v1', kind: 'Ingress', namespace: 'latency' }, (_t, o) => {
-    const w = o.metadata.annotations?.['nginx.ingress.kubernetes.io/canary-weight'];
-    if (w && !weightSeen.has(w)) weightSeen.set(w, performance.now());
-  });
+  const ingresses = new Informer(
+    client,
+    { apiVersion: 'networking.k8s.io/v1', kind: 'Ingress', namespace: 'latency' },
+    (_t, o) => {
+      const w = o.metadata.annotations?.['nginx.ingress.kubernetes.io/canary-weight'];
+      if (w && !weightSeen.has(w)) weightSeen.set(w, performance.now());
+    },
+  );
   await ingresses.start();
   await apply('latency', latencySpec('example/app:2'));
-  await eventually('step 1 paused', async () => (await rolloutOf('latency', 'latency'))?.status?.canaryStatus?.currentStepState === 'StepPaused', 60_000);
+  await eventually(
+    'step 1 paused',
+    async () => (await rolloutOf('latency', 'latency'))?.status?.canaryStatus?.currentStepState === 'StepPaused',
+    60_000,
+  );
   const latencies: number[] = [];
   for (let step = 2; step <= latencySteps; step++) {
     const t0 = performance.now();
-    await client.mergePatch({ ...ROLLOUT_REF, name: 'latency', namespace: 'latency' }, { status: { canaryStatus: { currentStepState: 'StepReady' } } }, 'status', 'bench');
+    await client.mergePatch(
+      { ...ROLLOUT_REF, name: 'latency', namespace: 'latency' },
+      { status: { canaryStatus: { currentStepState: 'StepReady' } } },
+      'status',
+      'bench',
+    );
     await eventually(`weight ${step}`, async () => weightSeen.has(String(step)), 30_000);
     latencies.push(weightSeen.get(String(step))! - t0);
-    await eventually(`step ${step} paused`, async () => (await rolloutOf('latency', 'latency'))?.status?.canaryStatus?.currentStepState === 'StepPaused', 30_000);
+    await eventually(
+      `step ${step} paused`,
+      async () => (await rolloutOf('latency', 'latency'))?.status?.canaryStatus?.currentStepState === 'StepPaused',
+      30_000,
+    );
   }
   ingresses.stop();
   stopControllers();
@@ -166,26 +226,58 @@ async function approvalLatency(): Promise<PartResult> {
  * Resolves with the moment a watched object of `ref` first satisfies `done`. Seen through a watch, so no
  * polling interval is measured; the Informer lists first, so an object already done resolves at once.
  */
-async function watchFor<T extends KubeObject>(ref: { apiVersion: string; kind: string; namespace: string }, done: (o: T) => boolean): Promise<{ reached: Promise<number>; stop: () => void }> {
+async function watchFor<T extends KubeObject>(
+  ref: { apiVersion: string; kind: string; namespace: string },
+  done: (o: T) => boolean,
+): Promise<{ reached: Promise<number>; stop: () => void }> {
   let resolve!: (at: number) => void;
-  const reached = new Promise<number>((r) => { resolve = r; });
-  const informer = new Informer(client, ref, (_type, o) => { if (done(o as T)) resolve(performance.now()); });
+  const reached = new Promise<number>((r) => {
+    resolve = r;
+  });
+  const informer = new Informer(client, ref, (_type, o) => {
+    if (done(o as T)) resolve(performance.now());
+  });
   await informer.start();
   const timeout = setTimeout(() => resolve(Number.NaN), 120_000);
-  return { reached: reached.finally(() => clearTimeout(timeout)), stop: () => { clearTimeout(timeout); informer.stop(); } };
+  return {
+    reached: reached.finally(() => clearTimeout(timeout)),
+    stop: () => {
+      clearTimeout(timeout);
+      informer.stop();
+    },
+  };
 }
 
-type DeploymentStatus = KubeObject & { spec: { template: { spec: { containers: { image: string }[] } } }; status?: { observedGeneration?: number; replicas?: number; updatedReplicas?: number; readyReplicas?: number; availableReplicas?: number } };
+type DeploymentStatus = KubeObject & {
+  spec: { template: { spec: { containers: { image: string }[] } } };
+  status?: {
+    observedGeneration?: number;
+    replicas?: number;
+    updatedReplicas?: number;
+    readyReplicas?: number;
+    availableReplicas?: number;
+  };
+};
 
 /** Every one of `replicas` pods runs `image` and is available, and no other pod is left. */
 const rolledOut = (image: string, replicas: number) => (d: DeploymentStatus) => {
   const s = d.status ?? {};
-  return d.spec.template.spec.containers[0]!.image === image && (s.observedGeneration ?? 0) >= Number(d.metadata.generation)
-    && s.replicas === replicas && s.updatedReplicas === replicas && s.readyReplicas === replicas && s.availableReplicas === replicas;
+  return (
+    d.spec.template.spec.containers[0]!.image === image &&
+    (s.observedGeneration ?? 0) >= Number(d.metadata.generation) &&
+    s.replicas === replicas &&
+    s.updatedReplicas === replicas &&
+    s.readyReplicas === replicas &&
+    s.availableReplicas === replicas
+  );
 };
 
 /** Time from `start()` to `done`, seen through a watch. */
-async function timed<T extends KubeObject>(ref: { apiVersion: string; kind: string; namespace: string }, done: (o: T) => boolean, start: () => Promise<unknown>): Promise<number> {
+async function timed<T extends KubeObject>(
+  ref: { apiVersion: string; kind: string; namespace: string },
+  done: (o: T) => boolean,
+  start: () => Promise<unknown>,
+): Promise<number> {
   const watch = await watchFor(ref, done);
   const t0 = performance.now();
   await start();
@@ -214,8 +306,13 @@ async function releaseVsDeployment(): Promise<PartResult> {
   for (const startUpMs of START_UP_MS) rows.push(await releaseAt(startUpMs));
   const judged = rows.find((r) => r.startUpMs === JUDGED_START_UP_MS)!;
   return {
-    line: rows.map((r) => `pods Ready ${r.startUpMs} ms after start: zero-pause blue-green release ${ms(r.releaseMs)}; the same Deployment's own rolling update ${ms(r.deploymentUpdateMs)} (ratio ${r.releaseOverUpdate.toFixed(2)}), created until Ready ${ms(r.deploymentCreateMs)} (ratio ${r.releaseOverCreate.toFixed(2)})`).join('\n')
-      + `\n  target: both ratios <= 1.5 with pods Ready ${JUDGED_START_UP_MS} ms after start`,
+    line:
+      rows
+        .map(
+          (r) =>
+            `pods Ready ${r.startUpMs} ms after start: zero-pause blue-green release ${ms(r.releaseMs)}; the same Deployment's own rolling update ${ms(r.deploymentUpdateMs)} (ratio ${r.releaseOverUpdate.toFixed(2)}), created until Ready ${ms(r.deploymentCreateMs)} (ratio ${r.releaseOverCreate.toFixed(2)})`,
+        )
+        .join('\n') + `\n  target: both ratios <= 1.5 with pods Ready ${JUDGED_START_UP_MS} ms after start`,
     met: judged.releaseOverUpdate <= 1.5 && judged.releaseOverCreate <= 1.5,
     figures: { release: rows },
   };
@@ -224,11 +321,18 @@ async function releaseVsDeployment(): Promise<PartResult> {
 /** Part 2 at one pod start-up time: medians of 5 runs each. */
 async function releaseAt(startUpMs: number) {
   const RUNS = 5;
-  const spec = (image: string) => app('web', image, 5, {
-    strategy: 'blueGreen',
-    gracePeriodSeconds: 0,
-    steps: ['0%', '10%', '100%'].map((traffic) => ({ replicas: '100%', traffic, pause: { duration: 0 } })),
-  }, startUpMs ? { [READY_AFTER_ANNOTATION]: `${startUpMs}ms` } : {});
+  const spec = (image: string) =>
+    app(
+      'web',
+      image,
+      5,
+      {
+        strategy: 'blueGreen',
+        gracePeriodSeconds: 0,
+        steps: ['0%', '10%', '100%'].map((traffic) => ({ replicas: '100%', traffic, pause: { duration: 0 } })),
+      },
+      startUpMs ? { [READY_AFTER_ANNOTATION]: `${startUpMs}ms` } : {},
+    );
   const created: number[] = [];
   const updated: number[] = [];
   const releases: number[] = [];
@@ -238,8 +342,16 @@ async function releaseAt(startUpMs: number) {
     namespaces.push(ns);
     await createNamespace(client, ns);
     const deployments = { apiVersion: 'apps/v1', kind: 'Deployment', namespace: ns };
-    created.push(await timed(deployments, rolledOut('example/app:1', 5), () => client.apply(deploymentAlone(spec('example/app:1'), ns), { force: true })));
-    updated.push(await timed(deployments, rolledOut('example/app:2', 5), () => client.apply(deploymentAlone(spec('example/app:2'), ns), { force: true })));
+    created.push(
+      await timed(deployments, rolledOut('example/app:1', 5), () =>
+        client.apply(deploymentAlone(spec('example/app:1'), ns), { force: true }),
+      ),
+    );
+    updated.push(
+      await timed(deployments, rolledOut('example/app:2', 5), () =>
+        client.apply(deploymentAlone(spec('example/app:2'), ns), { force: true }),
+      ),
+    );
   }
   for (let i = 0; i < RUNS; i++) {
     const ns = `release-${startUpMs}-${i}`;
@@ -248,21 +360,31 @@ async function releaseAt(startUpMs: number) {
     controller(ns);
     await apply(ns, spec('example/app:1'));
     await eventually('v1 healthy', () => healthy(ns, 'web'), 60_000);
-    const succeeded = (r: RolloutObject) => r.status?.phase === 'Healthy' && r.status.conditions?.find((c) => c.type === 'Succeeded')?.status === 'True';
+    const succeeded = (r: RolloutObject) =>
+      r.status?.phase === 'Healthy' && r.status.conditions?.find((c) => c.type === 'Succeeded')?.status === 'True';
     releases.push(await timed({ ...ROLLOUT_REF, namespace: ns }, succeeded, () => apply(ns, spec('example/app:2'))));
   }
   stopControllers();
   await dropNamespaces(namespaces);
   const [release, update, create] = [median(releases), median(updated), median(created)];
-  return { startUpMs, releaseMs: release, deploymentUpdateMs: update, deploymentCreateMs: create, releaseOverUpdate: release / update, releaseOverCreate: release / create };
+  return {
+    startUpMs,
+    releaseMs: release,
+    deploymentUpdateMs: update,
+    deploymentCreateMs: create,
+    releaseOverUpdate: release / update,
+    releaseOverCreate: release / create,
+  };
 }
 
 /** Runs `fn` over `items`, `limit` at a time. */
 async function inParallel<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
-  await Promise.all(Array.from({ length: limit }, async () => {
-    while (next < items.length) await fn(items[next++]!);
-  }));
+  await Promise.all(
+    Array.from({ length: limit }, async () => {
+      while (next < items.length) await fn(items[next++]!);
+    }),
+  );
 }
 
 /**
@@ -271,10 +393,14 @@ async function inParallel<T>(items: readonly T[], limit: number, fn: (item: T) =
  */
 async function dropNamespaces(names: readonly string[]): Promise<void> {
   await Promise.all(names.map((name) => client.delete({ apiVersion: 'v1', kind: 'Namespace', name })));
-  await eventually(`namespaces ${names.join(', ')} gone`, async () => {
-    const left = new Set((await client.list({ apiVersion: 'v1', kind: 'Namespace' })).map((n) => n.metadata.name));
-    return names.every((n) => !left.has(n));
-  }, 300_000);
+  await eventually(
+    `namespaces ${names.join(', ')} gone`,
+    async () => {
+      const left = new Set((await client.list({ apiVersion: 'v1', kind: 'Namespace' })).map((n) => n.metadata.name));
+      return names.every((n) => !left.has(n));
+    },
+    300_000,
+  );
 }
 
 /**
@@ -286,21 +412,39 @@ async function manyReleases(): Promise<PartResult> {
   const scale = 200;
   const scaleSteps = 2;
   const names = Array.from({ length: scale }, (_, i) => `app-${i}`);
-  const spec = (name: string, image: string) => app(name, image, 2, {
-    strategy: 'canary',
-    gracePeriodSeconds: 0,
-    steps: [{ replicas: '50%', traffic: '50%', pause: { duration: 0 } }, { replicas: '100%', traffic: '100%' }],
-  });
+  const spec = (name: string, image: string) =>
+    app(name, image, 2, {
+      strategy: 'canary',
+      gracePeriodSeconds: 0,
+      steps: [
+        { replicas: '50%', traffic: '50%', pause: { duration: 0 } },
+        { replicas: '100%', traffic: '100%' },
+      ],
+    });
 
   // Baseline: the Deployments alone.
   await createNamespace(client, 'scale-native');
-  await inParallel(names, 16, async (name) => { await client.apply(deploymentAlone(spec(name, 'example/app:1'), 'scale-native'), { force: true }); });
-  const nativeDone = new Map<string, number>();
-  const deployments = new Informer(client, { apiVersion: 'apps/v1', kind: 'Deployment', namespace: 'scale-native' }, (_t, o) => {
-    if (rolledOut('example/app:2', 2)(o as DeploymentStatus) && !nativeDone.has(o.metadata.name)) nativeDone.set(o.metadata.name, performance.now());
+  await inParallel(names, 16, async (name) => {
+    await client.apply(deploymentAlone(spec(name, 'example/app:1'), 'scale-native'), { force: true });
   });
+  const nativeDone = new Map<string, number>();
+  const deployments = new Informer(
+    client,
+    { apiVersion: 'apps/v1', kind: 'Deployment', namespace: 'scale-native' },
+    (_t, o) => {
+      if (rolledOut('example/app:2', 2)(o as DeploymentStatus) && !nativeDone.has(o.metadata.name))
+        nativeDone.set(o.metadata.name, performance.now());
+    },
+  );
   await deployments.start();
-  await eventually('200 Deployments Ready', async () => (await client.list<DeploymentStatus>({ apiVersion: 'apps/v1', kind: 'Deployment', namespace: 'scale-native' })).filter(rolledOut('example/app:1', 2)).length === scale, 300_000);
+  await eventually(
+    '200 Deployments Ready',
+    async () =>
+      (
+        await client.list<DeploymentStatus>({ apiVersion: 'apps/v1', kind: 'Deployment', namespace: 'scale-native' })
+      ).filter(rolledOut('example/app:1', 2)).length === scale,
+    300_000,
+  );
   const nativeStarted = new Map<string, number>();
   const nativeT0 = performance.now();
   await inParallel(names, 16, async (name) => {
@@ -316,11 +460,22 @@ async function manyReleases(): Promise<PartResult> {
   // Stepwise.
   await createNamespace(client, 'scale');
   let last = { passes: 0, requests: 0, slowestPassMs: 0, rssBytes: 0 };
-  const proc = controller('scale', (s) => { last = s; });
+  const proc = controller('scale', (s) => {
+    last = s;
+  });
   let peakRss = 0;
-  const sampler = setInterval(() => { peakRss = Math.max(peakRss, rssBytes(proc.pid!)); }, 100);
+  const sampler = setInterval(() => {
+    peakRss = Math.max(peakRss, rssBytes(proc.pid!));
+  }, 100);
   await inParallel(names, 16, (name) => apply('scale', spec(name, 'example/app:1')));
-  await eventually('200 apps healthy', async () => (await client.list<RolloutObject>({ ...ROLLOUT_REF, namespace: 'scale' })).filter((r) => r.status?.phase === 'Healthy').length === scale, 300_000);
+  await eventually(
+    '200 apps healthy',
+    async () =>
+      (await client.list<RolloutObject>({ ...ROLLOUT_REF, namespace: 'scale' })).filter(
+        (r) => r.status?.phase === 'Healthy',
+      ).length === scale,
+    300_000,
+  );
   await new Promise((r) => setTimeout(r, 2000));
   const idleRss = rssBytes(proc.pid!);
   const before = last;
@@ -332,9 +487,14 @@ async function manyReleases(): Promise<PartResult> {
   const rollouts = new Informer(client, { ...ROLLOUT_REF, namespace: 'scale' }, (_t, o) => {
     const r = o as RolloutObject;
     const sub = r.status?.canaryStatus;
-    const mark = r.status?.phase === 'Healthy' && r.status.conditions?.find((c) => c.type === 'Succeeded')?.status === 'True' ? healthy
-      : r.status?.phase !== 'Progressing' ? 0
-      : sub?.currentStepState === 'Completed' ? completed : sub?.currentStepIndex ?? 0;
+    const mark =
+      r.status?.phase === 'Healthy' && r.status.conditions?.find((c) => c.type === 'Succeeded')?.status === 'True'
+        ? healthy
+        : r.status?.phase !== 'Progressing'
+          ? 0
+          : sub?.currentStepState === 'Completed'
+            ? completed
+            : (sub?.currentStepIndex ?? 0);
     const seen = transitions.get(r.metadata.name) ?? [];
     for (let m = mark; m > 0 && seen[m] === undefined; m--) seen[m] = performance.now();
     transitions.set(r.metadata.name, seen);
@@ -343,7 +503,12 @@ async function manyReleases(): Promise<PartResult> {
   // When each workload's own rolling update is done: finalising can end no sooner.
   const workloadDone = new Map<string, number>();
   const workloads = new Informer(client, { apiVersion: 'apps/v1', kind: 'Deployment', namespace: 'scale' }, (_t, o) => {
-    if (names.includes(o.metadata.name) && !workloadDone.has(o.metadata.name) && rolledOut('example/app:2', 2)(o as DeploymentStatus)) workloadDone.set(o.metadata.name, performance.now());
+    if (
+      names.includes(o.metadata.name) &&
+      !workloadDone.has(o.metadata.name) &&
+      rolledOut('example/app:2', 2)(o as DeploymentStatus)
+    )
+      workloadDone.set(o.metadata.name, performance.now());
   });
   await workloads.start();
   const planned = new Map<string, PlannedObject[]>();
@@ -358,7 +523,11 @@ async function manyReleases(): Promise<PartResult> {
     appliedAt.set(name, performance.now());
   });
   const applied = performance.now() - started;
-  await eventually('200 releases done', async () => [...transitions.values()].filter((t) => t[healthy] !== undefined).length === scale, 600_000);
+  await eventually(
+    '200 releases done',
+    async () => [...transitions.values()].filter((t) => t[healthy] !== undefined).length === scale,
+    600_000,
+  );
   const total = performance.now() - started;
   await new Promise((r) => setTimeout(r, 1500));
   clearInterval(sampler);
@@ -387,7 +556,22 @@ async function manyReleases(): Promise<PartResult> {
       `  the API server's work during the releases (requests by verb and resource, watch events by resource):\n${load}`,
     ].join('\n'),
     met: peakRssMiB <= 250 && slowestStep <= 5000,
-    figures: { scale: { releases: scale, peakRssMiB, idleRssMiB: idleRss / 2 ** 20, requestsPerStep, slowestStepMs: slowestStep, slowestFinalisingMs: slowestFinalising, healthyAfterWorkloadMs: { p50: median(afterWorkload), max: Math.max(...afterWorkload) }, applyAllMs: applied, allDoneMs: total, slowestPassMs: last.slowestPassMs, nativeSlowestMs: nativeSlowest, nativeAllDoneMs: nativeAll } },
+    figures: {
+      scale: {
+        releases: scale,
+        peakRssMiB,
+        idleRssMiB: idleRss / 2 ** 20,
+        requestsPerStep,
+        slowestStepMs: slowestStep,
+        slowestFinalisingMs: slowestFinalising,
+        healthyAfterWorkloadMs: { p50: median(afterWorkload), max: Math.max(...afterWorkload) },
+        applyAllMs: applied,
+        allDoneMs: total,
+        slowestPassMs: last.slowestPassMs,
+        nativeSlowestMs: nativeSlowest,
+        nativeAllDoneMs: nativeAll,
+      },
+    },
   };
 }
 

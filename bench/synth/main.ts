@@ -50,11 +50,22 @@ export function baselineSynth(n: number): string {
     const chart = new Chart(app, `app-${i}`, { namespace: 'bench' });
     const deployment = new kplus.Deployment(chart, 'workload', {
       replicas: 3 + (i % 5),
-      containers: [{ image: `registry.example.com/app-${i}:1.0.${i}`, portNumber: 8080, readiness: kplus.Probe.fromHttpGet('/healthz', { port: 8080 }) }],
+      containers: [
+        {
+          image: `registry.example.com/app-${i}:1.0.${i}`,
+          portNumber: 8080,
+          readiness: kplus.Probe.fromHttpGet('/healthz', { port: 8080 }),
+        },
+      ],
     });
     const service = deployment.exposeViaService({ ports: [{ port: 80, targetPort: 8080 }] });
     const ingress = new kplus.Ingress(chart, 'ingress', { className: 'nginx' });
-    ingress.addHostRule(`app-${i}.example.com`, '/', kplus.IngressBackend.fromService(service), kplus.HttpIngressPathType.PREFIX);
+    ingress.addHostRule(
+      `app-${i}.example.com`,
+      '/',
+      kplus.IngressBackend.fromService(service),
+      kplus.HttpIngressPathType.PREFIX,
+    );
   }
   return app.synthYaml();
 }
@@ -73,7 +84,7 @@ const args = process.argv.slice(2);
 const runsAt = args.indexOf('--runs');
 const runs = runsAt >= 0 ? Number(args[runsAt + 1]) : 3;
 const sizes = args.filter((a, i) => /^\d+$/.test(a) && i !== runsAt + 1).map(Number);
-const [small, large] = sizes.length === 2 ? sizes as [number, number] : [100, 1000];
+const [small, large] = sizes.length === 2 ? (sizes as [number, number]) : [100, 1000];
 
 const texts = new Map([small, large].map((n) => [n, Array.from({ length: n }, (_, i) => appYaml(i)).join('---\n')]));
 stepwiseSynth(texts.get(small)!); // warm up the schema compiler and the JIT
@@ -81,7 +92,10 @@ baselineSynth(10);
 
 const result = {
   runs,
-  stepwise: { [small]: median(runs, () => stepwiseSynth(texts.get(small)!)), [large]: median(runs, () => stepwiseSynth(texts.get(large)!)) },
+  stepwise: {
+    [small]: median(runs, () => stepwiseSynth(texts.get(small)!)),
+    [large]: median(runs, () => stepwiseSynth(texts.get(large)!)),
+  },
   baseline: { [small]: median(runs, () => baselineSynth(small)), [large]: median(runs, () => baselineSynth(large)) },
 };
 const objects = stepwiseSynth(texts.get(large)!).split('\n---\n').length;
@@ -90,10 +104,15 @@ const growth = result.stepwise[large]! / result.stepwise[small]!;
 const ms = (x: number) => `${x.toFixed(1)} ms`;
 console.log(`synth benchmark, median of ${runs} runs (node ${process.version})`);
 console.log(`  apps   stepwise       cdk8s-plus baseline`);
-for (const n of [small, large]) console.log(`  ${String(n).padEnd(6)} ${ms(result.stepwise[n]!).padEnd(14)} ${ms(result.baseline[n]!)}`);
-console.log(`  ${large} apps = ${objects} objects from Stepwise (workload, Service, canary Service, Ingress, Rollout each)`);
+for (const n of [small, large])
+  console.log(`  ${String(n).padEnd(6)} ${ms(result.stepwise[n]!).padEnd(14)} ${ms(result.baseline[n]!)}`);
+console.log(
+  `  ${large} apps = ${objects} objects from Stepwise (workload, Service, canary Service, Ingress, Rollout each)`,
+);
 console.log(`ratio stepwise/baseline at ${large} apps: ${vsBaseline.toFixed(3)} (target <= 0.25)`);
 console.log(`growth stepwise ${large}/${small} apps: ${growth.toFixed(2)} (target <= 12)`);
-console.log(`baseline growth ${large}/${small} apps: ${(result.baseline[large]! / result.baseline[small]!).toFixed(2)}`);
+console.log(
+  `baseline growth ${large}/${small} apps: ${(result.baseline[large]! / result.baseline[small]!).toFixed(2)}`,
+);
 console.log(JSON.stringify({ ...result, vsBaseline, growth }));
 process.exitCode = vsBaseline <= 0.25 && growth <= 12 ? 0 : 1;

@@ -23,19 +23,29 @@ export class WebChart extends Chart {
       replicas: 4,
       select: false,
       podMetadata: { labels: { app: 'web' } },
-      containers: [{
-        name: 'web',
-        image: process.env.WEB_IMAGE ?? 'nginx:1.27',
-        portNumber: 8080,
-        securityContext: { ensureNonRoot: false, readOnlyRootFilesystem: false },
-        readiness: kplus.Probe.fromHttpGet('/', { port: 8080 }),
-      }],
+      containers: [
+        {
+          name: 'web',
+          image: process.env.WEB_IMAGE ?? 'nginx:1.27',
+          portNumber: 8080,
+          securityContext: { ensureNonRoot: false, readOnlyRootFilesystem: false },
+          readiness: kplus.Probe.fromHttpGet('/', { port: 8080 }),
+        },
+      ],
     });
     deployment.select(kplus.LabelSelector.of({ labels: { app: 'web' } }));
-    const service = new kplus.Service(this, 'web-service', { metadata: { name: 'web' }, ports: [{ port: 80, targetPort: 8080 }] });
+    const service = new kplus.Service(this, 'web-service', {
+      metadata: { name: 'web' },
+      ports: [{ port: 80, targetPort: 8080 }],
+    });
     service.selectLabel('app', 'web');
     const ingress = new kplus.Ingress(this, 'web-ingress', { metadata: { name: 'web' }, className: 'nginx' });
-    ingress.addHostRule('web.example.com', '/', kplus.IngressBackend.fromService(service), kplus.HttpIngressPathType.PREFIX);
+    ingress.addHostRule(
+      'web.example.com',
+      '/',
+      kplus.IngressBackend.fromService(service),
+      kplus.HttpIngressPathType.PREFIX,
+    );
 
     Rollout.blueGreen(this, 'release', {
       workload: deployment,
@@ -65,10 +75,20 @@ export class SearchChart extends Chart {
       replicas: 6,
       select: false,
       podMetadata: { labels: { app: 'search' } },
-      containers: [{ name: 'search', image: 'ghcr.io/example/search:5.0.0', portNumber: 8080, securityContext: { ensureNonRoot: false } }],
+      containers: [
+        {
+          name: 'search',
+          image: 'ghcr.io/example/search:5.0.0',
+          portNumber: 8080,
+          securityContext: { ensureNonRoot: false },
+        },
+      ],
     });
     deployment.select(kplus.LabelSelector.of({ labels: { app: 'search' } }));
-    const service = new kplus.Service(this, 'search-service', { metadata: { name: 'search' }, ports: [{ port: 80, targetPort: 8080 }] });
+    const service = new kplus.Service(this, 'search-service', {
+      metadata: { name: 'search' },
+      ports: [{ port: 80, targetPort: 8080 }],
+    });
     service.selectLabel('app', 'search');
     const route = new gateway.HttpRoute(this, 'search-route', {
       metadata: { name: 'search' },

@@ -67,8 +67,9 @@ export async function stableVersion(reader: Reader, live: Workload): Promise<Sta
     return revision ? { revision } : {};
   }
   const sets = await ownedReplicaSets(reader, live);
-  const stable = sets.find((rs) => rs.metadata.labels?.['pod-template-hash'] === labelled)
-    ?? sets.find((rs) => templateHash(rs.spec.template) === templateHash(live.spec.template));
+  const stable =
+    sets.find((rs) => rs.metadata.labels?.['pod-template-hash'] === labelled) ??
+    sets.find((rs) => templateHash(rs.spec.template) === templateHash(live.spec.template));
   const revision = stable?.metadata.labels?.['pod-template-hash'];
   return stable && revision ? { revision, templateHash: templateHash(stable.spec.template) } : {};
 }
@@ -83,7 +84,11 @@ export async function stableVersion(reader: Reader, live: Workload): Promise<Sta
  * - the HTTPRoute keeps the canary backends and rules of the step the release is at.
  * Objects the Rollout does not govern, and the first write of any object, pass unchanged.
  */
-export function admit(request: AdmissionRequest, governance: Governance | undefined, stable: StableVersion = {}): Admission {
+export function admit(
+  request: AdmissionRequest,
+  governance: Governance | undefined,
+  stable: StableVersion = {},
+): Admission {
   const { desired, live } = request;
   if (!governance || !live) return unchanged(desired);
   const name = desired.metadata.name;
@@ -91,7 +96,11 @@ export function admit(request: AdmissionRequest, governance: Governance | undefi
     return admitWorkload(request as AdmissionRequest & { live: Workload }, governance, stable);
   }
   const stableService = governance.stableService;
-  if (desired.kind === 'Service' && stableService && (name === stableService || name === canaryServiceName(stableService))) {
+  if (
+    desired.kind === 'Service' &&
+    stableService &&
+    (name === stableService || name === canaryServiceName(stableService))
+  ) {
     return admitService(request as AdmissionRequest & { live: KubeObject }, governance);
   }
   if (desired.kind === 'HTTPRoute' && stableService && name === governance.httpRoute) {
@@ -103,9 +112,19 @@ export function admit(request: AdmissionRequest, governance: Governance | undefi
 const unchanged = (object: KubeObject): Admission => ({ object, release: false, rollback: false });
 
 /** The workload spec fields a release takes over (pause, surge, partition, readiness gates). */
-export const CONTROL_FIELDS = ['paused', 'minReadySeconds', 'progressDeadlineSeconds', 'strategy', 'updateStrategy'] as const;
+export const CONTROL_FIELDS = [
+  'paused',
+  'minReadySeconds',
+  'progressDeadlineSeconds',
+  'strategy',
+  'updateStrategy',
+] as const;
 
-function admitWorkload(request: AdmissionRequest & { live: Workload }, governance: Governance, stable: StableVersion): Admission {
+function admitWorkload(
+  request: AdmissionRequest & { live: Workload },
+  governance: Governance,
+  stable: StableVersion,
+): Admission {
   const { live } = request;
   const desired = request.desired as Workload;
   const defaulted = request.defaulted as Workload;
@@ -120,7 +139,9 @@ function admitWorkload(request: AdmissionRequest & { live: Workload }, governanc
   if (inProgress) {
     const rollback = templateChanged && newHash === stable.templateHash;
     if (templateChanged && !rollback) {
-      throw new AdmissionError(`${describeObject(live)}: a release is in progress; ${howToProceed(governance)} before applying another version`);
+      throw new AdmissionError(
+        `${describeObject(live)}: a release is in progress; ${howToProceed(governance)} before applying another version`,
+      );
     }
     for (const key of [ANNOTATIONS.inProgressing, ANNOTATIONS.originalStrategy]) {
       const value = live.metadata.annotations?.[key];
@@ -137,7 +158,8 @@ function admitWorkload(request: AdmissionRequest & { live: Workload }, governanc
     return { object: withMeta(), release: false, rollback };
   }
 
-  const rolloutIdChanged = (desired.metadata.labels?.[LABELS.rolloutId] ?? '') !== (live.metadata.labels?.[LABELS.rolloutId] ?? '');
+  const rolloutIdChanged =
+    (desired.metadata.labels?.[LABELS.rolloutId] ?? '') !== (live.metadata.labels?.[LABELS.rolloutId] ?? '');
   if (!templateChanged && !rolloutIdChanged) return unchanged(desired);
   annotations[ANNOTATIONS.inProgressing] = JSON.stringify({ rolloutName: governance.rollout.name });
   if (stable.revision) labels[LABELS.stableRevision] = stable.revision;
@@ -161,7 +183,9 @@ function admitService(request: AdmissionRequest & { live: KubeObject }, governan
   const wanted = selectorOf(request.defaulted);
   if (isDeepStrictEqual(wanted, pinned)) return unchanged(request.desired);
   if (!isDeepStrictEqual(withoutPin(wanted), withoutPin(pinned))) {
-    throw new AdmissionError(`${describeObject(request.live)}: its selector changed while a release pins it to one version; ${howToProceed(governance)} first`);
+    throw new AdmissionError(
+      `${describeObject(request.live)}: its selector changed while a release pins it to one version; ${howToProceed(governance)} first`,
+    );
   }
   const object = structuredClone(request.desired);
   object.spec = { ...(object.spec as object), selector: { ...pinned } };
@@ -171,15 +195,22 @@ function admitService(request: AdmissionRequest & { live: KubeObject }, governan
 const rulesOf = (o: KubeObject): RouteRule[] => (o.spec as { rules?: RouteRule[] } | undefined)?.rules ?? [];
 
 /** An HTTPRoute a release routes through keeps the canary part of its rules; its own rules may not change meanwhile. */
-function admitRoute(request: AdmissionRequest & { live: KubeObject }, governance: Governance, stableService: string): Admission {
+function admitRoute(
+  request: AdmissionRequest & { live: KubeObject },
+  governance: Governance,
+  stableService: string,
+): Admission {
   const routed = rulesOf(request.live);
-  const original = (rules: RouteRule[]) => desiredRouteRules(rules, stableService, canaryServiceName(stableService), { restore: true });
+  const original = (rules: RouteRule[]) =>
+    desiredRouteRules(rules, stableService, canaryServiceName(stableService), { restore: true });
   const liveOriginal = original(routed);
   if (isDeepStrictEqual(liveOriginal, routed)) return unchanged(request.desired);
   const wanted = rulesOf(request.defaulted);
   if (isDeepStrictEqual(wanted, routed)) return unchanged(request.desired);
   if (!isDeepStrictEqual(original(wanted), liveOriginal)) {
-    throw new AdmissionError(`${describeObject(request.live)}: its rules changed while a release routes traffic through them; ${howToProceed(governance)} first`);
+    throw new AdmissionError(
+      `${describeObject(request.live)}: its rules changed while a release routes traffic through them; ${howToProceed(governance)} first`,
+    );
   }
   const object = structuredClone(request.desired);
   object.spec = { ...(object.spec as object), rules: structuredClone(routed) };

@@ -37,7 +37,10 @@ export class PlanError extends Error {}
 const changeOf = (applied: KubeObject, live: KubeObject | undefined): Change =>
   !live ? 'created' : isDeepStrictEqual(withoutManagers(applied), withoutManagers(live)) ? 'unchanged' : 'configured';
 
-const withoutManagers = ({ metadata: { managedFields: _managers, ...metadata }, ...rest }: KubeObject): KubeObject => ({ ...rest, metadata });
+const withoutManagers = ({ metadata: { managedFields: _managers, ...metadata }, ...rest }: KubeObject): KubeObject => ({
+  ...rest,
+  metadata,
+});
 
 const dryRun = <T extends KubeObject>(client: KubeClient, object: KubeObject) =>
   client.apply<T>(object, { dryRun: true, force: true });
@@ -58,12 +61,14 @@ export async function planObjects(client: KubeClient, objects: readonly KubeObje
  */
 async function planObject(client: KubeClient, object: KubeObject, governance?: Governance) {
   const [defaulted, live] = await Promise.all([dryRun(client, object), current(client, object)]);
-  const workload = governance && live && object.kind === governance.workload.kind && object.metadata.name === governance.workload.name;
+  const workload =
+    governance && live && object.kind === governance.workload.kind && object.metadata.name === governance.workload.name;
   const stable = workload ? await stableVersion(client, live as Workload) : {};
   const admission = admit({ desired: object, defaulted, ...(live ? { live } : {}) }, governance, stable);
-  const change: Change = admission.release || admission.rollback
-    ? 'configured'
-    : changeOf(admission.object === object ? defaulted : await dryRun(client, admission.object), live);
+  const change: Change =
+    admission.release || admission.rollback
+      ? 'configured'
+      : changeOf(admission.object === object ? defaulted : await dryRun(client, admission.object), live);
   return { object: admission.object, change, release: admission.release, rollback: admission.rollback };
 }
 
@@ -72,7 +77,9 @@ export async function planApply(client: KubeClient, app: NormalizedApp, namespac
   const rendered = renderApp(app).map((o) => (namespace ? { ...o, metadata: { ...o.metadata, namespace } } : o));
   const rollout = rendered.find((o) => o.kind === 'Rollout' && o.apiVersion === BUILTIN_API_VERSION);
   const governance = rollout ? governanceOf(rollout as RolloutObject) : undefined;
-  const [workload, ...rest] = await beforeAnyWrite(() => Promise.all(rendered.map((o) => planObject(client, o, governance))));
+  const [workload, ...rest] = await beforeAnyWrite(() =>
+    Promise.all(rendered.map((o) => planObject(client, o, governance))),
+  );
   return {
     objects: [...rest, workload!].map(({ object, change }) => ({ object, change })),
     release: workload!.release,
@@ -97,7 +104,8 @@ async function beforeAnyWrite<T>(plan: () => Promise<T>): Promise<T> {
   try {
     return await plan();
   } catch (e) {
-    if (e instanceof KubeApiError || e instanceof AdmissionError) throw new PlanError(`${e.message}\nnothing was applied`);
+    if (e instanceof KubeApiError || e instanceof AdmissionError)
+      throw new PlanError(`${e.message}\nnothing was applied`);
     throw e;
   }
 }

@@ -4,7 +4,10 @@ import { loadApps, type LoadedApp } from '../spec/load.js';
 
 /** A command-line failure: printed as is (no stack), exit status 1. */
 export class CliError extends Error {
-  constructor(message: string, readonly exitCode = 1) {
+  constructor(
+    message: string,
+    readonly exitCode = 1,
+  ) {
     super(message);
     this.name = 'CliError';
   }
@@ -41,5 +44,5 @@ export const fileOption = {
 
 export const engineOption = {
   choices: ['builtin', 'kruise'] as const,
-  describe: 'Override every app\'s rollout.engine',
+  describe: "Override every app's rollout.engine",
 } as const;

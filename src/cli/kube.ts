@@ -25,7 +25,10 @@ export function connect(args: ClusterArgs): { client: KubeClient; namespace: str
   }
   if (args.context) kc.setCurrentContext(args.context);
   // Without any kubeconfig client-node falls back to http://localhost:8080, which it then refuses to use.
-  if (!kc.getCurrentCluster() || kc.getCurrentCluster()?.server === 'http://localhost:8080') throw new CliError('no cluster in the kubeconfig: set KUBECONFIG or pass --kubeconfig (try `eval "$(npm run -s cluster:up)"`)');
+  if (!kc.getCurrentCluster() || kc.getCurrentCluster()?.server === 'http://localhost:8080')
+    throw new CliError(
+      'no cluster in the kubeconfig: set KUBECONFIG or pass --kubeconfig (try `eval "$(npm run -s cluster:up)"`)',
+    );
   const namespace = args.namespace ?? kc.getContextObject(kc.getCurrentContext())?.namespace ?? 'default';
   return { client: new KubeClient(kc), namespace };
 }

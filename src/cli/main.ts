@@ -61,7 +61,9 @@ export async function main(argv: string[]): Promise<number> {
       return e.exitCode;
     }
     // The API server's message (or the connection error) is what a user needs; the stack only on request.
-    process.stderr.write(`stepwise: ${(e as Error).message}\n${process.env.STEPWISE_DEBUG ? `${(e as Error).stack}\n` : ''}`);
+    process.stderr.write(
+      `stepwise: ${(e as Error).message}\n${process.env.STEPWISE_DEBUG ? `${(e as Error).stack}\n` : ''}`,
+    );
     return 1;
   }
 }

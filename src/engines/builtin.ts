@@ -14,6 +14,10 @@ export function renderBuiltinRollout(m: RolloutModel): KubeObject {
     apiVersion: BUILTIN_API_VERSION,
     kind: 'Rollout',
     metadata: modelMeta(m),
-    spec: { workloadRef: workloadRef(m), strategy: strategyBody(m), progressDeadlineSeconds: m.rollout.progressDeadlineSeconds },
+    spec: {
+      workloadRef: workloadRef(m),
+      strategy: strategyBody(m),
+      progressDeadlineSeconds: m.rollout.progressDeadlineSeconds,
+    },
   };
 }

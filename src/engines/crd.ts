@@ -4,7 +4,15 @@ import { BUILTIN_API_VERSION, BUILTIN_GROUP } from './builtin.js';
 type Schema = Record<string, unknown>;
 
 /** Step states and phases, with OpenKruise's exact strings. */
-export const STEP_STATES = ['BeforeStepUpgrade', 'StepUpgrade', 'StepTrafficRouting', 'StepMetricsAnalysis', 'StepPaused', 'StepReady', 'Completed'] as const;
+export const STEP_STATES = [
+  'BeforeStepUpgrade',
+  'StepUpgrade',
+  'StepTrafficRouting',
+  'StepMetricsAnalysis',
+  'StepPaused',
+  'StepReady',
+  'Completed',
+] as const;
 export const PHASES = ['Initial', 'Healthy', 'Progressing', 'Terminating', 'Disabling', 'Disabled'] as const;
 
 const intOrString: Schema = { 'x-kubernetes-int-or-string': true, anyOf: [{ type: 'integer' }, { type: 'string' }] };
@@ -18,18 +26,23 @@ export function toStructural(schema: Schema): Schema {
   if (typeof schema.$ref === 'string') return toStructural(defs[schema.$ref.replace('#/$defs/', '')]!);
   const types = schema.type;
   if (Array.isArray(types)) {
-    if (types.includes('integer') && types.includes('string')) return { ...(schema.description ? { description: schema.description } : {}), ...intOrString };
+    if (types.includes('integer') && types.includes('string'))
+      return { ...(schema.description ? { description: schema.description } : {}), ...intOrString };
     throw new Error(`no structural form for type ${JSON.stringify(types)}`);
   }
   const out: Schema = {};
   for (const [key, value] of Object.entries(schema)) {
     if (['$schema', '$id', 'title', 'additionalProperties', '$defs'].includes(key)) continue;
     if (key === 'const') out.enum = [value];
-    else if (key === 'properties') out.properties = Object.fromEntries(Object.entries(value as Record<string, Schema>).map(([k, v]) => [k, toStructural(v)]));
+    else if (key === 'properties')
+      out.properties = Object.fromEntries(
+        Object.entries(value as Record<string, Schema>).map(([k, v]) => [k, toStructural(v)]),
+      );
     else if (key === 'items') out.items = toStructural(value as Schema);
     else out[key] = value;
   }
-  if (out.type === undefined && out.enum) out.type = typeof (out.enum as unknown[])[0] === 'number' ? 'integer' : 'string';
+  if (out.type === undefined && out.enum)
+    out.type = typeof (out.enum as unknown[])[0] === 'number' ? 'integer' : 'string';
   return out;
 }
 
@@ -50,7 +63,11 @@ const strategyBody: Schema = {
         properties: {
           service: { type: 'string', minLength: 1 },
           gracePeriodSeconds: { type: 'integer', minimum: 0, default: 3 },
-          ingress: { type: 'object', required: ['name'], properties: { classType: { type: 'string', default: 'nginx' }, name: str } },
+          ingress: {
+            type: 'object',
+            required: ['name'],
+            properties: { classType: { type: 'string', default: 'nginx' }, name: str },
+          },
           gateway: { type: 'object', required: ['httpRouteName'], properties: { httpRouteName: str } },
         },
       },
@@ -65,7 +82,11 @@ export const rolloutSpecSchema: Schema = {
   type: 'object',
   required: ['workloadRef', 'strategy'],
   properties: {
-    workloadRef: { type: 'object', required: ['apiVersion', 'kind', 'name'], properties: { apiVersion: str, kind: { enum: ['Deployment', 'StatefulSet'] }, name: str } },
+    workloadRef: {
+      type: 'object',
+      required: ['apiVersion', 'kind', 'name'],
+      properties: { apiVersion: str, kind: { enum: ['Deployment', 'StatefulSet'] }, name: str },
+    },
     strategy: {
       type: 'object',
       minProperties: 1,
@@ -130,28 +151,52 @@ export function builtinRolloutCrd(): Record<string, unknown> {
     metadata: { name: `rollouts.${BUILTIN_GROUP}` },
     spec: {
       group: BUILTIN_GROUP,
-      names: { kind: 'Rollout', listKind: 'RolloutList', plural: 'rollouts', singular: 'rollout', categories: ['stepwise'] },
+      names: {
+        kind: 'Rollout',
+        listKind: 'RolloutList',
+        plural: 'rollouts',
+        singular: 'rollout',
+        categories: ['stepwise'],
+      },
       scope: 'Namespaced',
-      versions: [{
-        name: BUILTIN_API_VERSION.split('/')[1],
-        served: true,
-        storage: true,
-        subresources: { status: {} },
-        additionalPrinterColumns: [
-          { name: 'STATUS', type: 'string', jsonPath: '.status.phase', description: 'The rollout phase' },
-          { name: 'STEP', type: 'integer', jsonPath: '.status.currentStepIndex', description: 'The current step (1-based)' },
-          { name: 'STATE', type: 'string', jsonPath: '.status.currentStepState', description: 'The state of the current step' },
-          { name: 'MESSAGE', type: 'string', jsonPath: '.status.message', description: 'What the rollout is doing' },
-          { name: 'AGE', type: 'date', jsonPath: '.metadata.creationTimestamp' },
-        ],
-        schema: {
-          openAPIV3Schema: toStructural({
-            type: 'object',
-            description: 'A progressive release of one workload, executed step by step by the Stepwise reconciler.',
-            properties: { apiVersion: str, kind: str, metadata: { type: 'object' }, spec: rolloutSpecSchema, status: rolloutStatusSchema },
-          }),
+      versions: [
+        {
+          name: BUILTIN_API_VERSION.split('/')[1],
+          served: true,
+          storage: true,
+          subresources: { status: {} },
+          additionalPrinterColumns: [
+            { name: 'STATUS', type: 'string', jsonPath: '.status.phase', description: 'The rollout phase' },
+            {
+              name: 'STEP',
+              type: 'integer',
+              jsonPath: '.status.currentStepIndex',
+              description: 'The current step (1-based)',
+            },
+            {
+              name: 'STATE',
+              type: 'string',
+              jsonPath: '.status.currentStepState',
+              description: 'The state of the current step',
+            },
+            { name: 'MESSAGE', type: 'string', jsonPath: '.status.message', description: 'What the rollout is doing' },
+            { name: 'AGE', type: 'date', jsonPath: '.metadata.creationTimestamp' },
+          ],
+          schema: {
+            openAPIV3Schema: toStructural({
+              type: 'object',
+              description: 'A progressive release of one workload, executed step by step by the Stepwise reconciler.',
+              properties: {
+                apiVersion: str,
+                kind: str,
+                metadata: { type: 'object' },
+                spec: rolloutSpecSchema,
+                status: rolloutStatusSchema,
+              },
+            }),
+          },
         },
-      }],
+      ],
     },
   };
 }

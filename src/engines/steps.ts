@@ -7,11 +7,15 @@ import type { RolloutModel } from './model.js';
 /** `trafficRoutings` as OpenKruise spells it: one entry naming the stable Service and the route. */
 export function trafficRoutings(m: RolloutModel): Record<string, unknown>[] | undefined {
   if (!m.route || !m.service) return undefined;
-  return [{
-    service: m.service,
-    gracePeriodSeconds: m.rollout.gracePeriodSeconds,
-    ...(m.route.kind === 'ingress' ? { ingress: { classType: 'nginx', name: m.route.name } } : { gateway: { httpRouteName: m.route.name } }),
-  }];
+  return [
+    {
+      service: m.service,
+      gracePeriodSeconds: m.rollout.gracePeriodSeconds,
+      ...(m.route.kind === 'ingress'
+        ? { ingress: { classType: 'nginx', name: m.route.name } }
+        : { gateway: { httpRouteName: m.route.name } }),
+    },
+  ];
 }
 
 /** The strategy block shared by both engines; `expressCookie` writes a cookie match for the target engine. */
@@ -40,7 +44,10 @@ export function workloadRef(m: RolloutModel) {
 export function kruiseCookie(routeKind: 'ingress' | 'gateway' | undefined) {
   return ({ cookie, ...rest }: MatchSpec): MatchSpec => {
     if (!cookie) return rest;
-    const header = routeKind === 'gateway' ? cookieHeaderMatch(cookie) : { name: COOKIE_HEADER_CONVENTION, value: cookie, type: 'Exact' as const };
+    const header =
+      routeKind === 'gateway'
+        ? cookieHeaderMatch(cookie)
+        : { name: COOKIE_HEADER_CONVENTION, value: cookie, type: 'Exact' as const };
     return { ...rest, headers: [...(rest.headers ?? []), header] };
   };
 }

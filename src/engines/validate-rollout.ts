@@ -1,11 +1,24 @@
 import type { NormalizedStep } from '../spec/normalize.js';
 import { validateSteps, type RuleViolation } from '../spec/rules.js';
 
-const SUPPORTED_WORKLOADS = new Set(['apps/v1/Deployment', 'apps/v1/StatefulSet', 'apps/v1/DaemonSet', 'apps.kruise.io/v1alpha1/CloneSet', 'apps.kruise.io/v1alpha1/DaemonSet', 'apps.kruise.io/v1beta1/StatefulSet']);
+const SUPPORTED_WORKLOADS = new Set([
+  'apps/v1/Deployment',
+  'apps/v1/StatefulSet',
+  'apps/v1/DaemonSet',
+  'apps.kruise.io/v1alpha1/CloneSet',
+  'apps.kruise.io/v1alpha1/DaemonSet',
+  'apps.kruise.io/v1beta1/StatefulSet',
+]);
 
 interface RolloutBody {
   steps?: (Omit<NormalizedStep, 'pause'> & { pause?: NormalizedStep['pause'] })[];
-  trafficRoutings?: { service?: string; gracePeriodSeconds?: number; ingress?: { name?: string }; gateway?: { httpRouteName?: string }; customNetworkRefs?: unknown[] }[];
+  trafficRoutings?: {
+    service?: string;
+    gracePeriodSeconds?: number;
+    ingress?: { name?: string };
+    gateway?: { httpRouteName?: string };
+    customNetworkRefs?: unknown[];
+  }[];
   enableExtraWorkloadForCanary?: boolean;
 }
 
@@ -18,31 +31,51 @@ export interface RolloutSpecLike {
  * The OpenKruise Rollout webhook's rules for a Rollout spec in its (v1beta1) shape, which the builtin
  * Rollout shares: the reconciler runs them on Rollouts written by hand, since no webhook guards them.
  */
-export function validateRolloutSpec(spec: RolloutSpecLike, options: { partitionPercentLimit?: number } = {}): RuleViolation[] {
+export function validateRolloutSpec(
+  spec: RolloutSpecLike,
+  options: { partitionPercentLimit?: number } = {},
+): RuleViolation[] {
   const out: RuleViolation[] = [];
   const { canary, blueGreen } = spec.strategy ?? {};
-  if (!canary && !blueGreen) return [{ pointer: '/spec/strategy', message: 'canary and blueGreen cannot both be empty' }];
+  if (!canary && !blueGreen)
+    return [{ pointer: '/spec/strategy', message: 'canary and blueGreen cannot both be empty' }];
   if (canary && blueGreen) return [{ pointer: '/spec/strategy', message: 'canary and blueGreen cannot both be set' }];
   const ref = spec.workloadRef ?? {};
   const gvk = `${ref.apiVersion}/${ref.kind}`;
-  if (!ref.name || !SUPPORTED_WORKLOADS.has(gvk)) out.push({ pointer: '/spec/workloadRef', message: `unsupported workload ${gvk}` });
+  if (!ref.name || !SUPPORTED_WORKLOADS.has(gvk))
+    out.push({ pointer: '/spec/workloadRef', message: `unsupported workload ${gvk}` });
   const body = (canary ?? blueGreen)!;
   const key = canary ? 'canary' : 'blueGreen';
   if (blueGreen && !['apps/v1/Deployment', 'apps.kruise.io/v1alpha1/CloneSet'].includes(gvk)) {
     out.push({ pointer: '/spec/workloadRef', message: 'blueGreen supports only a Deployment or a CloneSet' });
   }
   const routings = body.trafficRoutings ?? [];
-  if (routings.length > 1) out.push({ pointer: `/spec/strategy/${key}/trafficRoutings`, message: 'at most one traffic routing is supported' });
+  if (routings.length > 1)
+    out.push({ pointer: `/spec/strategy/${key}/trafficRoutings`, message: 'at most one traffic routing is supported' });
   routings.forEach((r, i) => {
     const at = `/spec/strategy/${key}/trafficRoutings/${i}`;
     if (!r.service) out.push({ pointer: `${at}/service`, message: 'service cannot be empty' });
-    if (!r.ingress && !r.gateway && !r.customNetworkRefs?.length) out.push({ pointer: at, message: 'one of ingress, gateway or customNetworkRefs is required' });
-    if (r.ingress && !r.ingress.name) out.push({ pointer: `${at}/ingress/name`, message: 'ingress name cannot be empty' });
-    if (r.gateway && !r.gateway.httpRouteName) out.push({ pointer: `${at}/gateway/httpRouteName`, message: 'httpRouteName cannot be empty' });
-    if ((r.gracePeriodSeconds ?? 0) < 0) out.push({ pointer: `${at}/gracePeriodSeconds`, message: 'gracePeriodSeconds must not be negative' });
+    if (!r.ingress && !r.gateway && !r.customNetworkRefs?.length)
+      out.push({ pointer: at, message: 'one of ingress, gateway or customNetworkRefs is required' });
+    if (r.ingress && !r.ingress.name)
+      out.push({ pointer: `${at}/ingress/name`, message: 'ingress name cannot be empty' });
+    if (r.gateway && !r.gateway.httpRouteName)
+      out.push({ pointer: `${at}/gateway/httpRouteName`, message: 'httpRouteName cannot be empty' });
+    if ((r.gracePeriodSeconds ?? 0) < 0)
+      out.push({ pointer: `${at}/gracePeriodSeconds`, message: 'gracePeriodSeconds must not be negative' });
   });
-  const style = blueGreen ? 'blueGreen' : canary!.enableExtraWorkloadForCanary && gvk === 'apps/v1/Deployment' ? 'canary' : 'partition';
+  const style = blueGreen
+    ? 'blueGreen'
+    : canary!.enableExtraWorkloadForCanary && gvk === 'apps/v1/Deployment'
+      ? 'canary'
+      : 'partition';
   const steps = (body.steps ?? []).map((s) => ({ ...s, pause: s.pause ?? {} }));
-  out.push(...validateSteps(steps, { strategy: blueGreen ? 'blueGreen' : 'canary', style, ...options }, (i) => `/spec/strategy/${key}/steps${i < 0 ? '' : `/${i}`}`));
+  out.push(
+    ...validateSteps(
+      steps,
+      { strategy: blueGreen ? 'blueGreen' : 'canary', style, ...options },
+      (i) => `/spec/strategy/${key}/steps${i < 0 ? '' : `/${i}`}`,
+    ),
+  );
   return out;
 }

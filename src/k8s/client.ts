@@ -10,7 +10,11 @@ export const RECONCILER_MANAGER = 'stepwise-reconciler';
 
 /** A Kubernetes API error with the server's own message. */
 export class KubeApiError extends Error {
-  constructor(readonly status: number, readonly reason: string, message: string) {
+  constructor(
+    readonly status: number,
+    readonly reason: string,
+    message: string,
+  ) {
     super(message);
     this.name = 'KubeApiError';
   }
@@ -54,7 +58,11 @@ function apiError(method: string, path: string, status: number, text: string): K
   } catch {
     body = { message: text.slice(0, 500) };
   }
-  return new KubeApiError(status, String(body?.reason ?? ''), String(body?.message ?? `${method} ${path}: HTTP ${status}`));
+  return new KubeApiError(
+    status,
+    String(body?.reason ?? ''),
+    String(body?.message ?? `${method} ${path}: HTTP ${status}`),
+  );
 }
 
 async function readAll(res: IncomingMessage): Promise<string> {
@@ -64,7 +72,8 @@ async function readAll(res: IncomingMessage): Promise<string> {
   return text;
 }
 
-const pick = (o: Record<string, unknown>, keys: readonly string[]) => Object.fromEntries(keys.filter((k) => o[k] !== undefined).map((k) => [k, o[k]]));
+const pick = (o: Record<string, unknown>, keys: readonly string[]) =>
+  Object.fromEntries(keys.filter((k) => o[k] !== undefined).map((k) => [k, o[k]]));
 
 /**
  * A small Kubernetes REST client that sends and receives plain JSON. client-node's generic object API
@@ -106,7 +115,12 @@ export class KubeClient {
    * arrives. Resolves when the server ends the stream or `signal` aborts it; rejects when the connection
    * fails, the server refuses, or `onEvent` throws.
    */
-  async watch(path: string, query: Record<string, string | undefined>, onEvent: (type: string, object: KubeObject) => void, signal: AbortSignal): Promise<void> {
+  async watch(
+    path: string,
+    query: Record<string, string | undefined>,
+    onEvent: (type: string, object: KubeObject) => void,
+    signal: AbortSignal,
+  ): Promise<void> {
     const res = await this.send('GET', path, { query: { ...query, watch: 'true' }, signal });
     if (res.statusCode !== 200) throw apiError('watch', path, res.statusCode ?? 0, await readAll(res));
     res.setEncoding('utf8');
@@ -146,13 +160,20 @@ export class KubeClient {
     const opts: HttpsRequestOptions = {
       method,
       // A declared length, not a chunked body: the connection is reused, and the server must know where a body ends.
-      headers: { Accept: 'application/json', ...(body !== undefined ? { 'Content-Type': options.contentType ?? 'application/json', 'Content-Length': Buffer.byteLength(body) } : {}) },
+      headers: {
+        Accept: 'application/json',
+        ...(body !== undefined
+          ? { 'Content-Type': options.contentType ?? 'application/json', 'Content-Length': Buffer.byteLength(body) }
+          : {}),
+      },
       ...(options.signal ? { signal: options.signal } : {}),
     };
     await this.kubeConfig.applyToHTTPSOptions(opts);
     const https = url.protocol === 'https:';
     // client-node hands out a new Agent per request, so every request would pay a TLS handshake; keep one.
-    opts.agent = https ? (this.httpsAgent ??= new HttpsAgent({ ...pick(opts as Record<string, unknown>, TLS_OPTIONS), keepAlive: true })) : (this.httpAgent ??= new HttpAgent({ keepAlive: true }));
+    opts.agent = https
+      ? (this.httpsAgent ??= new HttpsAgent({ ...pick(opts as Record<string, unknown>, TLS_OPTIONS), keepAlive: true }))
+      : (this.httpAgent ??= new HttpAgent({ keepAlive: true }));
     return new Promise<IncomingMessage>((resolve, reject) => {
       const req = (https ? httpsRequest : httpRequest)(url, opts, resolve);
       req.on('error', reject);
@@ -165,8 +186,17 @@ export class KubeClient {
   async resource(apiVersion: string, kind: string): Promise<{ plural: string; namespaced: boolean }> {
     let resources = this.discovery.get(apiVersion);
     if (!resources) {
-      resources = this.request<{ resources: { name: string; kind: string; namespaced: boolean }[] }>('GET', apiVersion.includes('/') ? `/apis/${apiVersion}` : `/api/${apiVersion}`)
-        .then((list) => new Map(list.resources.filter((r) => !r.name.includes('/')).map((r) => [r.kind, { plural: r.name, namespaced: r.namespaced }])));
+      resources = this.request<{ resources: { name: string; kind: string; namespaced: boolean }[] }>(
+        'GET',
+        apiVersion.includes('/') ? `/apis/${apiVersion}` : `/api/${apiVersion}`,
+      ).then(
+        (list) =>
+          new Map(
+            list.resources
+              .filter((r) => !r.name.includes('/'))
+              .map((r) => [r.kind, { plural: r.name, namespaced: r.namespaced }]),
+          ),
+      );
       resources.catch(() => this.discovery.delete(apiVersion));
       this.discovery.set(apiVersion, resources);
     }
@@ -200,45 +230,87 @@ export class KubeClient {
   }
 
   async list<T extends KubeObject = KubeObject>(ref: ObjectRef, labelSelector?: string): Promise<T[]> {
-    const list = await this.request<{ items: T[] }>('GET', await this.path({ ...ref, name: undefined }), { query: { labelSelector } });
+    const list = await this.request<{ items: T[] }>('GET', await this.path({ ...ref, name: undefined }), {
+      query: { labelSelector },
+    });
     // List items carry no apiVersion and kind of their own.
     return list.items.map((item) => Object.assign(item, { apiVersion: ref.apiVersion, kind: ref.kind }));
   }
 
   /** Server-side apply of one object; returns what the server stored. */
   async apply<T extends KubeObject = KubeObject>(object: KubeObject, options: ApplyOptions = {}): Promise<T> {
-    const ref = { apiVersion: object.apiVersion, kind: object.kind, name: object.metadata.name, namespace: object.metadata.namespace };
+    const ref = {
+      apiVersion: object.apiVersion,
+      kind: object.kind,
+      name: object.metadata.name,
+      namespace: object.metadata.namespace,
+    };
     try {
       return await this.request<T>('PATCH', await this.path(ref), {
-        query: { fieldManager: options.fieldManager ?? FIELD_MANAGER, force: options.force ? 'true' : undefined, dryRun: options.dryRun ? 'All' : undefined },
+        query: {
+          fieldManager: options.fieldManager ?? FIELD_MANAGER,
+          force: options.force ? 'true' : undefined,
+          dryRun: options.dryRun ? 'All' : undefined,
+        },
         body: object,
         contentType: 'application/apply-patch+yaml',
       });
     } catch (e) {
-      if (e instanceof KubeApiError) throw new KubeApiError(e.status, e.reason, `${describeObject(object)}: ${e.message}`);
+      if (e instanceof KubeApiError)
+        throw new KubeApiError(e.status, e.reason, `${describeObject(object)}: ${e.message}`);
       throw e;
     }
   }
 
   /** A JSON merge patch, optionally on a subresource such as `status`. */
-  async mergePatch<T extends KubeObject = KubeObject>(ref: ObjectRef & { name: string }, patch: unknown, subresource?: string, fieldManager = RECONCILER_MANAGER): Promise<T> {
-    return this.request<T>('PATCH', await this.path(ref, subresource), { body: patch, contentType: 'application/merge-patch+json', query: { fieldManager } });
+  async mergePatch<T extends KubeObject = KubeObject>(
+    ref: ObjectRef & { name: string },
+    patch: unknown,
+    subresource?: string,
+    fieldManager = RECONCILER_MANAGER,
+  ): Promise<T> {
+    return this.request<T>('PATCH', await this.path(ref, subresource), {
+      body: patch,
+      contentType: 'application/merge-patch+json',
+      query: { fieldManager },
+    });
   }
 
   /** A JSON patch (RFC 6902), for replacing a whole field such as a pod template. */
-  async jsonPatch<T extends KubeObject = KubeObject>(ref: ObjectRef & { name: string }, ops: unknown[], fieldManager = RECONCILER_MANAGER): Promise<T> {
-    return this.request<T>('PATCH', await this.path(ref), { body: ops, contentType: 'application/json-patch+json', query: { fieldManager } });
+  async jsonPatch<T extends KubeObject = KubeObject>(
+    ref: ObjectRef & { name: string },
+    ops: unknown[],
+    fieldManager = RECONCILER_MANAGER,
+  ): Promise<T> {
+    return this.request<T>('PATCH', await this.path(ref), {
+      body: ops,
+      contentType: 'application/json-patch+json',
+      query: { fieldManager },
+    });
   }
 
   /** Replaces an object's status; fails with 409 if the object changed since `object.metadata.resourceVersion`. */
-  async replaceStatus<T extends KubeObject = KubeObject>(object: KubeObject, fieldManager = RECONCILER_MANAGER): Promise<T> {
-    const ref = { apiVersion: object.apiVersion, kind: object.kind, name: object.metadata.name, namespace: object.metadata.namespace };
+  async replaceStatus<T extends KubeObject = KubeObject>(
+    object: KubeObject,
+    fieldManager = RECONCILER_MANAGER,
+  ): Promise<T> {
+    const ref = {
+      apiVersion: object.apiVersion,
+      kind: object.kind,
+      name: object.metadata.name,
+      namespace: object.metadata.namespace,
+    };
     return this.request<T>('PUT', await this.path(ref, 'status'), { body: object, query: { fieldManager } });
   }
 
   /** Replaces an object (PUT); fails with 409 if it changed since `object.metadata.resourceVersion`. */
   async replace<T extends KubeObject = KubeObject>(object: KubeObject): Promise<T> {
-    const ref = { apiVersion: object.apiVersion, kind: object.kind, name: object.metadata.name, namespace: object.metadata.namespace };
+    const ref = {
+      apiVersion: object.apiVersion,
+      kind: object.kind,
+      name: object.metadata.name,
+      namespace: object.metadata.namespace,
+    };
     return this.request<T>('PUT', await this.path(ref), { body: object, query: { fieldManager: RECONCILER_MANAGER } });
   }
 
@@ -248,9 +320,14 @@ export class KubeClient {
   }
 
   /** Deletes an object; false when it was already gone. */
-  async delete(ref: ObjectRef & { name: string }, propagationPolicy: 'Foreground' | 'Background' | 'Orphan' = 'Background'): Promise<boolean> {
+  async delete(
+    ref: ObjectRef & { name: string },
+    propagationPolicy: 'Foreground' | 'Background' | 'Orphan' = 'Background',
+  ): Promise<boolean> {
     try {
-      await this.request('DELETE', await this.path(ref), { body: { kind: 'DeleteOptions', apiVersion: 'v1', propagationPolicy } });
+      await this.request('DELETE', await this.path(ref), {
+        body: { kind: 'DeleteOptions', apiVersion: 'v1', propagationPolicy },
+      });
       return true;
     } catch (e) {
       if (e instanceof KubeApiError && e.status === 404) return false;
@@ -260,7 +337,11 @@ export class KubeClient {
 }
 
 /** Server-side applies objects in order (CRDs before their resources); stops at the first rejection. */
-export async function applyObjects(client: KubeClient, objects: readonly KubeObject[], options: ApplyOptions = {}): Promise<KubeObject[]> {
+export async function applyObjects(
+  client: KubeClient,
+  objects: readonly KubeObject[],
+  options: ApplyOptions = {},
+): Promise<KubeObject[]> {
   const applied: KubeObject[] = [];
   for (const object of objects) applied.push(await client.apply(object, options));
   return applied;

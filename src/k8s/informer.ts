@@ -23,7 +23,10 @@ function slim(object: KubeObject): KubeObject {
       ...(metadata.ownerReferences ? { ownerReferences: metadata.ownerReferences } : {}),
       ...(metadata.deletionTimestamp ? { deletionTimestamp: metadata.deletionTimestamp } : {}),
     },
-    status: { phase: status?.phase, conditions: status?.conditions?.map(({ type, status: s }) => ({ type, status: s })) },
+    status: {
+      phase: status?.phase,
+      conditions: status?.conditions?.map(({ type, status: s }) => ({ type, status: s })),
+    },
   };
 }
 
@@ -91,7 +94,11 @@ export class Informer {
     const out: T[] = [];
     for (const key of candidates ?? this.objects.keys()) {
       const o = this.objects.get(key)!;
-      if ((namespace === undefined || o.metadata.namespace === namespace) && terms.every((t) => this.byLabel.get(t)!.has(key))) out.push(o as T);
+      if (
+        (namespace === undefined || o.metadata.namespace === namespace) &&
+        terms.every((t) => this.byLabel.get(t)!.has(key))
+      )
+        out.push(o as T);
     }
     return out;
   }
@@ -164,7 +171,8 @@ export class Informer {
       const object = slim({ ...item, apiVersion: this.ref.apiVersion, kind: this.ref.kind });
       const before = this.get(object.metadata.namespace, object.metadata.name);
       seen.add(this.store(object));
-      if (!before || before.metadata.resourceVersion !== object.metadata.resourceVersion) this.onEvent(before ? 'MODIFIED' : 'ADDED', object);
+      if (!before || before.metadata.resourceVersion !== object.metadata.resourceVersion)
+        this.onEvent(before ? 'MODIFIED' : 'ADDED', object);
     }
     for (const [key, object] of [...this.objects]) {
       if (!seen.has(key)) {
@@ -183,18 +191,23 @@ export class Informer {
       let gone = false;
       const started = Date.now();
       try {
-        await this.client.watch(path, { resourceVersion: this.resourceVersion, allowWatchBookmarks: 'true', timeoutSeconds: '300' }, (type, object) => {
-          if (type === 'ERROR') {
-            gone = (object as unknown as { code?: number }).code === 410;
-            return;
-          }
-          if (object.metadata?.resourceVersion) this.resourceVersion = String(object.metadata.resourceVersion);
-          if (type === 'BOOKMARK') return;
-          const slimmed = slim({ ...object, apiVersion: this.ref.apiVersion, kind: this.ref.kind });
-          if (type === 'DELETED') this.remove(keyOf(slimmed.metadata.namespace, slimmed.metadata.name));
-          else if (!this.newerHeld(slimmed)) this.store(slimmed);
-          this.onEvent(type as InformerEvent, slimmed);
-        }, this.abort.signal);
+        await this.client.watch(
+          path,
+          { resourceVersion: this.resourceVersion, allowWatchBookmarks: 'true', timeoutSeconds: '300' },
+          (type, object) => {
+            if (type === 'ERROR') {
+              gone = (object as unknown as { code?: number }).code === 410;
+              return;
+            }
+            if (object.metadata?.resourceVersion) this.resourceVersion = String(object.metadata.resourceVersion);
+            if (type === 'BOOKMARK') return;
+            const slimmed = slim({ ...object, apiVersion: this.ref.apiVersion, kind: this.ref.kind });
+            if (type === 'DELETED') this.remove(keyOf(slimmed.metadata.namespace, slimmed.metadata.name));
+            else if (!this.newerHeld(slimmed)) this.store(slimmed);
+            this.onEvent(type as InformerEvent, slimmed);
+          },
+          this.abort.signal,
+        );
         if (gone) await this.relist();
         // A stream the server ends at once, again and again, must not become a busy loop of requests.
         else if (!this.stopped && Date.now() - started < 1000) await sleep(1000);

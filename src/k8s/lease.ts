@@ -2,7 +2,13 @@ import { KubeApiError, type KubeClient } from './client.js';
 import type { KubeObject } from '../traffic/objects.js';
 
 interface Lease extends KubeObject {
-  spec: { holderIdentity?: string; leaseDurationSeconds?: number; acquireTime?: string; renewTime?: string; leaseTransitions?: number };
+  spec: {
+    holderIdentity?: string;
+    leaseDurationSeconds?: number;
+    acquireTime?: string;
+    renewTime?: string;
+    leaseTransitions?: number;
+  };
 }
 
 export interface LeaderElectionOptions {
@@ -27,22 +33,38 @@ export class LeaderElector {
   private readonly leaseSeconds: number;
   private readonly renewSeconds: number;
 
-  constructor(private readonly client: KubeClient, private readonly options: LeaderElectionOptions) {
+  constructor(
+    private readonly client: KubeClient,
+    private readonly options: LeaderElectionOptions,
+  ) {
     this.leaseSeconds = options.leaseSeconds ?? 15;
     this.renewSeconds = options.renewSeconds ?? 5;
   }
 
   private ref() {
-    return { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', name: this.options.name, namespace: this.options.namespace };
+    return {
+      apiVersion: 'coordination.k8s.io/v1',
+      kind: 'Lease',
+      name: this.options.name,
+      namespace: this.options.namespace,
+    };
   }
 
   /** One attempt to take or renew the lease; true while this process holds it. */
   async tryAcquireOrRenew(now = new Date()): Promise<boolean> {
     const current = await this.client.get<Lease>(this.ref());
-    const spec = { holderIdentity: this.options.identity, leaseDurationSeconds: this.leaseSeconds, renewTime: microTime(now) };
+    const spec = {
+      holderIdentity: this.options.identity,
+      leaseDurationSeconds: this.leaseSeconds,
+      renewTime: microTime(now),
+    };
     if (!current) {
       try {
-        await this.client.create({ ...this.ref(), metadata: { name: this.options.name, namespace: this.options.namespace }, spec: { ...spec, acquireTime: microTime(now), leaseTransitions: 0 } });
+        await this.client.create({
+          ...this.ref(),
+          metadata: { name: this.options.name, namespace: this.options.namespace },
+          spec: { ...spec, acquireTime: microTime(now), leaseTransitions: 0 },
+        });
         return true;
       } catch (e) {
         if (e instanceof KubeApiError && e.status === 409) return false;
@@ -57,7 +79,11 @@ export class LeaderElector {
       await this.client.replace({
         ...current,
         ...this.ref(),
-        spec: { ...current.spec, ...spec, ...(held ? {} : { acquireTime: microTime(now), leaseTransitions: (current.spec.leaseTransitions ?? 0) + 1 }) },
+        spec: {
+          ...current.spec,
+          ...spec,
+          ...(held ? {} : { acquireTime: microTime(now), leaseTransitions: (current.spec.leaseTransitions ?? 0) + 1 }),
+        },
       });
       return true;
     } catch (e) {
@@ -73,12 +99,14 @@ export class LeaderElector {
     }
     log(`leading as ${this.options.identity} (Lease ${this.options.namespace}/${this.options.name})`);
     this.timer = setInterval(() => {
-      void this.tryAcquireOrRenew().catch(() => false).then((ok) => {
-        if (!ok) {
-          this.stop();
-          onLost();
-        }
-      });
+      void this.tryAcquireOrRenew()
+        .catch(() => false)
+        .then((ok) => {
+          if (!ok) {
+            this.stop();
+            onLost();
+          }
+        });
     }, this.renewSeconds * 1000);
   }
 

@@ -63,7 +63,12 @@ export function planApp(app: NormalizedApp): Plan {
  * OpenKruise pause semantics: no duration waits for approval; a duration continues after it. A canary's
  * last step at replicas "100%" completes at once (blue-green has no such shortcut).
  */
-export function stepPause(strategy: Strategy, duration: number | undefined, replicas: ReplicasValue, isLast: boolean): PausePlan {
+export function stepPause(
+  strategy: Strategy,
+  duration: number | undefined,
+  replicas: ReplicasValue,
+  isLast: boolean,
+): PausePlan {
   if (strategy !== 'blueGreen' && isLast && replicas === '100%') return { kind: 'none' };
   if (duration === undefined) return { kind: 'manual' };
   return duration === 0 ? { kind: 'none' } : { kind: 'timed', seconds: duration };
@@ -74,5 +79,8 @@ function podRequests(app: NormalizedApp): { cpuCores: number; memoryBytes: numbe
   const { requests = {}, limits = {} } = app.workload.resources ?? {};
   const cpu = requests.cpu ?? limits.cpu;
   const memory = requests.memory ?? limits.memory;
-  return { cpuCores: cpu === undefined ? 0 : parseQuantity(cpu), memoryBytes: memory === undefined ? 0 : parseQuantity(memory) };
+  return {
+    cpuCores: cpu === undefined ? 0 : parseQuantity(cpu),
+    memoryBytes: memory === undefined ? 0 : parseQuantity(memory),
+  };
 }

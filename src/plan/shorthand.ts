@@ -12,7 +12,12 @@ export interface WeightShorthand {
 export function expandWeights(s: WeightShorthand): number[] {
   const fixed = s.stepWeight !== undefined && s.stepWeight > 0;
   const weights = s.stepWeights ?? [];
-  const max = !fixed && weights.length > 0 ? Math.min(100, weights[weights.length - 1]!) : s.maxWeight && s.maxWeight > 0 ? s.maxWeight : 100;
+  const max =
+    !fixed && weights.length > 0
+      ? Math.min(100, weights[weights.length - 1]!)
+      : s.maxWeight && s.maxWeight > 0
+        ? s.maxWeight
+        : 100;
   const next = (current: number): number => {
     if (fixed || weights.length === 0) return s.stepWeight ?? 100;
     const room = 100 - current;
@@ -22,7 +27,7 @@ export function expandWeights(s: WeightShorthand): number[] {
     return i >= 0 && i + 1 < weights.length ? Math.min(room, weights[i + 1]! - current) : room;
   };
   const out: number[] = [];
-  for (let canary = 0; canary < max;) {
+  for (let canary = 0; canary < max; ) {
     canary = Math.min(100, canary + next(canary));
     out.push(canary);
   }

@@ -16,7 +16,12 @@ export interface ActOptions {
  * returns when all are done. Returns the Rollout's new resourceVersion when an action wrote the Rollout
  * itself (clearing an abort request).
  */
-export async function perform(client: KubeClient, rollout: RolloutObject, actions: readonly Action[], options: ActOptions = {}): Promise<string | undefined> {
+export async function perform(
+  client: KubeClient,
+  rollout: RolloutObject,
+  actions: readonly Action[],
+  options: ActOptions = {},
+): Promise<string | undefined> {
   let resourceVersion: string | undefined;
   const one = async (action: Action) => {
     options.log?.(action.why);
@@ -31,7 +36,13 @@ export async function perform(client: KubeClient, rollout: RolloutObject, action
     }
     if (result) options.onWritten?.(result);
     else if (action.kind === 'delete') options.onDeleted?.(action.ref);
-    if (result && action.kind !== 'apply' && action.ref.kind === rollout.kind && action.ref.name === rollout.metadata.name) resourceVersion = String(result.metadata.resourceVersion);
+    if (
+      result &&
+      action.kind !== 'apply' &&
+      action.ref.kind === rollout.kind &&
+      action.ref.name === rollout.metadata.name
+    )
+      resourceVersion = String(result.metadata.resourceVersion);
   };
   const background = actions.filter((a) => a.background).map(one);
   let failure: { reason: unknown } | undefined;
@@ -48,7 +59,12 @@ export async function perform(client: KubeClient, rollout: RolloutObject, action
 }
 
 /** Writes the Rollout's status, unless it is what the Rollout already has; fails with 409 if the Rollout changed since it was read. */
-export async function writeStatus(client: KubeClient, rollout: RolloutObject, status: RolloutStatus, options: ActOptions = {}): Promise<RolloutObject> {
+export async function writeStatus(
+  client: KubeClient,
+  rollout: RolloutObject,
+  status: RolloutStatus,
+  options: ActOptions = {},
+): Promise<RolloutObject> {
   if (JSON.stringify(status) === JSON.stringify(rollout.status ?? {})) return rollout;
   const written = await client.replaceStatus<RolloutObject>({ ...rollout, status });
   const typed = { ...written, apiVersion: rollout.apiVersion, kind: rollout.kind };
@@ -81,19 +97,30 @@ export class EventRecorder {
 
   record(rollout: RolloutObject, event: RolloutEvent): void {
     const now = new Date().toISOString();
-    const sent = this.client.create({
-      apiVersion: 'v1',
-      kind: 'Event',
-      metadata: { generateName: `${rollout.metadata.name}.`, namespace: rollout.metadata.namespace },
-      involvedObject: { apiVersion: rollout.apiVersion, kind: rollout.kind, name: rollout.metadata.name, namespace: rollout.metadata.namespace, uid: rollout.metadata.uid },
-      reason: event.reason,
-      message: event.message,
-      type: event.type,
-      source: { component: 'stepwise' },
-      firstTimestamp: now,
-      lastTimestamp: now,
-      count: 1,
-    } as unknown as KubeObject).then(() => undefined, () => undefined);
+    const sent = this.client
+      .create({
+        apiVersion: 'v1',
+        kind: 'Event',
+        metadata: { generateName: `${rollout.metadata.name}.`, namespace: rollout.metadata.namespace },
+        involvedObject: {
+          apiVersion: rollout.apiVersion,
+          kind: rollout.kind,
+          name: rollout.metadata.name,
+          namespace: rollout.metadata.namespace,
+          uid: rollout.metadata.uid,
+        },
+        reason: event.reason,
+        message: event.message,
+        type: event.type,
+        source: { component: 'stepwise' },
+        firstTimestamp: now,
+        lastTimestamp: now,
+        count: 1,
+      } as unknown as KubeObject)
+      .then(
+        () => undefined,
+        () => undefined,
+      );
     this.pending.add(sent);
     void sent.then(() => this.pending.delete(sent));
   }

@@ -54,7 +54,10 @@ export class Controller implements Reader {
   readonly stats: ControllerStats = { passes: 0, slowestPassMs: 0, errors: 0 };
   private readonly events: EventRecorder;
 
-  constructor(private readonly client: KubeClient, private readonly options: ControllerOptions = {}) {
+  constructor(
+    private readonly client: KubeClient,
+    private readonly options: ControllerOptions = {},
+  ) {
     this.events = new EventRecorder(client);
   }
 
@@ -69,7 +72,15 @@ export class Controller implements Reader {
   async sync(): Promise<void> {
     for (const ref of WATCHED) {
       const scope = this.options.namespace ? { namespace: this.options.namespace } : {};
-      this.informers.set(ref.kind, new Informer(this.client, { ...ref, ...scope }, (type, o) => this.onEvent(type, o), (l) => this.log(l)));
+      this.informers.set(
+        ref.kind,
+        new Informer(
+          this.client,
+          { ...ref, ...scope },
+          (type, o) => this.onEvent(type, o),
+          (l) => this.log(l),
+        ),
+      );
     }
     await Promise.all([...this.informers.values()].map((i) => i.start()));
     const where = this.options.namespace ? `namespace ${this.options.namespace}` : 'all namespaces';
@@ -125,7 +136,8 @@ export class Controller implements Reader {
       this.queue.add(key);
       return;
     }
-    for (const key of this.concerned.get(`${o.metadata.namespace}/${family(o.kind)}/${governedName(o)}`) ?? []) this.queue.add(key);
+    for (const key of this.concerned.get(`${o.metadata.namespace}/${family(o.kind)}/${governedName(o)}`) ?? [])
+      this.queue.add(key);
   }
 
   private async work(): Promise<void> {
@@ -165,7 +177,7 @@ function governedName(o: KubeObject): string {
   if (o.kind === 'Pod') {
     if (owner?.kind === 'ReplicaSet') {
       const hash = o.metadata.labels?.['pod-template-hash'];
-      return hash && owner.name?.endsWith(`-${hash}`) ? owner.name.slice(0, -hash.length - 1) : owner.name ?? '';
+      return hash && owner.name?.endsWith(`-${hash}`) ? owner.name.slice(0, -hash.length - 1) : (owner.name ?? '');
     }
     return owner?.name ?? '';
   }
@@ -173,7 +185,8 @@ function governedName(o: KubeObject): string {
 }
 
 /** Pods and ReplicaSets count as their workload's: one family, named after the workload. */
-const family = (kind: string) => (kind === 'Deployment' || kind === 'StatefulSet' || kind === 'ReplicaSet' || kind === 'Pod' ? 'Workload' : kind);
+const family = (kind: string) =>
+  kind === 'Deployment' || kind === 'StatefulSet' || kind === 'ReplicaSet' || kind === 'Pod' ? 'Workload' : kind;
 
 /** The objects whose changes a Rollout must see, as `namespace/family/name`. */
 function governedKeys(r: RolloutObject): string[] {
@@ -183,7 +196,9 @@ function governedKeys(r: RolloutObject): string[] {
     `Workload/${workload}`,
     `Workload/${canaryWorkloadName(workload)}`,
     ...(routing ? [`Service/${routing.service}`, `Service/${canaryServiceName(routing.service)}`] : []),
-    ...(routing?.ingress ? [`Ingress/${routing.ingress.name}`, `Ingress/${canaryIngressName(routing.ingress.name)}`] : []),
+    ...(routing?.ingress
+      ? [`Ingress/${routing.ingress.name}`, `Ingress/${canaryIngressName(routing.ingress.name)}`]
+      : []),
     ...(routing?.gateway ? [`HTTPRoute/${routing.gateway.httpRouteName}`] : []),
   ];
   return names.map((n) => `${r.metadata.namespace ?? 'default'}/${n}`);

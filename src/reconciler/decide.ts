@@ -7,10 +7,34 @@ import { refOf, type Action } from './actions.js';
 import { nextStepIndex, recalculateStep, stepJump } from './jump.js';
 import { ANNOTATIONS, LABELS, templateHash, view, type Observed, type View } from './observed.js';
 import {
-  ensureCanaryService, pinStableService, releaseCanaryService, routesToCanary, routeToStable, routeTraffic, unpinStableService, type Routing,
+  ensureCanaryService,
+  pinStableService,
+  releaseCanaryService,
+  routesToCanary,
+  routeToStable,
+  routeTraffic,
+  unpinStableService,
+  type Routing,
 } from './traffic.js';
-import type { Condition, FinalisingStep, Phase, RolloutStatus, RolloutStep, StrategyBody, SubStatus, TrafficRouting } from './types.js';
-import { holdWorkload, labelBatch, labelGoverned, releaseWorkload, resumeWorkload, upgradeWorkload, workloadSettled } from './workload.js';
+import type {
+  Condition,
+  FinalisingStep,
+  Phase,
+  RolloutStatus,
+  RolloutStep,
+  StrategyBody,
+  SubStatus,
+  TrafficRouting,
+} from './types.js';
+import {
+  holdWorkload,
+  labelBatch,
+  labelGoverned,
+  releaseWorkload,
+  resumeWorkload,
+  upgradeWorkload,
+  workloadSettled,
+} from './workload.js';
 
 export interface RolloutEvent {
   type: 'Normal' | 'Warning';
@@ -30,12 +54,41 @@ export interface Decision {
 /** OpenKruise's finalising orders (`nextCanaryTask` / `nextBlueGreenTask`). */
 export const FINALISING: Record<'canary' | 'blueGreen', Record<'success' | 'rollback', FinalisingStep[]>> = {
   canary: {
-    success: ['RestoreStableService', 'FinalisingStepRouteTrafficToStable', 'RemoveCanaryService', 'ResumeWorkload', 'ReleaseWorkloadControl', 'END'],
-    rollback: ['FinalisingStepRouteTrafficToStable', 'ResumeWorkload', 'ReleaseWorkloadControl', 'RestoreStableService', 'RemoveCanaryService', 'END'],
+    success: [
+      'RestoreStableService',
+      'FinalisingStepRouteTrafficToStable',
+      'RemoveCanaryService',
+      'ResumeWorkload',
+      'ReleaseWorkloadControl',
+      'END',
+    ],
+    rollback: [
+      'FinalisingStepRouteTrafficToStable',
+      'ResumeWorkload',
+      'ReleaseWorkloadControl',
+      'RestoreStableService',
+      'RemoveCanaryService',
+      'END',
+    ],
   },
   blueGreen: {
-    success: ['FinalisingStepRouteTrafficToNew', 'RestoreStableService', 'ResumeWorkload', 'FinalisingStepRouteTrafficToStable', 'RemoveCanaryService', 'ReleaseWorkloadControl', 'END'],
-    rollback: ['FinalisingStepRouteTrafficToStable', 'ResumeWorkload', 'RestoreStableService', 'RemoveCanaryService', 'ReleaseWorkloadControl', 'END'],
+    success: [
+      'FinalisingStepRouteTrafficToNew',
+      'RestoreStableService',
+      'ResumeWorkload',
+      'FinalisingStepRouteTrafficToStable',
+      'RemoveCanaryService',
+      'ReleaseWorkloadControl',
+      'END',
+    ],
+    rollback: [
+      'FinalisingStepRouteTrafficToStable',
+      'ResumeWorkload',
+      'RestoreStableService',
+      'RemoveCanaryService',
+      'ReleaseWorkloadControl',
+      'END',
+    ],
   },
 };
 
@@ -45,17 +98,28 @@ const POLL_MS = 1000;
 /** Hash of what decides pod counts and routing: steps without pauses, and the failure threshold (as OpenKruise). */
 export function planHash(body: StrategyBody): string {
   const steps = body.steps.map(({ pause: _pause, ...rest }) => rest);
-  return createHash('sha256').update(JSON.stringify({ steps, failureThreshold: body.failureThreshold ?? null })).digest('hex').slice(0, 16);
+  return createHash('sha256')
+    .update(JSON.stringify({ steps, failureThreshold: body.failureThreshold ?? null }))
+    .digest('hex')
+    .slice(0, 16);
 }
 
-function setCondition(conditions: Condition[], type: Condition['type'], status: Condition['status'], reason: string, message: string, now: string): Condition[] {
+function setCondition(
+  conditions: Condition[],
+  type: Condition['type'],
+  status: Condition['status'],
+  reason: string,
+  message: string,
+  now: string,
+): Condition[] {
   const existing = conditions.find((c) => c.type === type);
   const next: Condition = {
     type,
     status,
     reason,
     message,
-    lastUpdateTime: existing && existing.reason === reason && existing.status === status ? existing.lastUpdateTime : now,
+    lastUpdateTime:
+      existing && existing.reason === reason && existing.status === status ? existing.lastUpdateTime : now,
     lastTransitionTime: existing && existing.status === status ? existing.lastTransitionTime : now,
   };
   return [...conditions.filter((c) => c.type !== type), next];
@@ -78,7 +142,8 @@ export function decide(o: Observed): Decision {
   const body = (rollout.spec.strategy.canary ?? rollout.spec.strategy.blueGreen)!;
   const key = rollout.spec.strategy.blueGreen ? 'blueGreenStatus' : 'canaryStatus';
   const strategy = rollout.spec.strategy.blueGreen ? 'blueGreen' : 'canary';
-  const style: RollingStyle = strategy === 'blueGreen' ? 'blueGreen' : rollout.spec.workloadRef.kind === 'StatefulSet' ? 'partition' : 'canary';
+  const style: RollingStyle =
+    strategy === 'blueGreen' ? 'blueGreen' : rollout.spec.workloadRef.kind === 'StatefulSet' ? 'partition' : 'canary';
   const routing: TrafficRouting | undefined = body.trafficRoutings?.[0];
   const graceMs = (routing?.gracePeriodSeconds ?? 3) * 1000;
   const previous = { phase: status.phase, index: status[key]?.currentStepIndex, state: status[key]?.currentStepState };
@@ -90,11 +155,21 @@ export function decide(o: Observed): Decision {
       status.message = sub.message ?? status.message;
     }
     // An Event per phase, per step reached and per pause; the stages in between are in the status message.
-    if (status.phase !== previous.phase) events.push({ type: 'Normal', reason: `Rollout${status.phase}`, message: status.message ?? '' });
-    else if (sub && (sub.currentStepIndex !== previous.index || (sub.currentStepState === 'StepPaused' && previous.state !== 'StepPaused'))) {
+    if (status.phase !== previous.phase)
+      events.push({ type: 'Normal', reason: `Rollout${status.phase}`, message: status.message ?? '' });
+    else if (
+      sub &&
+      (sub.currentStepIndex !== previous.index ||
+        (sub.currentStepState === 'StepPaused' && previous.state !== 'StepPaused'))
+    ) {
       events.push({ type: 'Normal', reason: sub.currentStepState, message: sub.message ?? '' });
     }
-    return { status, actions, events, ...(requeueAfterMs !== undefined ? { requeueAfterMs: Math.max(0, Math.ceil(requeueAfterMs)) } : {}) };
+    return {
+      status,
+      actions,
+      events,
+      ...(requeueAfterMs !== undefined ? { requeueAfterMs: Math.max(0, Math.ceil(requeueAfterMs)) } : {}),
+    };
   };
   const setPhase = (phase: Phase, message: string) => {
     status.phase = phase;
@@ -105,7 +180,8 @@ export function decide(o: Observed): Decision {
   if (problems.length) {
     status.message = `invalid spec: ${problems.map((p) => `${p.pointer.replace('/spec/', '').replaceAll('/', '.')}: ${p.message}`).join('; ')}`;
     status.phase ??= 'Initial';
-    if (rollout.status?.message !== status.message) events.push({ type: 'Warning', reason: 'InvalidSpec', message: status.message });
+    if (rollout.status?.message !== status.message)
+      events.push({ type: 'Warning', reason: 'InvalidSpec', message: status.message });
     return { status, actions, events };
   }
   if (!o.workload) {
@@ -125,9 +201,17 @@ export function decide(o: Observed): Decision {
       status.conditions = (status.conditions ?? []).filter((c) => c.type !== 'Progressing' || c.status === 'False');
       if (!sub) {
         sub = status[key] = {
-          podTemplateHash: '', canaryRevision: v.templateHash, canaryReplicas: 0, canaryReadyReplicas: 0,
-          currentStepIndex: steps.length, nextStepIndex: -1, currentStepState: 'Completed', finalisingStep: '',
-          observedRolloutID: v.rolloutId, message: 'workload is healthy', lastUpdateTime: now,
+          podTemplateHash: '',
+          canaryRevision: v.templateHash,
+          canaryReplicas: 0,
+          canaryReadyReplicas: 0,
+          currentStepIndex: steps.length,
+          nextStepIndex: -1,
+          currentStepState: 'Completed',
+          finalisingStep: '',
+          observedRolloutID: v.rolloutId,
+          message: 'workload is healthy',
+          lastUpdateTime: now,
         };
       }
       actions.push(...labelGoverned(o));
@@ -140,7 +224,8 @@ export function decide(o: Observed): Decision {
   sub = sub!;
   const cur = view(o, sub.canaryRevision)!;
   const progressing = status.conditions?.find((c) => c.type === 'Progressing');
-  const finalisingReason = progressing?.reason === 'Finalising' || progressing?.reason === 'Cancelling' ? progressing.reason : undefined;
+  const finalisingReason =
+    progressing?.reason === 'Finalising' || progressing?.reason === 'Cancelling' ? progressing.reason : undefined;
 
   if (!finalisingReason) {
     const currentPods = stepPods(steps[sub.currentStepIndex - 1]?.replicas ?? '100%', cur.replicas, style !== 'canary');
@@ -155,10 +240,16 @@ export function decide(o: Observed): Decision {
     }
     if (cur.templateHash !== sub.canaryRevision) {
       if (style === 'blueGreen') {
-        sub.message = 'a new template arrived during a blue-green release: finish it (stepwise promote) or roll it back (stepwise undo) first';
+        sub.message =
+          'a new template arrived during a blue-green release: finish it (stepwise promote) or roll it back (stepwise undo) first';
         // Admission refuses a third version; one that bypassed it must not surge while the release waits.
         if (!o.workload.spec.paused) {
-          actions.push({ kind: 'merge', ref: refOf(o.workload), patch: { spec: { paused: true } }, why: `pause ${o.workload.metadata.name}: a third version arrived without admission` });
+          actions.push({
+            kind: 'merge',
+            ref: refOf(o.workload),
+            patch: { spec: { paused: true } },
+            why: `pause ${o.workload.metadata.name}: a third version arrived without admission`,
+          });
           events.push({ type: 'Warning', reason: 'AdmissionBypassed', message: sub.message });
         }
         return done();
@@ -167,18 +258,39 @@ export function decide(o: Observed): Decision {
       const back = routing ? routeToStable(o, routing) : [];
       actions.push(...back);
       Object.assign(sub, {
-        canaryRevision: cur.templateHash, podTemplateHash: '', currentStepIndex: 1, nextStepIndex: nextStepIndex(1, steps.length),
-        currentStepState: 'BeforeStepUpgrade', lastUpdateTime: now, canaryReplicas: 0, canaryReadyReplicas: 0,
+        canaryRevision: cur.templateHash,
+        podTemplateHash: '',
+        currentStepIndex: 1,
+        nextStepIndex: nextStepIndex(1, steps.length),
+        currentStepState: 'BeforeStepUpgrade',
+        lastUpdateTime: now,
+        canaryReplicas: 0,
+        canaryReadyReplicas: 0,
         message: 'a new version arrived mid-release: starting over from step 1',
       });
       return done(graceMs);
     }
     if (rollout.spec.strategy.paused) {
-      status.conditions = setCondition(status.conditions ?? [], 'Progressing', 'True', 'Paused', 'Rollout has been paused, you can resume it by kube-cli', now);
+      status.conditions = setCondition(
+        status.conditions ?? [],
+        'Progressing',
+        'True',
+        'Paused',
+        'Rollout has been paused, you can resume it by kube-cli',
+        now,
+      );
       sub.message = `Rollout is paused at step(${sub.currentStepIndex}/${steps.length})`;
       return done();
     }
-    if (progressing?.reason === 'Paused') status.conditions = setCondition(status.conditions ?? [], 'Progressing', 'True', 'InRolling', 'Rollout is in Progressing', now);
+    if (progressing?.reason === 'Paused')
+      status.conditions = setCondition(
+        status.conditions ?? [],
+        'Progressing',
+        'True',
+        'InRolling',
+        'Rollout is in Progressing',
+        now,
+      );
     const jumped = stepJump(sub, steps, cur.replicas, now);
     if (jumped) Object.assign(sub, jumped);
     const hash = planHash(body);
@@ -194,12 +306,20 @@ export function decide(o: Observed): Decision {
     // Safety: traffic never stays on a version that has no Ready pod.
     if (routing && cur.newReadyPods === 0 && routesToCanary(o, routing)) {
       actions.push(...routeToStable(o, routing));
-      events.push({ type: 'Warning', reason: 'NoReadyPods', message: 'the new version has no Ready pod: all traffic back to the stable version' });
+      events.push({
+        type: 'Warning',
+        reason: 'NoReadyPods',
+        message: 'the new version has no Ready pod: all traffic back to the stable version',
+      });
     }
     const restored = restoreRouting();
     if (restored.length) {
       actions.push(...restored);
-      events.push({ type: 'Warning', reason: 'TrafficRestored', message: `the step's routing was changed from outside: ${restored.map((a) => a.why).join('; ')}` });
+      events.push({
+        type: 'Warning',
+        reason: 'TrafficRestored',
+        message: `the step's routing was changed from outside: ${restored.map((a) => a.why).join('; ')}`,
+      });
     }
     return runSteps();
   }
@@ -236,15 +356,24 @@ export function decide(o: Observed): Decision {
   function takeControl(): Decision {
     const w = o.workload!;
     // Until its controller has seen the new template, the workload's status still counts the old one.
-    const updated = (w.status?.observedGeneration ?? 0) >= (w.metadata.generation as number ?? 0) ? w.status?.updatedReplicas ?? 0 : 0;
-    const stableRevision = w.kind === 'StatefulSet'
-      ? (w.status?.currentRevision !== w.status?.updateRevision ? w.status?.currentRevision : undefined)
-      : o.replicaSets.find((rs) => templateHash(rs.spec.template) === status.stableTemplateHash)?.metadata.labels?.['pod-template-hash'];
+    const updated =
+      (w.status?.observedGeneration ?? 0) >= ((w.metadata.generation as number) ?? 0)
+        ? (w.status?.updatedReplicas ?? 0)
+        : 0;
+    const stableRevision =
+      w.kind === 'StatefulSet'
+        ? w.status?.currentRevision !== w.status?.updateRevision
+          ? w.status?.currentRevision
+          : undefined
+        : o.replicaSets.find((rs) => templateHash(rs.spec.template) === status.stableTemplateHash)?.metadata.labels?.[
+            'pod-template-hash'
+          ];
     actions.push(holdWorkload(o, stableRevision, updated));
     const index = recalculateStep(steps, v.replicas, updated);
     begin(index, stableRevision);
-    const why = `${w.kind}/${w.metadata.name}'s pod template changed without passing Stepwise's admission `
-      + `(${updated} of ${v.replicas} pods already updated): the release took control at step ${index}/${steps.length}`;
+    const why =
+      `${w.kind}/${w.metadata.name}'s pod template changed without passing Stepwise's admission ` +
+      `(${updated} of ${v.replicas} pods already updated): the release took control at step ${index}/${steps.length}`;
     status.conditions = setCondition(status.conditions!, 'Admitted', 'False', 'AdmissionBypassed', why, now);
     events.push({ type: 'Warning', reason: 'AdmissionBypassed', message: why });
     return done(0);
@@ -294,7 +423,15 @@ export function decide(o: Observed): Decision {
             if (cur.newRevision) sub!.updatedRevision = cur.newRevision;
           }
           const labels = labelBatch(cur, index, desired);
-          if (!isBatchReady({ desired, updated: cur.newPods.length, updatedReady: cur.newReadyPods, ...(body.failureThreshold !== undefined ? { failureThreshold: body.failureThreshold } : {}), labeled: labeled + labels.length })) {
+          if (
+            !isBatchReady({
+              desired,
+              updated: cur.newPods.length,
+              updatedReady: cur.newReadyPods,
+              ...(body.failureThreshold !== undefined ? { failureThreshold: body.failureThreshold } : {}),
+              labeled: labeled + labels.length,
+            })
+          ) {
             if (labels.length) return act(labels, `${at}, and label the new pods`, POLL_MS, false);
             sub!.message = `${at}, and wait for the new pods to be Ready (${cur.newReadyPods}/${desired} Ready)`;
             return done(POLL_MS);
@@ -347,12 +484,22 @@ export function decide(o: Observed): Decision {
           if (index < steps.length) {
             sub!.currentStepIndex = index + 1;
             sub!.nextStepIndex = nextStepIndex(index + 1, steps.length);
-            advance('BeforeStepUpgrade', `Rollout is in step(${index + 1}/${steps.length}), and upgrade workload to new version`);
+            advance(
+              'BeforeStepUpgrade',
+              `Rollout is in step(${index + 1}/${steps.length}), and upgrade workload to new version`,
+            );
           } else advance('Completed', 'Rollout has been completed and some closing work is being done');
           break;
         }
         case 'Completed': {
-          status.conditions = setCondition(status.conditions ?? [], 'Progressing', 'True', 'Finalising', 'Rollout has been completed and some closing work is being done', now);
+          status.conditions = setCondition(
+            status.conditions ?? [],
+            'Progressing',
+            'True',
+            'Finalising',
+            'Rollout has been completed and some closing work is being done',
+            now,
+          );
           sub!.finalisingStep = FINALISING[strategy === 'blueGreen' ? 'blueGreen' : 'canary'].success[0]!;
           sub!.lastUpdateTime = now;
           return finalise(false);
@@ -370,20 +517,38 @@ export function decide(o: Observed): Decision {
       if (stage === 'END') {
         const message = rollback ? 'Rollout progressing has been canceled' : 'Rollout progressing has been completed';
         status.conditions = setCondition(status.conditions ?? [], 'Progressing', 'False', 'Completed', message, now);
-        status.conditions = setCondition(status.conditions, 'Succeeded', rollback ? 'False' : 'True', rollback ? 'Canceled' : 'Completed', message, now);
-        Object.assign(sub!, { currentStepState: 'Completed', nextStepIndex: -1, message, canaryReplicas: rollback ? 0 : sub!.canaryReplicas });
+        status.conditions = setCondition(
+          status.conditions,
+          'Succeeded',
+          rollback ? 'False' : 'True',
+          rollback ? 'Canceled' : 'Completed',
+          message,
+          now,
+        );
+        Object.assign(sub!, {
+          currentStepState: 'Completed',
+          nextStepIndex: -1,
+          message,
+          canaryReplicas: rollback ? 0 : sub!.canaryReplicas,
+        });
         if (!rollback) {
           sub!.currentStepIndex = steps.length;
           status.stableTemplateHash = sub!.canaryRevision;
         }
         if (rollout.metadata.annotations?.[ANNOTATIONS.abort] !== undefined) {
-          actions.push({ kind: 'merge', ref: refOf(rollout), patch: { metadata: { annotations: { [ANNOTATIONS.abort]: null } } }, why: 'clear the abort request' });
+          actions.push({
+            kind: 'merge',
+            ref: refOf(rollout),
+            patch: { metadata: { annotations: { [ANNOTATIONS.abort]: null } } },
+            why: 'clear the abort request',
+          });
         }
         setPhase('Healthy', message);
         return done();
       }
       const stageActions = finalisingActions(stage, rollback);
-      if (stageActions.length) return act(stageActions, finalisingMessage(stage, rollback), stage === 'ResumeWorkload' ? POLL_MS : graceMs);
+      if (stageActions.length)
+        return act(stageActions, finalisingMessage(stage, rollback), stage === 'ResumeWorkload' ? POLL_MS : graceMs);
       if (stage === 'ResumeWorkload' && !workloadSettled(o)) {
         sub!.message = `${finalisingMessage(stage, rollback)}: waiting for ${o.workload!.metadata.name} to finish rolling`;
         return done(POLL_MS);
@@ -398,7 +563,9 @@ export function decide(o: Observed): Decision {
     switch (stage) {
       case 'FinalisingStepRouteTrafficToNew':
         // Only a route that already reaches the new version takes it all; never one restored to stable since.
-        return routing && cur.newReadyPods > 0 && routesToCanary(o, routing) ? routeTraffic(o, routing, { weight: 100 }) : [];
+        return routing && cur.newReadyPods > 0 && routesToCanary(o, routing)
+          ? routeTraffic(o, routing, { weight: 100 })
+          : [];
       case 'FinalisingStepRouteTrafficToStable':
         return routing ? routeToStable(o, routing) : [];
       case 'RestoreStableService':
@@ -445,14 +612,28 @@ const routesStep = (step: RolloutStep) => step.traffic !== undefined || (step.ma
 
 /** What a step sends to the new version. */
 function stepRouting(step: RolloutStep): Routing {
-  return { ...(step.traffic !== undefined ? { weight: parsePercent(step.traffic)! } : {}), ...(step.matches ? { matches: step.matches } : {}) };
+  return {
+    ...(step.traffic !== undefined ? { weight: parsePercent(step.traffic)! } : {}),
+    ...(step.matches ? { matches: step.matches } : {}),
+  };
 }
 
 /** Why a release must be rolled back now, if it must: abort asked, template back at the stable revision, or new pods not Ready in time. */
-function rollbackReason(o: Observed, v: View, sub: SubStatus, deadlineSeconds: number, desiredPods: number): string | undefined {
+function rollbackReason(
+  o: Observed,
+  v: View,
+  sub: SubStatus,
+  deadlineSeconds: number,
+  desiredPods: number,
+): string | undefined {
   if (o.rollout.metadata.annotations?.[ANNOTATIONS.abort] !== undefined) return 'aborted by request';
-  if (v.stableTemplate && v.templateHash !== sub.canaryRevision && v.templateHash === templateHash(v.stableTemplate)) return 'the workload is back at its stable revision';
-  if (sub.currentStepState === 'StepUpgrade' && seconds(sub.lastUpdateTime, o.now) > deadlineSeconds && v.newReadyPods < desiredPods) {
+  if (v.stableTemplate && v.templateHash !== sub.canaryRevision && v.templateHash === templateHash(v.stableTemplate))
+    return 'the workload is back at its stable revision';
+  if (
+    sub.currentStepState === 'StepUpgrade' &&
+    seconds(sub.lastUpdateTime, o.now) > deadlineSeconds &&
+    v.newReadyPods < desiredPods
+  ) {
     return `new pods were not Ready within progressDeadlineSeconds (${deadlineSeconds} s): ${v.newReadyPods}/${desiredPods} Ready`;
   }
   return undefined;

@@ -11,22 +11,40 @@ export function nextStepIndex(current: number, stepCount: number): number {
  * moves the release to that step. Pods are never scaled down by a jump: when the target step's pods are
  * already there, it resumes at traffic routing; otherwise it upgrades first. Returns undefined for no jump.
  */
-export function stepJump(status: SubStatus, steps: readonly RolloutStep[], workloadReplicas: number, now: string): SubStatus | undefined {
+export function stepJump(
+  status: SubStatus,
+  steps: readonly RolloutStep[],
+  workloadReplicas: number,
+  now: string,
+): SubStatus | undefined {
   const target = status.nextStepIndex;
-  if (target === nextStepIndex(status.currentStepIndex, steps.length) || target < 1 || target > steps.length) return undefined;
+  if (target === nextStepIndex(status.currentStepIndex, steps.length) || target < 1 || target > steps.length)
+    return undefined;
   const desired = scaledValue(steps[target - 1]!.replicas, workloadReplicas);
   const state: StepState = desired === status.canaryReplicas ? 'StepTrafficRouting' : 'BeforeStepUpgrade';
-  return { ...status, currentStepIndex: target, nextStepIndex: nextStepIndex(target, steps.length), currentStepState: state, lastUpdateTime: now };
+  return {
+    ...status,
+    currentStepIndex: target,
+    nextStepIndex: nextStepIndex(target, steps.length),
+    currentStepState: state,
+    lastUpdateTime: now,
+  };
 }
 
 /**
  * OpenKruise `recalculateCanaryStep`, for a step list edited mid-release: the first step (trying the current
  * one first) whose pods cover what is already deployed, or the last one scanned.
  */
-export function recalculateStep(steps: readonly RolloutStep[], workloadReplicas: number, deployedPods: number, currentIndex = 0): number {
-  const order = currentIndex >= 1 && currentIndex <= steps.length
-    ? [currentIndex, ...steps.map((_, i) => i + 1).filter((i) => i !== currentIndex)]
-    : steps.map((_, i) => i + 1);
+export function recalculateStep(
+  steps: readonly RolloutStep[],
+  workloadReplicas: number,
+  deployedPods: number,
+  currentIndex = 0,
+): number {
+  const order =
+    currentIndex >= 1 && currentIndex <= steps.length
+      ? [currentIndex, ...steps.map((_, i) => i + 1).filter((i) => i !== currentIndex)]
+      : steps.map((_, i) => i + 1);
   for (const index of order) {
     if (scaledValue(steps[index - 1]!.replicas, workloadReplicas) >= deployedPods) return index;
   }

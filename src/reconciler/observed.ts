@@ -83,7 +83,10 @@ const hashes = new WeakMap<PodTemplate, string>();
 export function templateHash(template: PodTemplate | undefined): string {
   const known = template && hashes.get(template);
   if (known) return known;
-  const hash = createHash('sha256').update(canonical(comparableTemplate(template))).digest('hex').slice(0, 10);
+  const hash = createHash('sha256')
+    .update(canonical(comparableTemplate(template)))
+    .digest('hex')
+    .slice(0, 10);
   if (template) hashes.set(template, hash);
   return hash;
 }
@@ -98,12 +101,16 @@ export function comparableTemplate(template: PodTemplate | undefined): PodTempla
 function canonical(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
   if (value && typeof value === 'object') {
-    return `{${Object.keys(value).sort().map((k) => `${JSON.stringify(k)}:${canonical((value as Record<string, unknown>)[k])}`).join(',')}}`;
+    return `{${Object.keys(value)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonical((value as Record<string, unknown>)[k])}`)
+      .join(',')}}`;
   }
   return JSON.stringify(value ?? null);
 }
 
-export const isReady = (pod: Pod) => pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
+export const isReady = (pod: Pod) =>
+  pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
 const alive = (pod: Pod) => !pod.metadata.deletionTimestamp;
 
 /** Facts derived from the observed objects, the same way for every style. */
@@ -137,7 +144,9 @@ export function view(o: Observed, canaryRevision: string): View | undefined {
   const hash = templateHash(w.spec.template);
   const inProgress = (() => {
     try {
-      return JSON.parse(w.metadata.annotations?.[ANNOTATIONS.inProgressing] ?? '{}').rolloutName === o.rollout.metadata.name;
+      return (
+        JSON.parse(w.metadata.annotations?.[ANNOTATIONS.inProgressing] ?? '{}').rolloutName === o.rollout.metadata.name
+      );
     } catch {
       return false;
     }
@@ -151,14 +160,22 @@ export function view(o: Observed, canaryRevision: string): View | undefined {
     stableRevision = w.metadata.labels?.[LABELS.stableRevision] ?? w.status?.currentRevision;
     newRevision = w.status?.updateRevision !== stableRevision ? w.status?.updateRevision : undefined;
   } else {
-    stableRevision = w.metadata.labels?.[LABELS.stableRevision]
-      ?? o.replicaSets.filter((rs) => (rs.spec.replicas ?? 0) > 0 && templateHash(rs.spec.template) !== canaryRevision)[0]?.metadata.labels?.['pod-template-hash'];
-    stableTemplate = o.replicaSets.find((rs) => rs.metadata.labels?.['pod-template-hash'] === stableRevision)?.spec.template;
+    stableRevision =
+      w.metadata.labels?.[LABELS.stableRevision] ??
+      o.replicaSets.filter((rs) => (rs.spec.replicas ?? 0) > 0 && templateHash(rs.spec.template) !== canaryRevision)[0]
+        ?.metadata.labels?.['pod-template-hash'];
+    stableTemplate = o.replicaSets.find((rs) => rs.metadata.labels?.['pod-template-hash'] === stableRevision)?.spec
+      .template;
     const newSets = o.canaryWorkload ? o.canaryReplicaSets : o.replicaSets;
-    newRevision = stableTemplate && templateHash(stableTemplate) === canaryRevision
-      // A release of an unchanged template (a new rollout-id): the running pods are the new version.
-      ? stableRevision
-      : newSets.find((rs) => templateHash(rs.spec.template) === canaryRevision && rs.metadata.labels?.['pod-template-hash'] !== stableRevision)?.metadata.labels?.['pod-template-hash'];
+    newRevision =
+      stableTemplate && templateHash(stableTemplate) === canaryRevision
+        ? // A release of an unchanged template (a new rollout-id): the running pods are the new version.
+          stableRevision
+        : newSets.find(
+            (rs) =>
+              templateHash(rs.spec.template) === canaryRevision &&
+              rs.metadata.labels?.['pod-template-hash'] !== stableRevision,
+          )?.metadata.labels?.['pod-template-hash'];
   }
   const pods = o.pods.filter(alive);
   const newPods = newRevision ? pods.filter((p) => p.metadata.labels?.[revisionLabel] === newRevision) : [];

@@ -30,7 +30,13 @@ export class WorkQueue {
     const existing = this.timers.get(key);
     if (existing && existing.at <= at) return;
     if (existing) clearTimeout(existing.timer);
-    this.timers.set(key, { at, timer: setTimeout(() => { this.timers.delete(key); this.add(key); }, ms) });
+    this.timers.set(key, {
+      at,
+      timer: setTimeout(() => {
+        this.timers.delete(key);
+        this.add(key);
+      }, ms),
+    });
   }
 
   /** The next key to work on, once there is one; undefined once the queue is stopped. Call `done` after. */

@@ -14,7 +14,11 @@ export const RECONCILER_RULES = [
   { apiGroups: [''], resources: ['pods'], verbs: ['get', 'list', 'watch', 'patch'] },
   // Stable Service pinned, canary Service created or narrowed.
   { apiGroups: [''], resources: ['services'], verbs: ['get', 'list', 'watch', 'create', 'patch', 'delete'] },
-  { apiGroups: ['networking.k8s.io'], resources: ['ingresses'], verbs: ['get', 'list', 'watch', 'create', 'patch', 'delete'] },
+  {
+    apiGroups: ['networking.k8s.io'],
+    resources: ['ingresses'],
+    verbs: ['get', 'list', 'watch', 'create', 'patch', 'delete'],
+  },
   { apiGroups: ['gateway.networking.k8s.io'], resources: ['httproutes'], verbs: ['get', 'list', 'watch', 'patch'] },
   { apiGroups: [''], resources: ['events'], verbs: ['create', 'patch'] },
   // Leader election of `stepwise controller`.
@@ -27,13 +31,23 @@ const SECRET_RULES = [
   { apiGroups: [''], resources: ['secrets'], verbs: ['get', 'update'], resourceNames: [DEFAULT_SECRET_NAME] },
 ];
 const WEBHOOK_CONFIGURATION_RULES = [
-  { apiGroups: ['admissionregistration.k8s.io'], resources: ['mutatingwebhookconfigurations'], verbs: ['get', 'update'], resourceNames: [WEBHOOK_CONFIGURATION] },
+  {
+    apiGroups: ['admissionregistration.k8s.io'],
+    resources: ['mutatingwebhookconfigurations'],
+    verbs: ['get', 'update'],
+    resourceNames: [WEBHOOK_CONFIGURATION],
+  },
 ];
 
 const RBAC = 'rbac.authorization.k8s.io';
 
 /** A Role or ClusterRole with its binding to the ServiceAccount. */
-function grant(name: string, rules: unknown[], account: { name: string; namespace: string }, namespace?: string): KubeObject[] {
+function grant(
+  name: string,
+  rules: unknown[],
+  account: { name: string; namespace: string },
+  namespace?: string,
+): KubeObject[] {
   const labels = { 'app.kubernetes.io/name': 'stepwise', 'app.kubernetes.io/component': 'reconciler' };
   const kind = namespace === undefined ? 'ClusterRole' : 'Role';
   const metadata = { name, labels, ...(namespace === undefined ? {} : { namespace }) };

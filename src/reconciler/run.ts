@@ -24,7 +24,8 @@ export interface PassOptions extends ActOptions {
   events?: EventRecorder;
 }
 
-const stepOf = (status: RolloutStatus | undefined) => (status?.canaryStatus ?? status?.blueGreenStatus)?.currentStepIndex;
+const stepOf = (status: RolloutStatus | undefined) =>
+  (status?.canaryStatus ?? status?.blueGreenStatus)?.currentStepIndex;
 
 /**
  * One reconcile pass: observe → decide → act, chained while the decisions have writes to make, so that stages
@@ -33,7 +34,12 @@ const stepOf = (status: RolloutStatus | undefined) => (status?.canaryStatus ?? s
  * on record; a crash in between repeats idempotent writes only. A Rollout changed by someone else meanwhile
  * (an approval) fails the status write with a conflict, and the pass starts again from a fresh read.
  */
-export async function reconcileOnce(client: KubeClient, namespace: string, name: string, options: PassOptions = {}): Promise<PassResult | undefined> {
+export async function reconcileOnce(
+  client: KubeClient,
+  namespace: string,
+  name: string,
+  options: PassOptions = {},
+): Promise<PassResult | undefined> {
   const reader = options.reader ?? client;
   const recorder = options.events ?? new EventRecorder(client);
   for (let attempt = 0; ; attempt++) {
@@ -50,7 +56,8 @@ export async function reconcileOnce(client: KubeClient, namespace: string, name:
         if (resourceVersion) rollout = { ...rollout, metadata: { ...rollout.metadata, resourceVersion } };
         actions.push(...decision.actions);
         const last = decision.actions.length === 0 || link === MAX_LINKS;
-        if (last || stepOf(decision.status) !== stepOf(rollout.status)) rollout = await writeStatus(client, rollout, decision.status, options);
+        if (last || stepOf(decision.status) !== stepOf(rollout.status))
+          rollout = await writeStatus(client, rollout, decision.status, options);
         if (last) {
           for (const event of events) recorder.record(rollout, event);
           if (!options.events) await recorder.flush();
@@ -63,7 +70,12 @@ export async function reconcileOnce(client: KubeClient, namespace: string, name:
     } catch (e) {
       if (!isConflict(e) || attempt >= 5) throw e;
       // Someone else wrote the Rollout (an approval, say): read it afresh before deciding again.
-      const fresh = await client.get<RolloutObject>({ apiVersion: rollout.apiVersion, kind: rollout.kind, name, namespace });
+      const fresh = await client.get<RolloutObject>({
+        apiVersion: rollout.apiVersion,
+        kind: rollout.kind,
+        name,
+        namespace,
+      });
       if (fresh) options.onWritten?.(fresh);
     }
   }
@@ -80,7 +92,14 @@ export function awaitsApproval(rollout: RolloutObject): boolean {
   const steps = (rollout.spec.strategy.canary ?? rollout.spec.strategy.blueGreen)!.steps;
   const step = steps[sub.currentStepIndex - 1];
   if (!step) return false;
-  return stepPause(rollout.spec.strategy.blueGreen ? 'blueGreen' : 'canary', step.pause?.duration, step.replicas, sub.currentStepIndex === steps.length).kind === 'manual';
+  return (
+    stepPause(
+      rollout.spec.strategy.blueGreen ? 'blueGreen' : 'canary',
+      step.pause?.duration,
+      step.replicas,
+      sub.currentStepIndex === steps.length,
+    ).kind === 'manual'
+  );
 }
 
 export function isSettled(rollout: RolloutObject): boolean {
@@ -91,7 +110,18 @@ export function isSettled(rollout: RolloutObject): boolean {
  * Drives a release from this process until `until` holds: the next approval pause, or the end (Healthy).
  * Sleeps as the decision asks (timed pauses, grace periods), at most `pollMs`, so outside changes are seen.
  */
-export async function runRelease(client: KubeClient, namespace: string, name: string, options: { until: 'pause' | 'done'; pollMs?: number; log?: (line: string) => void; onPass?: (r: PassResult) => void; signal?: AbortSignal }): Promise<RolloutObject> {
+export async function runRelease(
+  client: KubeClient,
+  namespace: string,
+  name: string,
+  options: {
+    until: 'pause' | 'done';
+    pollMs?: number;
+    log?: (line: string) => void;
+    onPass?: (r: PassResult) => void;
+    signal?: AbortSignal;
+  },
+): Promise<RolloutObject> {
   const pollMs = options.pollMs ?? 1000;
   for (;;) {
     const result = await reconcileOnce(client, namespace, name, options.log ? { log: options.log } : {});
@@ -101,7 +131,10 @@ export async function runRelease(client: KubeClient, namespace: string, name: st
     if (isSettled(rollout) && decision.actions.length === 0) return rollout;
     if (options.until === 'pause' && awaitsApproval(rollout)) return rollout;
     if (options.signal?.aborted) return rollout;
-    const wait = decision.actions.length && decision.requeueAfterMs === undefined ? 0 : Math.min(decision.requeueAfterMs ?? pollMs, pollMs);
+    const wait =
+      decision.actions.length && decision.requeueAfterMs === undefined
+        ? 0
+        : Math.min(decision.requeueAfterMs ?? pollMs, pollMs);
     await new Promise((r) => setTimeout(r, wait));
   }
 }

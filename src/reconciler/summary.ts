@@ -36,8 +36,18 @@ export function summarize(o: Observed): RolloutSummary {
     state: sub?.currentStepState ?? '',
     ...(sub?.finalisingStep ? { finalising: sub.finalisingStep } : {}),
     message: rollout.status?.message ?? '',
-    stable: { ...(v?.stableRevision ? { revision: v.stableRevision } : {}), pods: releasing ? v?.stablePods.length ?? 0 : o.pods.length, ready: releasing ? v?.stableReadyPods ?? 0 : o.pods.filter((p) => p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')).length },
-    canary: { ...(releasing && v?.newRevision ? { revision: v.newRevision } : {}), pods: releasing ? v?.newPods.length ?? 0 : 0, ready: releasing ? v?.newReadyPods ?? 0 : 0 },
+    stable: {
+      ...(v?.stableRevision ? { revision: v.stableRevision } : {}),
+      pods: releasing ? (v?.stablePods.length ?? 0) : o.pods.length,
+      ready: releasing
+        ? (v?.stableReadyPods ?? 0)
+        : o.pods.filter((p) => p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')).length,
+    },
+    canary: {
+      ...(releasing && v?.newRevision ? { revision: v.newRevision } : {}),
+      pods: releasing ? (v?.newPods.length ?? 0) : 0,
+      ready: releasing ? (v?.newReadyPods ?? 0) : 0,
+    },
     traffic: trafficOf(o),
   };
 }
@@ -46,12 +56,15 @@ function trafficOf(o: Observed): RolloutSummary['traffic'] {
   const routing = (o.rollout.spec.strategy.canary ?? o.rollout.spec.strategy.blueGreen)?.trafficRoutings?.[0];
   if (routing?.ingress) {
     const a = o.canaryIngress?.metadata.annotations ?? {};
-    const matches = [...(a[CANARY_BY_HEADER] ? [`header ${a[CANARY_BY_HEADER]}`] : []), ...(a[CANARY_BY_COOKIE] ? [`cookie ${a[CANARY_BY_COOKIE]}`] : [])];
+    const matches = [
+      ...(a[CANARY_BY_HEADER] ? [`header ${a[CANARY_BY_HEADER]}`] : []),
+      ...(a[CANARY_BY_COOKIE] ? [`cookie ${a[CANARY_BY_COOKIE]}`] : []),
+    ];
     return { weight: Number(a[CANARY_WEIGHT] ?? 0), matches };
   }
   if (routing?.gateway) {
     const canary = canaryServiceName(routing.service);
-    const rules = ((o.httpRoute?.spec as { rules?: RouteRule[] } | undefined)?.rules ?? []);
+    const rules = (o.httpRoute?.spec as { rules?: RouteRule[] } | undefined)?.rules ?? [];
     const weighted = rules.find((r) => r.backendRefs?.some((b) => b.name === canary) && r.backendRefs.length > 1);
     const refs = weighted?.backendRefs ?? [];
     const total = refs.reduce((n, b) => n + (b.weight ?? 1), 0);

@@ -7,7 +7,8 @@ import { isOwnedBy, ownedBy, refOf, type Action } from './actions.js';
 import type { Observed, View } from './observed.js';
 import type { TrafficRouting } from './types.js';
 
-const selectorOf = (svc: KubeObject | undefined) => ((svc?.spec as { selector?: Record<string, string> } | undefined)?.selector ?? {});
+const selectorOf = (svc: KubeObject | undefined) =>
+  (svc?.spec as { selector?: Record<string, string> } | undefined)?.selector ?? {};
 
 /**
  * The stable Service selects only the stable revision (during a release), unless no stable pod is Ready: a pin
@@ -15,15 +16,30 @@ const selectorOf = (svc: KubeObject | undefined) => ((svc?.spec as { selector?: 
  */
 export function pinStableService(o: Observed, v: View): Action[] {
   const svc = o.stableService;
-  if (!svc || !v.stableRevision || v.stableReadyPods === 0 || selectorOf(svc)[v.revisionLabel] === v.stableRevision) return [];
-  return [{ kind: 'merge', ref: refOf(svc), patch: { spec: { selector: { [v.revisionLabel]: v.stableRevision } } }, why: `pin Service ${svc.metadata.name} to the stable revision ${v.stableRevision}` }];
+  if (!svc || !v.stableRevision || v.stableReadyPods === 0 || selectorOf(svc)[v.revisionLabel] === v.stableRevision)
+    return [];
+  return [
+    {
+      kind: 'merge',
+      ref: refOf(svc),
+      patch: { spec: { selector: { [v.revisionLabel]: v.stableRevision } } },
+      why: `pin Service ${svc.metadata.name} to the stable revision ${v.stableRevision}`,
+    },
+  ];
 }
 
 /** The stable Service selects every version again (its declared selector). */
 export function unpinStableService(o: Observed, v: View): Action[] {
   const svc = o.stableService;
   if (!svc || selectorOf(svc)[v.revisionLabel] === undefined) return [];
-  return [{ kind: 'merge', ref: refOf(svc), patch: { spec: { selector: { [v.revisionLabel]: null } } }, why: `unpin Service ${svc.metadata.name}` }];
+  return [
+    {
+      kind: 'merge',
+      ref: refOf(svc),
+      patch: { spec: { selector: { [v.revisionLabel]: null } } },
+      why: `unpin Service ${svc.metadata.name}`,
+    },
+  ];
 }
 
 /** The canary Service exists and selects exactly the new revision. */
@@ -33,10 +49,23 @@ export function ensureCanaryService(o: Observed, v: View, revision: string): Act
   if (!existing) {
     const desired = canaryService(o.stableService, v.revisionLabel, revision);
     desired.metadata.ownerReferences = ownedBy(o.rollout);
-    return [{ kind: 'apply', object: desired, why: `create Service ${desired.metadata.name} for the new revision ${revision}` }];
+    return [
+      {
+        kind: 'apply',
+        object: desired,
+        why: `create Service ${desired.metadata.name} for the new revision ${revision}`,
+      },
+    ];
   }
   if (selectorOf(existing)[v.revisionLabel] === revision) return [];
-  return [{ kind: 'merge', ref: refOf(existing), patch: { spec: { selector: { [v.revisionLabel]: revision } } }, why: `point Service ${existing.metadata.name} at the new revision ${revision}` }];
+  return [
+    {
+      kind: 'merge',
+      ref: refOf(existing),
+      patch: { spec: { selector: { [v.revisionLabel]: revision } } },
+      why: `point Service ${existing.metadata.name} at the new revision ${revision}`,
+    },
+  ];
 }
 
 /**
@@ -46,9 +75,17 @@ export function ensureCanaryService(o: Observed, v: View, revision: string): Act
 export function releaseCanaryService(o: Observed, v: View): Action[] {
   const svc = o.canaryService;
   if (!svc) return [];
-  if (isOwnedBy(svc, o.rollout)) return [{ kind: 'delete', ref: refOf(svc), why: `delete Service ${svc.metadata.name}` }];
+  if (isOwnedBy(svc, o.rollout))
+    return [{ kind: 'delete', ref: refOf(svc), why: `delete Service ${svc.metadata.name}` }];
   if (selectorOf(svc)[v.revisionLabel] === undefined) return [];
-  return [{ kind: 'merge', ref: refOf(svc), patch: { spec: { selector: { [v.revisionLabel]: null } } }, why: `release Service ${svc.metadata.name}` }];
+  return [
+    {
+      kind: 'merge',
+      ref: refOf(svc),
+      patch: { spec: { selector: { [v.revisionLabel]: null } } },
+      why: `release Service ${svc.metadata.name}`,
+    },
+  ];
 }
 
 export interface Routing {
@@ -67,11 +104,24 @@ export function routeTraffic(o: Observed, routingRef: TrafficRouting, routing: R
       if (!o.ingress) return [];
       const desired = canaryIngress(o.ingress, routingRef.service, canaryName, routing);
       desired.metadata.ownerReferences = ownedBy(o.rollout);
-      return [{ kind: 'apply', object: desired, why: `create Ingress ${desired.metadata.name} (${describeRouting(routing)})` }];
+      return [
+        {
+          kind: 'apply',
+          object: desired,
+          why: `create Ingress ${desired.metadata.name} (${describeRouting(routing)})`,
+        },
+      ];
     }
     const { patch } = nextCanaryAnnotations(existing.metadata.annotations ?? {}, routing);
     if (Object.keys(patch).length === 0) return [];
-    return [{ kind: 'merge', ref: refOf(existing), patch: { metadata: { annotations: patch } }, why: `route ${describeRouting(routing)} to ${canaryName}` }];
+    return [
+      {
+        kind: 'merge',
+        ref: refOf(existing),
+        patch: { metadata: { annotations: patch } },
+        why: `route ${describeRouting(routing)} to ${canaryName}`,
+      },
+    ];
   }
   const intent: RouteIntent = routing.matches?.length ? { matches: routing.matches } : { weight: routing.weight ?? 0 };
   return updateRoute(o, routingRef, intent, `route ${describeRouting(routing)} to ${canaryName}`);
@@ -81,7 +131,15 @@ export function routeTraffic(o: Observed, routingRef: TrafficRouting, routing: R
 export function routeToStable(o: Observed, routingRef: TrafficRouting): Action[] {
   if (routingRef.ingress) {
     const existing = o.canaryIngress;
-    return existing ? [{ kind: 'delete', ref: refOf(existing), why: `delete Ingress ${existing.metadata.name}: all traffic to the stable version` }] : [];
+    return existing
+      ? [
+          {
+            kind: 'delete',
+            ref: refOf(existing),
+            why: `delete Ingress ${existing.metadata.name}: all traffic to the stable version`,
+          },
+        ]
+      : [];
   }
   return updateRoute(o, routingRef, { restore: true }, 'restore the HTTPRoute: all traffic to the stable version');
 }
@@ -89,10 +147,17 @@ export function routeToStable(o: Observed, routingRef: TrafficRouting): Action[]
 function updateRoute(o: Observed, routingRef: TrafficRouting, intent: RouteIntent, why: string): Action[] {
   const route = o.httpRoute;
   if (!route) return [];
-  const rules = ((route.spec as { rules?: RouteRule[] } | undefined)?.rules ?? []);
+  const rules = (route.spec as { rules?: RouteRule[] } | undefined)?.rules ?? [];
   const desired = desiredRouteRules(rules, routingRef.service, canaryServiceName(routingRef.service), intent);
   if (JSON.stringify(desired) === JSON.stringify(rules)) return [];
-  return [{ kind: 'merge', ref: refOf(route), patch: { metadata: { resourceVersion: route.metadata.resourceVersion }, spec: { rules: desired } }, why }];
+  return [
+    {
+      kind: 'merge',
+      ref: refOf(route),
+      patch: { metadata: { resourceVersion: route.metadata.resourceVersion }, spec: { rules: desired } },
+      why,
+    },
+  ];
 }
 
 /** Whether any traffic can reach the new version through the route right now. */
@@ -102,11 +167,16 @@ export function routesToCanary(o: Observed, routingRef: TrafficRouting): boolean
     return Number(a[CANARY_WEIGHT] ?? 0) > 0 || STEP_ANNOTATIONS.some((k) => k !== CANARY_WEIGHT && a[k]);
   }
   const canaryName = canaryServiceName(routingRef.service);
-  const rules = ((o.httpRoute?.spec as { rules?: RouteRule[] } | undefined)?.rules ?? []);
-  return rules.some((r) => (r.backendRefs ?? []).some((b) => b.name === canaryName && (b.weight === undefined || b.weight > 0)));
+  const rules = (o.httpRoute?.spec as { rules?: RouteRule[] } | undefined)?.rules ?? [];
+  return rules.some((r) =>
+    (r.backendRefs ?? []).some((b) => b.name === canaryName && (b.weight === undefined || b.weight > 0)),
+  );
 }
 
 function describeRouting(r: Routing): string {
-  const parts = [...(r.weight !== undefined ? [`${r.weight}%`] : []), ...(r.matches?.length ? [`${r.matches.length} match${r.matches.length === 1 ? '' : 'es'}`] : [])];
+  const parts = [
+    ...(r.weight !== undefined ? [`${r.weight}%`] : []),
+    ...(r.matches?.length ? [`${r.matches.length} match${r.matches.length === 1 ? '' : 'es'}`] : []),
+  ];
   return parts.join(' + ') || 'no traffic';
 }

@@ -2,7 +2,14 @@ import type { MatchSpec, ReplicasValue, TrafficValue } from '../spec/types.js';
 import type { KubeObject } from '../traffic/objects.js';
 
 /** Step states, with OpenKruise's exact strings (kubectl-kruise, KubeVela and Argo CD read them). */
-export type StepState = 'BeforeStepUpgrade' | 'StepUpgrade' | 'StepTrafficRouting' | 'StepMetricsAnalysis' | 'StepPaused' | 'StepReady' | 'Completed';
+export type StepState =
+  | 'BeforeStepUpgrade'
+  | 'StepUpgrade'
+  | 'StepTrafficRouting'
+  | 'StepMetricsAnalysis'
+  | 'StepPaused'
+  | 'StepReady'
+  | 'Completed';
 /** Stepwise's condition types besides OpenKruise's; tools that know only Kruise's ignore them. */
 export type ConditionType = 'Progressing' | 'Succeeded' | 'Terminating' | 'Admitted';
 export type Phase = 'Initial' | 'Healthy' | 'Progressing' | 'Terminating' | 'Disabling' | 'Disabled';

@@ -52,33 +52,46 @@ export function upgradeWorkload(o: Observed, style: RollingStyle, pods: number):
     const surge = w.spec.strategy?.rollingUpdate?.maxSurge;
     const controlled = w.spec.minReadySeconds === MAX_READY_SECONDS && originalStrategy(w) !== undefined;
     const currentSurge = controlled && typeof surge === 'number' ? surge : 0;
-    if (controlled && !w.spec.paused && currentSurge >= pods && w.spec.strategy?.rollingUpdate?.maxUnavailable === 0) return [];
+    if (controlled && !w.spec.paused && currentSurge >= pods && w.spec.strategy?.rollingUpdate?.maxUnavailable === 0)
+      return [];
     const saved: OriginalStrategy = originalStrategy(w) ?? {
       maxSurge: w.spec.strategy?.rollingUpdate?.maxSurge ?? '25%',
       maxUnavailable: w.spec.strategy?.rollingUpdate?.maxUnavailable ?? '25%',
       minReadySeconds: w.spec.minReadySeconds ?? 0,
       progressDeadlineSeconds: w.spec.progressDeadlineSeconds ?? 600,
     };
-    return [{
-      kind: 'merge',
-      ref: refOf(w),
-      patch: {
-        metadata: { annotations: { [ANNOTATIONS.originalStrategy]: JSON.stringify(saved) } },
-        spec: {
-          paused: false,
-          minReadySeconds: MAX_READY_SECONDS,
-          progressDeadlineSeconds: MAX_PROGRESS_SECONDS,
-          strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: Math.max(currentSurge, pods), maxUnavailable: 0 } },
+    return [
+      {
+        kind: 'merge',
+        ref: refOf(w),
+        patch: {
+          metadata: { annotations: { [ANNOTATIONS.originalStrategy]: JSON.stringify(saved) } },
+          spec: {
+            paused: false,
+            minReadySeconds: MAX_READY_SECONDS,
+            progressDeadlineSeconds: MAX_PROGRESS_SECONDS,
+            strategy: {
+              type: 'RollingUpdate',
+              rollingUpdate: { maxSurge: Math.max(currentSurge, pods), maxUnavailable: 0 },
+            },
+          },
         },
+        why: `surge ${w.metadata.name} to ${Math.max(currentSurge, pods)} new pods beside the old ones`,
       },
-      why: `surge ${w.metadata.name} to ${Math.max(currentSurge, pods)} new pods beside the old ones`,
-    }];
+    ];
   }
   const replicas = w.spec.replicas ?? 1;
   const partition = w.spec.updateStrategy?.rollingUpdate?.partition ?? replicas;
   const desired = Math.min(partition, replicas - pods);
   if (desired === partition) return [];
-  return [{ kind: 'merge', ref: refOf(w), patch: { spec: { updateStrategy: { type: 'RollingUpdate', rollingUpdate: { partition: desired } } } }, why: `update ${pods} of ${replicas} pods of ${w.metadata.name} (partition ${desired})` }];
+  return [
+    {
+      kind: 'merge',
+      ref: refOf(w),
+      patch: { spec: { updateStrategy: { type: 'RollingUpdate', rollingUpdate: { partition: desired } } } },
+      why: `update ${pods} of ${replicas} pods of ${w.metadata.name} (partition ${desired})`,
+    },
+  ];
 }
 
 /**
@@ -108,8 +121,17 @@ export function labelBatch(v: View, step: number, desired: number): Action[] {
 export function resumeWorkload(o: Observed, v: View, style: RollingStyle, rollback: boolean): Action[] {
   const w = o.workload!;
   const actions: Action[] = [];
-  if (rollback && v.stableTemplate && JSON.stringify(comparableTemplate(w.spec.template)) !== JSON.stringify(comparableTemplate(v.stableTemplate))) {
-    actions.push({ kind: 'replace-template', ref: refOf(w), template: comparableTemplate(v.stableTemplate), why: `restore ${w.metadata.name}'s template to the stable revision ${v.stableRevision}` });
+  if (
+    rollback &&
+    v.stableTemplate &&
+    JSON.stringify(comparableTemplate(w.spec.template)) !== JSON.stringify(comparableTemplate(v.stableTemplate))
+  ) {
+    actions.push({
+      kind: 'replace-template',
+      ref: refOf(w),
+      template: comparableTemplate(v.stableTemplate),
+      why: `restore ${w.metadata.name}'s template to the stable revision ${v.stableRevision}`,
+    });
   }
   const spec: Record<string, unknown> = {};
   const saved = originalStrategy(w);
@@ -117,18 +139,35 @@ export function resumeWorkload(o: Observed, v: View, style: RollingStyle, rollba
   if (style === 'blueGreen' && saved) {
     spec.minReadySeconds = saved.minReadySeconds ?? 0;
     spec.progressDeadlineSeconds = saved.progressDeadlineSeconds ?? 600;
-    spec.strategy = { type: 'RollingUpdate', rollingUpdate: { maxSurge: saved.maxSurge ?? '25%', maxUnavailable: saved.maxUnavailable ?? '25%' } };
+    spec.strategy = {
+      type: 'RollingUpdate',
+      rollingUpdate: { maxSurge: saved.maxSurge ?? '25%', maxUnavailable: saved.maxUnavailable ?? '25%' },
+    };
   }
   if (style === 'partition' && (w.spec.updateStrategy?.rollingUpdate?.partition ?? 0) !== (saved?.partition ?? 0)) {
     spec.updateStrategy = { rollingUpdate: { partition: saved?.partition ?? 0 } };
   }
   const annotations: Record<string, null> = {};
-  for (const key of [ANNOTATIONS.inProgressing, ANNOTATIONS.originalStrategy]) if (w.metadata.annotations?.[key] !== undefined) annotations[key] = null;
+  for (const key of [ANNOTATIONS.inProgressing, ANNOTATIONS.originalStrategy])
+    if (w.metadata.annotations?.[key] !== undefined) annotations[key] = null;
   if (Object.keys(spec).length || Object.keys(annotations).length) {
-    actions.push({ kind: 'merge', ref: refOf(w), patch: { ...(Object.keys(annotations).length ? { metadata: { annotations } } : {}), ...(Object.keys(spec).length ? { spec } : {}) }, why: `resume ${w.metadata.name} under its own controller` });
+    actions.push({
+      kind: 'merge',
+      ref: refOf(w),
+      patch: {
+        ...(Object.keys(annotations).length ? { metadata: { annotations } } : {}),
+        ...(Object.keys(spec).length ? { spec } : {}),
+      },
+      why: `resume ${w.metadata.name} under its own controller`,
+    });
   }
   if (rollback && o.canaryWorkload && (o.canaryWorkload.spec.replicas ?? 0) > 0) {
-    actions.push({ kind: 'merge', ref: refOf(o.canaryWorkload), patch: { spec: { replicas: 0 } }, why: `scale ${o.canaryWorkload.metadata.name} to 0` });
+    actions.push({
+      kind: 'merge',
+      ref: refOf(o.canaryWorkload),
+      patch: { spec: { replicas: 0 } },
+      why: `scale ${o.canaryWorkload.metadata.name} to 0`,
+    });
   }
   return actions;
 }
@@ -140,9 +179,15 @@ export function resumeWorkload(o: Observed, v: View, style: RollingStyle, rollba
  */
 export function holdWorkload(o: Observed, stableRevision: string | undefined, updatedPods: number): Action {
   const w = o.workload!;
-  const hold = w.kind === 'StatefulSet'
-    ? { updateStrategy: { type: 'RollingUpdate', rollingUpdate: { partition: Math.max(0, (w.spec.replicas ?? 1) - updatedPods) } } }
-    : { paused: true };
+  const hold =
+    w.kind === 'StatefulSet'
+      ? {
+          updateStrategy: {
+            type: 'RollingUpdate',
+            rollingUpdate: { partition: Math.max(0, (w.spec.replicas ?? 1) - updatedPods) },
+          },
+        }
+      : { paused: true };
   return {
     kind: 'merge',
     ref: refOf(w),
@@ -162,7 +207,14 @@ export function labelGoverned(o: Observed): Action[] {
   const w = o.workload!;
   if (w.metadata.labels?.[ROLLOUT_NAME_LABEL] !== undefined) return [];
   const patch = { metadata: { labels: { [ROLLOUT_NAME_LABEL]: o.rollout.metadata.name } } };
-  return [{ kind: 'merge', ref: refOf(w), patch, why: `label ${w.metadata.name} as governed by Rollout ${o.rollout.metadata.name}` }];
+  return [
+    {
+      kind: 'merge',
+      ref: refOf(w),
+      patch,
+      why: `label ${w.metadata.name} as governed by Rollout ${o.rollout.metadata.name}`,
+    },
+  ];
 }
 
 /** The workload's own controller has finished: every pod is of the current template and available. */
@@ -170,18 +222,26 @@ export function workloadSettled(o: Observed): boolean {
   const w = o.workload!;
   const s = w.status ?? {};
   const replicas = w.spec.replicas ?? 1;
-  if ((s.observedGeneration ?? 0) < (w.metadata.generation as number ?? 0)) return false;
+  if ((s.observedGeneration ?? 0) < ((w.metadata.generation as number) ?? 0)) return false;
   if (w.kind === 'StatefulSet') return s.updateRevision === s.currentRevision && (s.readyReplicas ?? 0) >= replicas;
-  return (s.updatedReplicas ?? 0) === replicas && (s.replicas ?? 0) === replicas && (s.availableReplicas ?? 0) >= replicas;
+  return (
+    (s.updatedReplicas ?? 0) === replicas && (s.replicas ?? 0) === replicas && (s.availableReplicas ?? 0) >= replicas
+  );
 }
 
 /** The last control markers go: the canary workload (Stepwise's own) and the stable-revision label. */
 export function releaseWorkload(o: Observed): Action[] {
   const actions: Action[] = [];
-  if (o.canaryWorkload) actions.push({ kind: 'delete', ref: refOf(o.canaryWorkload), why: `delete ${o.canaryWorkload.metadata.name}` });
+  if (o.canaryWorkload)
+    actions.push({ kind: 'delete', ref: refOf(o.canaryWorkload), why: `delete ${o.canaryWorkload.metadata.name}` });
   const w = o.workload!;
   if (w.metadata.labels?.[LABELS.stableRevision] !== undefined) {
-    actions.push({ kind: 'merge', ref: refOf(w), patch: { metadata: { labels: { [LABELS.stableRevision]: null } } }, why: `release ${w.metadata.name} from the Rollout's control` });
+    actions.push({
+      kind: 'merge',
+      ref: refOf(w),
+      patch: { metadata: { labels: { [LABELS.stableRevision]: null } } },
+      why: `release ${w.metadata.name} from the Rollout's control`,
+    });
   }
   return actions;
 }

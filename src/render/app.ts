@@ -18,7 +18,8 @@ export function renderApp(app: NormalizedApp, engine: Engine = app.rollout.engin
   const mark = (o: KubeObject) => (renderer.admission ? governedBy(o, model.name) : o);
   const service = mark(renderService(app));
   const route = renderRoute(app);
-  const canary = renderer.ownsCanaryService && route ? canaryService(service, REVISION_LABEL[app.workload.kind]) : undefined;
+  const canary =
+    renderer.ownsCanaryService && route ? canaryService(service, REVISION_LABEL[app.workload.kind]) : undefined;
   return [
     mark(renderWorkload(app)),
     service,

@@ -30,7 +30,11 @@ export function renderWorkload(app: NormalizedApp): KubeObject {
     },
     spec: { containers: [container] },
   };
-  const spec: Record<string, unknown> = { replicas: w.replicas, selector: { matchLabels: selectorLabels(app) }, template };
+  const spec: Record<string, unknown> = {
+    replicas: w.replicas,
+    selector: { matchLabels: selectorLabels(app) },
+    template,
+  };
   if (w.kind === 'StatefulSet') spec.serviceName = app.service.name;
   return { apiVersion: 'apps/v1', kind: w.kind, metadata: objectMeta(app, app.name), spec };
 }
@@ -43,7 +47,9 @@ export function renderService(app: NormalizedApp): KubeObject {
     metadata: objectMeta(app, app.service.name),
     spec: {
       selector: selectorLabels(app),
-      ports: [{ name: app.workload.portName, port: app.service.port, targetPort: app.service.targetPort, protocol: 'TCP' }],
+      ports: [
+        { name: app.workload.portName, port: app.service.port, targetPort: app.service.targetPort, protocol: 'TCP' },
+      ],
     },
   };
 }
@@ -62,8 +68,15 @@ export function renderRoute(app: NormalizedApp): KubeObject | undefined {
       metadata: { ...meta, ...(Object.keys(annotations).length ? { annotations } : {}) },
       spec: {
         ingressClassName: route.className,
-        ...(route.tls ? { tls: [{ ...(route.host ? { hosts: [route.host] } : {}), secretName: route.tls.secretName }] } : {}),
-        rules: [{ ...(route.host ? { host: route.host } : {}), http: { paths: [{ path: route.path, pathType: route.pathType, backend }] } }],
+        ...(route.tls
+          ? { tls: [{ ...(route.host ? { hosts: [route.host] } : {}), secretName: route.tls.secretName }] }
+          : {}),
+        rules: [
+          {
+            ...(route.host ? { host: route.host } : {}),
+            http: { paths: [{ path: route.path, pathType: route.pathType, backend }] },
+          },
+        ],
       },
     };
   }
@@ -74,10 +87,12 @@ export function renderRoute(app: NormalizedApp): KubeObject | undefined {
     spec: {
       parentRefs: route.parentRefs.map((p) => ({ group: 'gateway.networking.k8s.io', kind: 'Gateway', ...p })),
       ...(route.hostnames.length ? { hostnames: route.hostnames } : {}),
-      rules: [{
-        matches: [{ path: { type: route.pathType, value: route.path } }],
-        backendRefs: [{ group: '', kind: 'Service', name: app.service.name, port: app.service.port }],
-      }],
+      rules: [
+        {
+          matches: [{ path: { type: route.pathType, value: route.path } }],
+          backendRefs: [{ group: '', kind: 'Service', name: app.service.name, port: app.service.port }],
+        },
+      ],
     },
   };
 }

@@ -28,7 +28,12 @@ export function formatIssue(issue: SpecIssue): string {
 /** Thrown when a spec has errors; carries all of them so callers can print every one at once. */
 export class SpecError extends Error {
   constructor(readonly issues: readonly SpecIssue[]) {
-    super(issues.filter((i) => i.severity === 'error').map(formatIssue).join('\n'));
+    super(
+      issues
+        .filter((i) => i.severity === 'error')
+        .map(formatIssue)
+        .join('\n'),
+    );
     this.name = 'SpecError';
   }
 }

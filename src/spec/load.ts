@@ -28,7 +28,13 @@ export interface LoadResult {
 
 let compiled: ReturnType<Ajv2020['compile']> | undefined;
 function schemaValidator() {
-  compiled ??= new Ajv2020({ allErrors: true, useDefaults: true, allowUnionTypes: true, verbose: true, strict: true }).compile(appSchema);
+  compiled ??= new Ajv2020({
+    allErrors: true,
+    useDefaults: true,
+    allowUnionTypes: true,
+    verbose: true,
+    strict: true,
+  }).compile(appSchema);
   return compiled;
 }
 
@@ -69,7 +75,10 @@ export function validateAppSpec(spec: AppSpec, origin = '<typescript>'): Normali
   return app;
 }
 
-function checkDocument(plain: unknown, locate: (pointer: string, atKey: boolean) => SourceLocation | undefined): { app?: NormalizedApp; issues: SpecIssue[] } {
+function checkDocument(
+  plain: unknown,
+  locate: (pointer: string, atKey: boolean) => SourceLocation | undefined,
+): { app?: NormalizedApp; issues: SpecIssue[] } {
   const toIssue = (v: RuleViolation): SpecIssue => ({
     location: locate(v.pointer, v.atKey ?? false),
     path: pointerToPath(v.pointer),
@@ -83,7 +92,9 @@ function checkDocument(plain: unknown, locate: (pointer: string, atKey: boolean)
     // rules to read makes them throw, and then the schema errors already say what is wrong.
     let rules: RuleViolation[] = [];
     try {
-      rules = validateApp(plain as AppSpec).filter((r) => r.severity !== 'warning' && !schemaErrors.some((e) => e.pointer === r.pointer));
+      rules = validateApp(plain as AppSpec).filter(
+        (r) => r.severity !== 'warning' && !schemaErrors.some((e) => e.pointer === r.pointer),
+      );
     } catch {
       rules = [];
     }
@@ -97,7 +108,8 @@ function checkDocument(plain: unknown, locate: (pointer: string, atKey: boolean)
 const PATTERN_MEANINGS: Record<string, string> = {
   '^[0-9]+(\\.[0-9]+)?%$': 'must be a count or a percentage like "20%" (a number in quotes needs a % sign)',
   [HTTP_TOKEN_PATTERN]: "must be an HTTP token: letters, digits and !#$%&'*+-.^_`|~",
-  '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$': 'must be a DNS label: lowercase letters, digits and "-", starting and ending with a letter or digit',
+  '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$':
+    'must be a DNS label: lowercase letters, digits and "-", starting and ending with a letter or digit',
   '^/': 'must start with "/"',
 };
 
@@ -110,20 +122,39 @@ function schemaViolation(e: ErrorObject): RuleViolation {
       const key = String(p.additionalProperty);
       const known = Object.keys((e.parentSchema as { properties?: object } | undefined)?.properties ?? {});
       const guess = closest(key, known);
-      return { pointer: `${e.instancePath}/${key}`, atKey: true, message: `unknown field "${key}"${guess ? `; did you mean "${guess}"?` : known.length ? `; expected one of: ${known.join(', ')}` : ''}` };
+      return {
+        pointer: `${e.instancePath}/${key}`,
+        atKey: true,
+        message: `unknown field "${key}"${guess ? `; did you mean "${guess}"?` : known.length ? `; expected one of: ${known.join(', ')}` : ''}`,
+      };
     }
     case 'enum':
-      return { pointer: e.instancePath, message: `must be one of: ${(p.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}, got ${JSON.stringify(e.data)}` };
+      return {
+        pointer: e.instancePath,
+        message: `must be one of: ${(p.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}, got ${JSON.stringify(e.data)}`,
+      };
     case 'const':
-      return { pointer: e.instancePath, message: `must be ${JSON.stringify(p.allowedValue)}, got ${JSON.stringify(e.data)}` };
+      return {
+        pointer: e.instancePath,
+        message: `must be ${JSON.stringify(p.allowedValue)}, got ${JSON.stringify(e.data)}`,
+      };
     case 'type': {
       const types = String(p.type).split(',');
-      return { pointer: e.instancePath, message: `must be ${types.map(article).join(' or ')}, got ${describeValue(e.data)}` };
+      return {
+        pointer: e.instancePath,
+        message: `must be ${types.map(article).join(' or ')}, got ${describeValue(e.data)}`,
+      };
     }
     case 'pattern':
-      return { pointer: e.instancePath, message: `${PATTERN_MEANINGS[String(p.pattern)] ?? `must match ${String(p.pattern)}`}, got ${JSON.stringify(e.data)}` };
+      return {
+        pointer: e.instancePath,
+        message: `${PATTERN_MEANINGS[String(p.pattern)] ?? `must match ${String(p.pattern)}`}, got ${JSON.stringify(e.data)}`,
+      };
     default:
-      return { pointer: e.instancePath, message: `${e.message ?? 'is invalid'}${e.data !== undefined && typeof e.data !== 'object' ? `, got ${JSON.stringify(e.data)}` : ''}` };
+      return {
+        pointer: e.instancePath,
+        message: `${e.message ?? 'is invalid'}${e.data !== undefined && typeof e.data !== 'object' ? `, got ${JSON.stringify(e.data)}` : ''}`,
+      };
   }
 }
 
@@ -171,7 +202,11 @@ function dedupe(violations: RuleViolation[]): RuleViolation[] {
 }
 
 /** Where the field at `pointer` is written, or its nearest ancestor when the field itself is absent. */
-function locate(locations: ReadonlyMap<string, FieldLocation>, pointer: string, atKey: boolean): SourceLocation | undefined {
+function locate(
+  locations: ReadonlyMap<string, FieldLocation>,
+  pointer: string,
+  atKey: boolean,
+): SourceLocation | undefined {
   for (let p = pointer; ; p = p.slice(0, p.lastIndexOf('/'))) {
     const loc = locations.get(p);
     if (loc) return (atKey && loc.key) || loc.value;
@@ -181,8 +216,13 @@ function locate(locations: ReadonlyMap<string, FieldLocation>, pointer: string, 
 
 export function pointerToPath(pointer: string): string {
   if (!pointer) return '';
-  return joinPath(pointer.slice(1).split('/').map((s) => {
-    const key = s.replace(/~1/g, '/').replace(/~0/g, '~');
-    return /^[0-9]+$/.test(key) ? Number(key) : key;
-  }));
+  return joinPath(
+    pointer
+      .slice(1)
+      .split('/')
+      .map((s) => {
+        const key = s.replace(/~1/g, '/').replace(/~0/g, '~');
+        return /^[0-9]+$/.test(key) ? Number(key) : key;
+      }),
+  );
 }

@@ -1,7 +1,18 @@
 import { expandWeights } from '../plan/shorthand.js';
 import type {
-  AppSpec, EnvVar, Engine, GatewayRouteSpec, ResourceList, RolloutSpec, IngressRouteSpec, MatchSpec, PauseSpec, ReplicasValue, Strategy,
-  TrafficValue, WorkloadKind,
+  AppSpec,
+  EnvVar,
+  Engine,
+  GatewayRouteSpec,
+  ResourceList,
+  RolloutSpec,
+  IngressRouteSpec,
+  MatchSpec,
+  PauseSpec,
+  ReplicasValue,
+  Strategy,
+  TrafficValue,
+  WorkloadKind,
 } from './types.js';
 
 /**
@@ -20,8 +31,11 @@ export interface NormalizedStep {
 }
 
 export type NormalizedRoute =
-  | ({ kind: 'ingress' } & Required<Pick<IngressRouteSpec, 'name' | 'className' | 'path' | 'pathType'>> & Pick<IngressRouteSpec, 'host' | 'tls' | 'annotations'>)
-  | ({ kind: 'gateway' } & Required<Pick<GatewayRouteSpec, 'name' | 'parentRefs' | 'path' | 'pathType'>> & { hostnames: string[] });
+  | ({ kind: 'ingress' } & Required<Pick<IngressRouteSpec, 'name' | 'className' | 'path' | 'pathType'>> &
+      Pick<IngressRouteSpec, 'host' | 'tls' | 'annotations'>)
+  | ({ kind: 'gateway' } & Required<Pick<GatewayRouteSpec, 'name' | 'parentRefs' | 'path' | 'pathType'>> & {
+        hostnames: string[];
+      });
 
 /** An app with every default applied and every shorthand expanded: what planner, engines and constructs consume. */
 export interface NormalizedApp {
@@ -122,7 +136,11 @@ export function normalize(spec: AppSpec): NormalizedApp {
 }
 
 /** A rollout block with its defaults applied and its shorthand expanded. */
-export function normalizeRollout(r: RolloutSpec, kind: WorkloadKind, base = '/spec/rollout'): { rollout: NormalizedApp['rollout']; sources: string[] } {
+export function normalizeRollout(
+  r: RolloutSpec,
+  kind: WorkloadKind,
+  base = '/spec/rollout',
+): { rollout: NormalizedApp['rollout']; sources: string[] } {
   const { steps, sources } = resolveSteps(r, base);
   return {
     rollout: {

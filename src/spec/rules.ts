@@ -28,36 +28,62 @@ export interface StepRuleContext {
  * The step rules of the OpenKruise Rollout webhook (`validateRolloutSpecCanarySteps`), reported for every
  * step at once. `stepPointer(i)` says where step i lives in the source document.
  */
-export function validateSteps(steps: readonly NormalizedStep[], ctx: StepRuleContext, stepPointer: (i: number) => string): RuleViolation[] {
+export function validateSteps(
+  steps: readonly NormalizedStep[],
+  ctx: StepRuleContext,
+  stepPointer: (i: number) => string,
+): RuleViolation[] {
   const out: RuleViolation[] = [];
   const limit = ctx.partitionPercentLimit ?? PARTITION_PERCENT_LIMIT;
   if (steps.length === 0) out.push({ pointer: stepPointer(-1), message: 'at least one step is required' });
-  if (steps.length > MAX_STEPS) out.push({ pointer: stepPointer(MAX_STEPS), message: `at most ${MAX_STEPS} steps are allowed, got ${steps.length}` });
+  if (steps.length > MAX_STEPS)
+    out.push({
+      pointer: stepPointer(MAX_STEPS),
+      message: `at most ${MAX_STEPS} steps are allowed, got ${steps.length}`,
+    });
   steps.forEach((step, i) => {
     const at = (field: string) => `${stepPointer(i)}/${field}`;
     const replicas = step.replicas as unknown;
     const percent = parsePercent(replicas);
-    if (replicas === undefined || replicas === null) out.push({ pointer: stepPointer(i), message: 'replicas is required' });
+    if (replicas === undefined || replicas === null)
+      out.push({ pointer: stepPointer(i), message: 'replicas is required' });
     else if (typeof replicas === 'number') {
-      if (!Number.isInteger(replicas) || replicas <= 0) out.push({ pointer: at('replicas'), message: `replicas must be a positive integer or a percentage, got ${replicas}` });
+      if (!Number.isInteger(replicas) || replicas <= 0)
+        out.push({
+          pointer: at('replicas'),
+          message: `replicas must be a positive integer or a percentage, got ${replicas}`,
+        });
     } else if (percent === undefined) {
-      out.push({ pointer: at('replicas'), message: `replicas must be a count or a percentage like "20%", got ${JSON.stringify(replicas)}` });
+      out.push({
+        pointer: at('replicas'),
+        message: `replicas must be a count or a percentage like "20%", got ${JSON.stringify(replicas)}`,
+      });
     } else if (percent <= 0 || percent > 100) {
       out.push({ pointer: at('replicas'), message: `replicas percentage must be in (0%, 100%], got ${replicas}` });
     }
     if (step.traffic !== undefined) {
       const t = parsePercent(step.traffic);
-      if (t === undefined) out.push({ pointer: at('traffic'), message: `traffic must be a percentage like "10%", got ${JSON.stringify(step.traffic)}` });
+      if (t === undefined)
+        out.push({
+          pointer: at('traffic'),
+          message: `traffic must be a percentage like "10%", got ${JSON.stringify(step.traffic)}`,
+        });
       else if (ctx.strategy === 'blueGreen' ? t < 0 || t > 100 : t <= 0 || t > 100) {
         out.push({
           pointer: at('traffic'),
-          message: ctx.strategy === 'blueGreen'
-            ? `traffic must be in [0%, 100%], got ${step.traffic}`
-            : `traffic must be in (0%, 100%], got ${step.traffic}${t === 0 ? '; 0% is only meaningful for blueGreen (omit traffic to keep all of it on the stable version)' : ''}`,
+          message:
+            ctx.strategy === 'blueGreen'
+              ? `traffic must be in [0%, 100%], got ${step.traffic}`
+              : `traffic must be in (0%, 100%], got ${step.traffic}${t === 0 ? '; 0% is only meaningful for blueGreen (omit traffic to keep all of it on the stable version)' : ''}`,
         });
       }
     }
-    if (ctx.style === 'partition' && (step.traffic !== undefined || step.matches?.length) && percent !== undefined && percent > limit) {
+    if (
+      ctx.style === 'partition' &&
+      (step.traffic !== undefined || step.matches?.length) &&
+      percent !== undefined &&
+      percent > limit
+    ) {
       out.push({
         pointer: at('replicas'),
         message: `a step that routes traffic while updating in place may update at most ${limit}% of pods, got ${replicas} (the stable Service needs pods left to select)`,
@@ -67,9 +93,15 @@ export function validateSteps(steps: readonly NormalizedStep[], ctx: StepRuleCon
       const prev = steps[i - 1]!.replicas as unknown;
       const prevPercent = parsePercent(prev);
       if (typeof prev === 'number' && typeof replicas === 'number' && replicas < prev) {
-        out.push({ pointer: at('replicas'), message: `replicas must not decrease: ${replicas} after ${prev} in the step before` });
+        out.push({
+          pointer: at('replicas'),
+          message: `replicas must not decrease: ${replicas} after ${prev} in the step before`,
+        });
       } else if (prevPercent !== undefined && percent !== undefined && percent < prevPercent) {
-        out.push({ pointer: at('replicas'), message: `replicas must not decrease: ${replicas} after ${String(prev)} in the step before` });
+        out.push({
+          pointer: at('replicas'),
+          message: `replicas must not decrease: ${replicas} after ${String(prev)} in the step before`,
+        });
       }
     }
   });
@@ -92,16 +124,28 @@ export function validateRollout(rollout: RolloutSpec, ctx: RolloutContext): Rule
   const base = ctx.base ?? '/spec/rollout';
   const style = rollingStyle(rollout.strategy, ctx.workloadKind);
   if (rollout.strategy === 'blueGreen' && ctx.workloadKind !== 'Deployment') {
-    out.push({ pointer: ctx.workloadKindPointer ?? `${base}/strategy`, message: 'blueGreen needs a Deployment; a StatefulSet can only be released with the canary strategy' });
+    out.push({
+      pointer: ctx.workloadKindPointer ?? `${base}/strategy`,
+      message: 'blueGreen needs a Deployment; a StatefulSet can only be released with the canary strategy',
+    });
   }
 
   const shorthand = (['stepWeight', 'stepWeights', 'maxWeight'] as const).filter((k) => rollout[k] !== undefined);
   if (rollout.steps && shorthand.length > 0) {
-    out.push({ pointer: `${base}/${shorthand[0]}`, message: `use either explicit steps or the ${shorthand.join('/')} shorthand, not both` });
+    out.push({
+      pointer: `${base}/${shorthand[0]}`,
+      message: `use either explicit steps or the ${shorthand.join('/')} shorthand, not both`,
+    });
   } else if (shorthand.length > 0) {
-    if (rollout.strategy !== 'canary') out.push({ pointer: `${base}/${shorthand[0]}`, message: `the weight shorthand expands to canary steps; strategy ${rollout.strategy} needs explicit steps` });
-    if (rollout.stepWeight !== undefined && rollout.stepWeights !== undefined) out.push({ pointer: `${base}/stepWeights`, message: 'use stepWeight (with maxWeight) or stepWeights, not both' });
-    if (rollout.maxWeight !== undefined && rollout.stepWeight === undefined) out.push({ pointer: `${base}/maxWeight`, message: 'maxWeight goes with stepWeight' });
+    if (rollout.strategy !== 'canary')
+      out.push({
+        pointer: `${base}/${shorthand[0]}`,
+        message: `the weight shorthand expands to canary steps; strategy ${rollout.strategy} needs explicit steps`,
+      });
+    if (rollout.stepWeight !== undefined && rollout.stepWeights !== undefined)
+      out.push({ pointer: `${base}/stepWeights`, message: 'use stepWeight (with maxWeight) or stepWeights, not both' });
+    if (rollout.maxWeight !== undefined && rollout.stepWeight === undefined)
+      out.push({ pointer: `${base}/maxWeight`, message: 'maxWeight goes with stepWeight' });
     if (rollout.stepWeights && rollout.stepWeights.some((w, i, a) => i > 0 && w <= a[i - 1]!)) {
       out.push({ pointer: `${base}/stepWeights`, message: 'stepWeights must increase' });
     }
@@ -112,18 +156,34 @@ export function validateRollout(rollout: RolloutSpec, ctx: RolloutContext): Rule
   if (out.length > 0) return out;
 
   const { steps, sources } = resolveSteps(rollout, base);
-  out.push(...validateSteps(steps, { strategy: rollout.strategy, style }, (i) => (i < 0 ? `${base}/steps` : sources[Math.min(i, sources.length - 1)] ?? base)));
+  out.push(
+    ...validateSteps(steps, { strategy: rollout.strategy, style }, (i) =>
+      i < 0 ? `${base}/steps` : (sources[Math.min(i, sources.length - 1)] ?? base),
+    ),
+  );
 
   steps.forEach((step, i) => {
     const at = (field: string) => `${sources[i]}/${field}`;
     const routes = step.traffic !== undefined || (step.matches?.length ?? 0) > 0;
-    if (routes && !ctx.routeKind) out.push({ pointer: step.traffic !== undefined ? at('traffic') : at('matches'), message: 'shifting traffic needs a route (an ingress or a gateway)' });
-    if (rollout.strategy === 'abTest' && !step.matches?.length) out.push({ pointer: sources[i]!, message: 'abTest steps route by matches: add headers, a cookie, query parameters or a path' });
+    if (routes && !ctx.routeKind)
+      out.push({
+        pointer: step.traffic !== undefined ? at('traffic') : at('matches'),
+        message: 'shifting traffic needs a route (an ingress or a gateway)',
+      });
+    if (rollout.strategy === 'abTest' && !step.matches?.length)
+      out.push({
+        pointer: sources[i]!,
+        message: 'abTest steps route by matches: add headers, a cookie, query parameters or a path',
+      });
     if (ctx.routeKind === 'ingress' && step.matches) out.push(...nginxMatchRules(step.matches, at('matches')));
   });
 
   const threshold = parsePercent(rollout.failureThreshold);
-  if (threshold !== undefined && threshold > 100) out.push({ pointer: `${base}/failureThreshold`, message: `failureThreshold percentage must be at most 100%, got ${rollout.failureThreshold}` });
+  if (threshold !== undefined && threshold > 100)
+    out.push({
+      pointer: `${base}/failureThreshold`,
+      message: `failureThreshold percentage must be at most 100%, got ${rollout.failureThreshold}`,
+    });
   return out;
 }
 
@@ -131,18 +191,29 @@ export function validateRollout(rollout: RolloutSpec, ctx: RolloutContext): Rule
 export function validateApp(spec: AppSpec): RuleViolation[] {
   const out: RuleViolation[] = [];
   const { workload, route, rollout, service } = spec.spec;
-  if (route?.ingress && route.gateway) out.push({ pointer: '/spec/route/gateway', message: 'choose one traffic route: ingress or gateway, not both' });
+  if (route?.ingress && route.gateway)
+    out.push({ pointer: '/spec/route/gateway', message: 'choose one traffic route: ingress or gateway, not both' });
   const routeKind = route?.ingress ? 'ingress' : route?.gateway ? 'gateway' : undefined;
-  out.push(...validateRollout(rollout, { workloadKind: workload.kind ?? 'Deployment', ...(routeKind ? { routeKind } : {}), workloadKindPointer: '/spec/workload/kind' }));
+  out.push(
+    ...validateRollout(rollout, {
+      workloadKind: workload.kind ?? 'Deployment',
+      ...(routeKind ? { routeKind } : {}),
+      workloadKindPointer: '/spec/workload/kind',
+    }),
+  );
   const serviceName = service?.name ?? spec.metadata.name;
   if (route && serviceName.length + '-canary'.length > 63) {
-    out.push({ pointer: service?.name ? '/spec/service/name' : '/metadata/name', message: `service name "${serviceName}" is too long for its canary Service "${serviceName}-canary" (63 characters at most)` });
+    out.push({
+      pointer: service?.name ? '/spec/service/name' : '/metadata/name',
+      message: `service name "${serviceName}" is too long for its canary Service "${serviceName}-canary" (63 characters at most)`,
+    });
   }
   if (!workload.readinessProbe) {
     out.push({
       pointer: '/spec/workload',
       severity: 'warning',
-      message: 'no readinessProbe: pods count as Ready as soon as they start, so a step may send traffic to a version that is not serving yet',
+      message:
+        'no readinessProbe: pods count as Ready as soon as they start, so a step may send traffic to a version that is not serving yet',
     });
   }
   return out;
@@ -158,14 +229,35 @@ function nginxMatchRules(matches: readonly MatchSpec[], pointer: string): RuleVi
   let cookies = 0;
   matches.forEach((m, j) => {
     const at = `${pointer}/${j}`;
-    if (m.queryParams) out.push({ pointer: `${at}/queryParams`, message: 'ingress-nginx cannot route by query parameter; use a gateway route' });
-    if (m.path) out.push({ pointer: `${at}/path`, message: 'ingress-nginx canary annotations cannot route by path; use a gateway route' });
-    if ((m.headers?.length ?? 0) > 1) out.push({ pointer: `${at}/headers`, message: 'ingress-nginx can match only one header per step (canary-by-header); use a gateway route to AND several' });
-    if (m.headers && m.cookie) out.push({ pointer: `${at}/cookie`, message: 'ingress-nginx ORs header and cookie matches; put them in separate match entries' });
+    if (m.queryParams)
+      out.push({
+        pointer: `${at}/queryParams`,
+        message: 'ingress-nginx cannot route by query parameter; use a gateway route',
+      });
+    if (m.path)
+      out.push({
+        pointer: `${at}/path`,
+        message: 'ingress-nginx canary annotations cannot route by path; use a gateway route',
+      });
+    if ((m.headers?.length ?? 0) > 1)
+      out.push({
+        pointer: `${at}/headers`,
+        message:
+          'ingress-nginx can match only one header per step (canary-by-header); use a gateway route to AND several',
+      });
+    if (m.headers && m.cookie)
+      out.push({
+        pointer: `${at}/cookie`,
+        message: 'ingress-nginx ORs header and cookie matches; put them in separate match entries',
+      });
     headers += m.headers ? 1 : 0;
     cookies += m.cookie ? 1 : 0;
   });
-  if (headers > 1) out.push({ pointer, message: `ingress-nginx can match only one header per step, got ${headers} header matches; use a gateway route` });
+  if (headers > 1)
+    out.push({
+      pointer,
+      message: `ingress-nginx can match only one header per step, got ${headers} header matches; use a gateway route`,
+    });
   if (cookies > 1) out.push({ pointer, message: `ingress-nginx can match only one cookie per step, got ${cookies}` });
   return out;
 }

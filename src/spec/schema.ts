@@ -89,7 +89,11 @@ const workload: Schema = {
         type: 'object',
         required: ['name'],
         additionalProperties: false,
-        properties: { name: { type: 'string', minLength: 1 }, value: { type: 'string' }, valueFrom: { type: 'object' } },
+        properties: {
+          name: { type: 'string', minLength: 1 },
+          value: { type: 'string' },
+          valueFrom: { type: 'object' },
+        },
       },
     },
     command: { type: 'array', items: { type: 'string' } },
@@ -97,11 +101,16 @@ const workload: Schema = {
     resources: {
       type: 'object',
       additionalProperties: false,
-      properties: Object.fromEntries(['requests', 'limits'].map((k) => [k, {
-        type: 'object',
-        additionalProperties: false,
-        properties: { cpu: { type: ['string', 'number'] }, memory: { type: 'string' } },
-      }])),
+      properties: Object.fromEntries(
+        ['requests', 'limits'].map((k) => [
+          k,
+          {
+            type: 'object',
+            additionalProperties: false,
+            properties: { cpu: { type: ['string', 'number'] }, memory: { type: 'string' } },
+          },
+        ]),
+      ),
     },
     readinessProbe: { type: 'object', description: 'A Kubernetes Probe.' },
     livenessProbe: { type: 'object', description: 'A Kubernetes Probe.' },
@@ -124,7 +133,12 @@ const route: Schema = {
         host: { type: 'string' },
         path: { type: 'string', pattern: '^/', default: '/' },
         pathType: { enum: ['Prefix', 'Exact', 'ImplementationSpecific'], default: 'Prefix' },
-        tls: { type: 'object', additionalProperties: false, required: ['secretName'], properties: { secretName: { type: 'string' } } },
+        tls: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['secretName'],
+          properties: { secretName: { type: 'string' } },
+        },
         annotations: stringMap,
       },
     },

@@ -46,7 +46,12 @@ export function parseSource(text: string, file: string): { documents: SourceDocu
   const issues: SpecIssue[] = [];
   for (const doc of parseAllDocuments(text, { lineCounter: lines, prettyErrors: false })) {
     for (const e of doc.errors) {
-      issues.push({ location: at(e.pos[0]), path: '', message: `YAML syntax: ${firstLine(e.message)}`, severity: 'error' });
+      issues.push({
+        location: at(e.pos[0]),
+        path: '',
+        message: `YAML syntax: ${firstLine(e.message)}`,
+        severity: 'error',
+      });
     }
     for (const w of doc.warnings) {
       if (w.code === 'TAG_RESOLVE_FAILED' && w.message.includes(DEFAULT_TAG)) continue;
@@ -63,7 +68,12 @@ function convert(node: Node, at: (offset: number) => SourceLocation, issues: Spe
   const location = at(node.range?.[0] ?? 0);
   const isDefault = node.tag === DEFAULT_TAG;
   if (isAlias(node)) {
-    issues.push({ location, path: '', message: 'YAML aliases are not supported in app specs; repeat the value or use a layer', severity: 'error' });
+    issues.push({
+      location,
+      path: '',
+      message: 'YAML aliases are not supported in app specs; repeat the value or use a layer',
+      severity: 'error',
+    });
     return undefined;
   }
   if (isMap(node)) {
@@ -76,9 +86,10 @@ function convert(node: Node, at: (offset: number) => SourceLocation, issues: Spe
         issues.push({ location: keyLocation, path: '', message: 'map keys must be plain strings', severity: 'error' });
         continue;
       }
-      const value = pair.value === null
-        ? { kind: 'scalar' as const, value: null, location: keyLocation, isDefault: false }
-        : convert(pair.value as Node, at, issues);
+      const value =
+        pair.value === null
+          ? { kind: 'scalar' as const, value: null, location: keyLocation, isDefault: false }
+          : convert(pair.value as Node, at, issues);
       if (value) {
         entries.set(key, value);
         keyLocations.set(key, keyLocation);
@@ -115,7 +126,12 @@ export interface FieldLocation {
  * Converts a source tree to plain JSON, recording where every field is written by JSON pointer. A map or
  * list value is located at its key, where the reader sees the field begin.
  */
-export function toPlain(node: SourceNode, locations: Map<string, FieldLocation>, pointer = '', key?: SourceLocation): unknown {
+export function toPlain(
+  node: SourceNode,
+  locations: Map<string, FieldLocation>,
+  pointer = '',
+  key?: SourceLocation,
+): unknown {
   locations.set(pointer, { value: key && node.kind !== 'scalar' ? key : node.location, ...(key ? { key } : {}) });
   switch (node.kind) {
     case 'scalar':
@@ -124,7 +140,8 @@ export function toPlain(node: SourceNode, locations: Map<string, FieldLocation>,
       return node.items.map((item, i) => toPlain(item, locations, `${pointer}/${i}`));
     case 'map': {
       const out: Record<string, unknown> = {};
-      for (const [k, value] of node.entries) out[k] = toPlain(value, locations, `${pointer}/${escapePointer(k)}`, node.keyLocations.get(k));
+      for (const [k, value] of node.entries)
+        out[k] = toPlain(value, locations, `${pointer}/${escapePointer(k)}`, node.keyLocations.get(k));
       return out;
     }
   }

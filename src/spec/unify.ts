@@ -8,7 +8,12 @@ import type { MapNode, SourceDocument, SourceNode } from './source.js';
  * - two different concrete values are a conflict, reported with both locations.
  * Lists are values, not maps: they unify only when equal, unless one is a `!default`.
  */
-export function unify(earlier: SourceNode, later: SourceNode, path: (string | number)[], issues: SpecIssue[]): SourceNode {
+export function unify(
+  earlier: SourceNode,
+  later: SourceNode,
+  path: (string | number)[],
+  issues: SpecIssue[],
+): SourceNode {
   if (earlier.isDefault && !later.isDefault) return later;
   if (!earlier.isDefault && later.isDefault) return earlier;
   if (earlier.isDefault && later.isDefault) {
@@ -26,7 +31,13 @@ export function unify(earlier: SourceNode, later: SourceNode, path: (string | nu
   return earlier;
 }
 
-function mergeMaps(a: MapNode, b: MapNode, path: (string | number)[], issues: SpecIssue[], isDefault: boolean): MapNode {
+function mergeMaps(
+  a: MapNode,
+  b: MapNode,
+  path: (string | number)[],
+  issues: SpecIssue[],
+  isDefault: boolean,
+): MapNode {
   const entries = new Map(a.entries);
   const keyLocations = new Map(a.keyLocations);
   for (const [key, value] of b.entries) {
@@ -40,12 +51,16 @@ function mergeMaps(a: MapNode, b: MapNode, path: (string | number)[], issues: Sp
 function sameValue(a: SourceNode, b: SourceNode): boolean {
   if (a.kind !== b.kind) return false;
   if (a.kind === 'scalar' && b.kind === 'scalar') return a.value === b.value;
-  if (a.kind === 'seq' && b.kind === 'seq') return a.items.length === b.items.length && a.items.every((item, i) => sameValue(item, b.items[i]!));
+  if (a.kind === 'seq' && b.kind === 'seq')
+    return a.items.length === b.items.length && a.items.every((item, i) => sameValue(item, b.items[i]!));
   if (a.kind === 'map' && b.kind === 'map') {
-    return a.entries.size === b.entries.size && [...a.entries].every(([k, v]) => {
-      const other = b.entries.get(k);
-      return other !== undefined && sameValue(v, other);
-    });
+    return (
+      a.entries.size === b.entries.size &&
+      [...a.entries].every(([k, v]) => {
+        const other = b.entries.get(k);
+        return other !== undefined && sameValue(v, other);
+      })
+    );
   }
   return false;
 }
@@ -78,7 +93,12 @@ export function unifyDocuments(documents: readonly SourceDocument[], issues: Spe
   for (const doc of documents) {
     const name = documentName(doc.root);
     if (name === undefined) {
-      issues.push({ location: doc.root.location, path: 'metadata.name', message: 'every app document needs metadata.name (a string); layers are matched by it', severity: 'error' });
+      issues.push({
+        location: doc.root.location,
+        path: 'metadata.name',
+        message: 'every app document needs metadata.name (a string); layers are matched by it',
+        severity: 'error',
+      });
       continue;
     }
     const existing = byName.get(name);

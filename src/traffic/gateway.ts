@@ -42,7 +42,12 @@ export function cookieHeaderMatch(cookie: string): HeaderMatch {
  * Rules that do not reach the stable Service are never touched. Leftovers of another mode (canary rules in
  * weight mode, canary refs in match mode) are removed first, so each step routes exactly as it says.
  */
-export function desiredRouteRules(rules: readonly RouteRule[], stable: string, canary: string, intent: RouteIntent): RouteRule[] {
+export function desiredRouteRules(
+  rules: readonly RouteRule[],
+  stable: string,
+  canary: string,
+  intent: RouteIntent,
+): RouteRule[] {
   const isRef = (name: string) => (ref: BackendRef) => (ref.kind ?? 'Service') === 'Service' && ref.name === name;
   const isStable = isRef(stable);
   const isCanary = isRef(canary);
@@ -52,18 +57,32 @@ export function desiredRouteRules(rules: readonly RouteRule[], stable: string, c
     .map((rule) => {
       const refs = rule.backendRefs ?? [];
       if (!refs.some(isCanary)) return structuredClone(rule);
-      return { ...structuredClone(rule), backendRefs: refs.filter((r) => !isCanary(r)).map((r) => (isStable(r) ? { ...r, weight: 1 } : { ...r })) };
+      return {
+        ...structuredClone(rule),
+        backendRefs: refs.filter((r) => !isCanary(r)).map((r) => (isStable(r) ? { ...r, weight: 1 } : { ...r })),
+      };
     });
 
   if ('restore' in intent) {
-    return original.map((rule) => (rule.backendRefs?.some(isStable) ? { ...rule, backendRefs: rule.backendRefs.map((r) => (isStable(r) ? { ...r, weight: 1 } : r)) } : rule));
+    return original.map((rule) =>
+      rule.backendRefs?.some(isStable)
+        ? { ...rule, backendRefs: rule.backendRefs.map((r) => (isStable(r) ? { ...r, weight: 1 } : r)) }
+        : rule,
+    );
   }
 
   if ('weight' in intent) {
     return original.map((rule) => {
       const refs = rule.backendRefs ?? [];
       if (!refs.some(isStable)) return rule;
-      const backendRefs = refs.flatMap((r) => (isStable(r) ? [{ ...r, weight: 100 - intent.weight }, { ...r, name: canary, weight: intent.weight }] : [r]));
+      const backendRefs = refs.flatMap((r) =>
+        isStable(r)
+          ? [
+              { ...r, weight: 100 - intent.weight },
+              { ...r, name: canary, weight: intent.weight },
+            ]
+          : [r],
+      );
       return { ...rule, backendRefs };
     });
   }

@@ -10,7 +10,13 @@ export const CANARY_BY_HEADER_PATTERN = `${NGINX_PREFIX}/canary-by-header-patter
 export const CANARY_BY_COOKIE = `${NGINX_PREFIX}/canary-by-cookie`;
 
 /** The annotations a step owns on the canary Ingress; everything else on it is copied from the stable Ingress. */
-export const STEP_ANNOTATIONS = [CANARY_WEIGHT, CANARY_BY_HEADER, CANARY_BY_HEADER_VALUE, CANARY_BY_HEADER_PATTERN, CANARY_BY_COOKIE];
+export const STEP_ANNOTATIONS = [
+  CANARY_WEIGHT,
+  CANARY_BY_HEADER,
+  CANARY_BY_HEADER_VALUE,
+  CANARY_BY_HEADER_PATTERN,
+  CANARY_BY_COOKIE,
+];
 
 /** OpenKruise's convention for a cookie match expressed as a header. */
 export const COOKIE_HEADER_CONVENTION = 'canary-by-cookie';
@@ -53,7 +59,10 @@ export function nginxCanaryAnnotations(routing: NginxRouting): Record<string, st
  * The canary Ingress's annotations after a step: the existing ones without any step-owned key, plus the
  * step's. Also returns the JSON merge patch (`null` deletes) that turns `existing` into that.
  */
-export function nextCanaryAnnotations(existing: Readonly<Record<string, string>>, routing: NginxRouting): { annotations: Record<string, string>; patch: Record<string, string | null> } {
+export function nextCanaryAnnotations(
+  existing: Readonly<Record<string, string>>,
+  routing: NginxRouting,
+): { annotations: Record<string, string>; patch: Record<string, string | null> } {
   const desired = nginxCanaryAnnotations(routing);
   const annotations: Record<string, string> = {};
   for (const [k, v] of Object.entries(existing)) if (!STEP_ANNOTATIONS.includes(k)) annotations[k] = v;
@@ -78,7 +87,12 @@ interface IngressRule {
  * and only the paths served by the stable Service, re-pointed at the canary Service (same port). Rules left
  * without paths are dropped. `routing` sets the step's canary annotations (weight 0 when first created).
  */
-export function canaryIngress(stable: KubeObject, stableService: string, canaryService: string, routing: NginxRouting = { weight: 0 }): KubeObject {
+export function canaryIngress(
+  stable: KubeObject,
+  stableService: string,
+  canaryService: string,
+  routing: NginxRouting = { weight: 0 },
+): KubeObject {
   const spec = (stable.spec ?? {}) as { ingressClassName?: string; tls?: unknown[]; rules?: IngressRule[] };
   const rules = (spec.rules ?? []).flatMap((rule) => {
     const paths = (rule.http?.paths ?? [])

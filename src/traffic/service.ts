@@ -12,7 +12,15 @@ export function canaryServiceName(stableService: string): string {
 }
 
 /** Fields the API server allocates per Service, which a copy must not carry over. */
-const ALLOCATED_FIELDS = ['clusterIP', 'clusterIPs', 'externalIPs', 'ipFamilies', 'ipFamilyPolicy', 'loadBalancerIP', 'healthCheckNodePort'];
+const ALLOCATED_FIELDS = [
+  'clusterIP',
+  'clusterIPs',
+  'externalIPs',
+  'ipFamilies',
+  'ipFamilyPolicy',
+  'loadBalancerIP',
+  'healthCheckNodePort',
+];
 
 /**
  * The canary Service `<svc>-canary`: a copy of the stable Service (labels, annotations, ports, type) without
@@ -21,7 +29,9 @@ const ALLOCATED_FIELDS = ['clusterIP', 'clusterIPs', 'externalIPs', 'ipFamilies'
 export function canaryService(stable: KubeObject, revisionLabel: string, revision?: string): KubeObject {
   const spec = { ...(stable.spec as Record<string, unknown>) };
   for (const f of ALLOCATED_FIELDS) delete spec[f];
-  spec.ports = ((spec.ports as Record<string, unknown>[] | undefined) ?? []).map(({ nodePort: _nodePort, ...port }) => port);
+  spec.ports = ((spec.ports as Record<string, unknown>[] | undefined) ?? []).map(
+    ({ nodePort: _nodePort, ...port }) => port,
+  );
   spec.selector = withRevision(spec.selector as Record<string, string> | undefined, revisionLabel, revision);
   return {
     apiVersion: 'v1',
@@ -32,7 +42,11 @@ export function canaryService(stable: KubeObject, revisionLabel: string, revisio
 }
 
 /** A selector pinned to one revision (stable Service during a release), or unpinned when `revision` is absent. */
-export function withRevision(selector: Record<string, string> | undefined, revisionLabel: string, revision?: string): Record<string, string> {
+export function withRevision(
+  selector: Record<string, string> | undefined,
+  revisionLabel: string,
+  revision?: string,
+): Record<string, string> {
   const { [revisionLabel]: _previous, ...rest } = selector ?? {};
   return revision === undefined ? rest : { ...rest, [revisionLabel]: revision };
 }

@@ -37,8 +37,16 @@ export const DEFAULT_SECRET_NAME = 'stepwise-webhook-tls';
  * same way, its predecessor kept in the bundle until it expires so no serving certificate stops being trusted.
  * Replicas racing to write the Secret settle on the first writer's certificates.
  */
-export async function ensureServingCertificate(client: KubeClient, options: CertificateOptions): Promise<ServingCertificate> {
-  const ref = { apiVersion: 'v1', kind: 'Secret', name: options.secretName ?? DEFAULT_SECRET_NAME, namespace: options.namespace };
+export async function ensureServingCertificate(
+  client: KubeClient,
+  options: CertificateOptions,
+): Promise<ServingCertificate> {
+  const ref = {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    name: options.secretName ?? DEFAULT_SECRET_NAME,
+    namespace: options.namespace,
+  };
   for (let attempt = 0; ; attempt++) {
     const secret = await client.get<Secret>(ref);
     const stored = secret ? fromSecret(secret) : undefined;
@@ -46,7 +54,13 @@ export async function ensureServingCertificate(client: KubeClient, options: Cert
     if (stored && wanted === stored) return stored.serving;
     const data = toSecretData(wanted);
     try {
-      if (!secret) await client.create({ ...ref, metadata: { name: ref.name, namespace: ref.namespace }, type: 'kubernetes.io/tls', data });
+      if (!secret)
+        await client.create({
+          ...ref,
+          metadata: { name: ref.name, namespace: ref.namespace },
+          type: 'kubernetes.io/tls',
+          data,
+        });
       else await client.replace({ ...secret, apiVersion: 'v1', kind: 'Secret', data });
       return wanted.serving;
     } catch (e) {
@@ -71,12 +85,21 @@ function fromSecret(secret: Secret): StoredCertificates | undefined {
   const bundle = splitPem(decode(d['ca.crt']));
   if (!bundle.length || !d['ca.key'] || !d['tls.crt'] || !d['tls.key']) return undefined;
   const ca = { certPem: bundle[0]!, keyPem: decode(d['ca.key']) };
-  return { ca, bundle, serving: { certPem: decode(d['tls.crt']), keyPem: decode(d['tls.key']), caBundle: bundle.join('') } };
+  return {
+    ca,
+    bundle,
+    serving: { certPem: decode(d['tls.crt']), keyPem: decode(d['tls.key']), caBundle: bundle.join('') },
+  };
 }
 
 function toSecretData(c: StoredCertificates): Record<string, string> {
   const b64 = (s: string) => Buffer.from(s).toString('base64');
-  return { 'ca.crt': b64(c.bundle.join('')), 'ca.key': b64(c.ca.keyPem), 'tls.crt': b64(c.serving.certPem), 'tls.key': b64(c.serving.keyPem) };
+  return {
+    'ca.crt': b64(c.bundle.join('')),
+    'ca.key': b64(c.ca.keyPem),
+    'tls.crt': b64(c.serving.certPem),
+    'tls.key': b64(c.serving.keyPem),
+  };
 }
 
 /** Less than a third of the certificate's validity is left. */
@@ -93,7 +116,10 @@ const covers = (certPem: string, hosts: readonly string[]) => {
 };
 
 /** `stored` itself when nothing is due, else what replaces it (the CA and serving certificate issued as needed). */
-export function renewedCertificates(stored: StoredCertificates | undefined, options: CertificateOptions): StoredCertificates {
+export function renewedCertificates(
+  stored: StoredCertificates | undefined,
+  options: CertificateOptions,
+): StoredCertificates {
   const now = options.now ?? new Date();
   const days = (n: number) => new Date(now.getTime() + n * DAY_MS);
   // Back-dated a little, for clocks that lag ours.
@@ -101,13 +127,31 @@ export function renewedCertificates(stored: StoredCertificates | undefined, opti
   let ca = stored?.ca;
   let bundle = stored?.bundle ?? [];
   if (!ca || dueForRenewal(ca.certPem, now)) {
-    ca = issueCertificate({ commonName: 'stepwise-webhook-ca', notBefore, notAfter: days(options.caDays ?? 3650), isCa: true });
+    ca = issueCertificate({
+      commonName: 'stepwise-webhook-ca',
+      notBefore,
+      notAfter: days(options.caDays ?? 3650),
+      isCa: true,
+    });
     bundle = [ca.certPem, ...bundle.filter((pem) => Date.parse(new X509Certificate(pem).validTo) > now.getTime())];
   }
   const serving = stored?.serving;
-  const current = serving && serving.certPem && stored?.ca === ca
-    && !dueForRenewal(serving.certPem, now) && covers(serving.certPem, options.hosts);
+  const current =
+    serving &&
+    serving.certPem &&
+    stored?.ca === ca &&
+    !dueForRenewal(serving.certPem, now) &&
+    covers(serving.certPem, options.hosts);
   if (current && stored) return stored;
-  const issued = issueCertificate({ commonName: 'stepwise-webhook', hosts: options.hosts, notBefore, notAfter: days(options.servingDays ?? 365), isCa: false }, ca);
+  const issued = issueCertificate(
+    {
+      commonName: 'stepwise-webhook',
+      hosts: options.hosts,
+      notBefore,
+      notAfter: days(options.servingDays ?? 365),
+      isCa: false,
+    },
+    ca,
+  );
   return { ca, bundle, serving: { ...issued, caBundle: bundle.join('') } };
 }

@@ -34,12 +34,16 @@ const differs = (path: string) => `object.${path} != oldObject.${path}`;
 const WEBHOOKS = [
   {
     name: 'workloads.admission.stepwise.dev',
-    rules: [{ apiGroups: ['apps'], apiVersions: ['v1'], resources: ['deployments', 'statefulsets'], operations: ['UPDATE'] }],
+    rules: [
+      { apiGroups: ['apps'], apiVersions: ['v1'], resources: ['deployments', 'statefulsets'], operations: ['UPDATE'] },
+    ],
     when: [
       differs('spec.template'),
       ...CONTROL_FIELDS.map((f) => differs(`spec.?${f}`)),
       ...[LABELS.rolloutId, LABELS.stableRevision].map((k) => differs(`metadata.?labels.orValue({})[?'${k}']`)),
-      ...[ANNOTATIONS.inProgressing, ANNOTATIONS.originalStrategy].map((k) => differs(`metadata.?annotations.orValue({})[?'${k}']`)),
+      ...[ANNOTATIONS.inProgressing, ANNOTATIONS.originalStrategy].map((k) =>
+        differs(`metadata.?annotations.orValue({})[?'${k}']`),
+      ),
     ],
   },
   {
@@ -49,7 +53,14 @@ const WEBHOOKS = [
   },
   {
     name: 'httproutes.admission.stepwise.dev',
-    rules: [{ apiGroups: ['gateway.networking.k8s.io'], apiVersions: ['v1'], resources: ['httproutes'], operations: ['UPDATE'] }],
+    rules: [
+      {
+        apiGroups: ['gateway.networking.k8s.io'],
+        apiVersions: ['v1'],
+        resources: ['httproutes'],
+        operations: ['UPDATE'],
+      },
+    ],
     when: [differs('spec.?rules')],
   },
 ];
@@ -64,13 +75,18 @@ export function webhookConfiguration(options: WebhookConfigurationOptions): Kube
   return {
     apiVersion: 'admissionregistration.k8s.io/v1',
     kind: 'MutatingWebhookConfiguration',
-    metadata: { name: WEBHOOK_CONFIGURATION, labels: { 'app.kubernetes.io/name': 'stepwise', 'app.kubernetes.io/component': 'admission' } },
+    metadata: {
+      name: WEBHOOK_CONFIGURATION,
+      labels: { 'app.kubernetes.io/name': 'stepwise', 'app.kubernetes.io/component': 'admission' },
+    },
     webhooks: WEBHOOKS.map((w) => ({
       name: w.name,
       clientConfig,
       rules: w.rules.map((r) => ({ ...r, scope: 'Namespaced' })),
       objectSelector: { matchExpressions: [{ key: ROLLOUT_NAME_LABEL, operator: 'Exists' }] },
-      ...(options.namespace ? { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': options.namespace } } } : {}),
+      ...(options.namespace
+        ? { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': options.namespace } } }
+        : {}),
       matchConditions: [{ name: 'release-relevant-change', expression: w.when.join(' || ') }],
       failurePolicy: options.failOpen ? 'Ignore' : 'Fail',
       sideEffects: 'None',
@@ -86,7 +102,11 @@ interface WebhookConfiguration extends KubeObject {
   webhooks?: { clientConfig: { url?: string; service?: { namespace: string; name: string }; caBundle?: string } }[];
 }
 
-const CONFIGURATION_REF = { apiVersion: 'admissionregistration.k8s.io/v1', kind: 'MutatingWebhookConfiguration', name: WEBHOOK_CONFIGURATION };
+const CONFIGURATION_REF = {
+  apiVersion: 'admissionregistration.k8s.io/v1',
+  kind: 'MutatingWebhookConfiguration',
+  name: WEBHOOK_CONFIGURATION,
+};
 
 /** The installed configuration, if any. */
 export const installedConfiguration = (client: KubeClient) => client.get<WebhookConfiguration>(CONFIGURATION_REF);
@@ -97,7 +117,9 @@ export function endpointHosts(config: WebhookConfiguration | undefined): string[
   for (const { clientConfig } of config?.webhooks ?? []) {
     if (clientConfig.url) hosts.add(new URL(clientConfig.url).hostname.replace(/^\[(.*)\]$/, '$1'));
     const svc = clientConfig.service;
-    if (svc) for (const h of [`${svc.name}.${svc.namespace}.svc`, `${svc.name}.${svc.namespace}.svc.cluster.local`]) hosts.add(h);
+    if (svc)
+      for (const h of [`${svc.name}.${svc.namespace}.svc`, `${svc.name}.${svc.namespace}.svc.cluster.local`])
+        hosts.add(h);
   }
   return [...hosts];
 }

@@ -40,24 +40,36 @@ export interface AdmissionLookup {
 export async function review(request: AdmissionRequestBody, lookup: AdmissionLookup): Promise<AdmissionResponseBody> {
   const allowed: AdmissionResponseBody = { uid: request.uid, allowed: true };
   const { object, oldObject } = request;
-  if (request.operation !== 'UPDATE' || !object || !oldObject || request.options?.fieldManager === RECONCILER_MANAGER) return allowed;
+  if (request.operation !== 'UPDATE' || !object || !oldObject || request.options?.fieldManager === RECONCILER_MANAGER)
+    return allowed;
   const rolloutName = governingRolloutName(oldObject) ?? governingRolloutName(object);
   const namespace = object.metadata.namespace ?? request.namespace ?? 'default';
   const rollout = rolloutName ? await lookup.rollout(namespace, rolloutName) : undefined;
   if (!rollout) return allowed;
   const governance = governanceOf(rollout);
-  const isWorkload = oldObject.kind === governance.workload.kind && oldObject.metadata.name === governance.workload.name;
+  const isWorkload =
+    oldObject.kind === governance.workload.kind && oldObject.metadata.name === governance.workload.name;
   const stable = isWorkload ? await lookup.stableVersion(oldObject as Workload) : {};
   try {
     const admission = admit({ desired: object, defaulted: object, live: oldObject }, governance, stable);
     const ops = jsonPatch(object, admission.object);
     const warnings = [
-      ...(admission.release ? [`stepwise: ${describeObject(object)} is a new version: Rollout ${rollout.metadata.name} releases it step by step`] : []),
-      ...(admission.rollback ? [`stepwise: ${describeObject(object)} is back at its stable version: Rollout ${rollout.metadata.name} rolls the release back`] : []),
+      ...(admission.release
+        ? [
+            `stepwise: ${describeObject(object)} is a new version: Rollout ${rollout.metadata.name} releases it step by step`,
+          ]
+        : []),
+      ...(admission.rollback
+        ? [
+            `stepwise: ${describeObject(object)} is back at its stable version: Rollout ${rollout.metadata.name} rolls the release back`,
+          ]
+        : []),
     ];
     return {
       ...allowed,
-      ...(ops.length ? { patchType: 'JSONPatch' as const, patch: Buffer.from(JSON.stringify(ops)).toString('base64') } : {}),
+      ...(ops.length
+        ? { patchType: 'JSONPatch' as const, patch: Buffer.from(JSON.stringify(ops)).toString('base64') }
+        : {}),
       ...(warnings.length ? { warnings } : {}),
     };
   } catch (e) {

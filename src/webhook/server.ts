@@ -41,7 +41,12 @@ export class AdmissionServer {
   }
 
   static async start(options: AdmissionServerOptions): Promise<AdmissionServer> {
-    const server = createServer({ key: options.tls.keyPem, cert: options.tls.certPem, keepAliveTimeout: KEEP_ALIVE_MS, noDelay: true });
+    const server = createServer({
+      key: options.tls.keyPem,
+      cert: options.tls.certPem,
+      keepAliveTimeout: KEEP_ALIVE_MS,
+      noDelay: true,
+    });
     server.on('request', (req: IncomingMessage, res: ServerResponse) => void serve(req, res, options));
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -71,7 +76,8 @@ async function serve(req: IncomingMessage, res: ServerResponse, options: Admissi
     res.end(text);
   };
   if (req.method === 'GET' && req.url === '/healthz') return reply(200, { status: 'ok' });
-  if (req.method !== 'POST' || req.url?.split('?')[0] !== ADMIT_PATH) return reply(404, { message: `no such endpoint: ${req.method} ${req.url}` });
+  if (req.method !== 'POST' || req.url?.split('?')[0] !== ADMIT_PATH)
+    return reply(404, { message: `no such endpoint: ${req.method} ${req.url}` });
   const started = performance.now();
   let review: { apiVersion?: string; kind?: string; request?: AdmissionRequestBody };
   try {
@@ -80,19 +86,29 @@ async function serve(req: IncomingMessage, res: ServerResponse, options: Admissi
     return reply(400, { message: `not an AdmissionReview: ${(e as Error).message}` });
   }
   const request = review.request;
-  if (review.kind !== 'AdmissionReview' || !request?.uid) return reply(400, { message: 'not an admission.k8s.io/v1 AdmissionReview' });
+  if (review.kind !== 'AdmissionReview' || !request?.uid)
+    return reply(400, { message: 'not an admission.k8s.io/v1 AdmissionReview' });
   let response: AdmissionResponseBody;
   try {
     response = await options.handle(request);
   } catch (e) {
     options.log?.(`admission of ${describe(request)} failed: ${(e as Error).message}`);
-    response = { uid: request.uid, allowed: false, status: { code: 500, reason: 'InternalError', message: `stepwise could not check this write: ${(e as Error).message}` } };
+    response = {
+      uid: request.uid,
+      allowed: false,
+      status: {
+        code: 500,
+        reason: 'InternalError',
+        message: `stepwise could not check this write: ${(e as Error).message}`,
+      },
+    };
   }
   options.onReviewed?.(performance.now() - started, response);
   reply(200, { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response });
 }
 
-const describe = (r: AdmissionRequestBody) => `${r.object?.kind ?? '?'}/${r.namespace ?? ''}/${r.object?.metadata.name ?? '?'}`;
+const describe = (r: AdmissionRequestBody) =>
+  `${r.object?.kind ?? '?'}/${r.namespace ?? ''}/${r.object?.metadata.name ?? '?'}`;
 
 async function readBody(req: IncomingMessage): Promise<string> {
   const chunks: Buffer[] = [];

@@ -36,7 +36,11 @@ export class AdmissionWebhook {
   /** Whether a webhook configuration was found the last time (logged when that changes). */
   private installed?: boolean;
 
-  private constructor(private readonly client: KubeClient, private readonly options: WebhookOptions, private server?: AdmissionServer) {}
+  private constructor(
+    private readonly client: KubeClient,
+    private readonly options: WebhookOptions,
+    private server?: AdmissionServer,
+  ) {}
 
   static async start(client: KubeClient, reader: Reader, options: WebhookOptions): Promise<AdmissionWebhook> {
     const webhook = new AdmissionWebhook(client, options);
@@ -91,7 +95,14 @@ export class AdmissionWebhook {
       }
       return { certPem: read('tls.crt'), keyPem: read('tls.key'), caBundle };
     }
-    const hosts = [...new Set([...endpointHosts(await installedConfiguration(this.client)), ...(this.options.hosts ?? []), 'localhost', '127.0.0.1'])];
+    const hosts = [
+      ...new Set([
+        ...endpointHosts(await installedConfiguration(this.client)),
+        ...(this.options.hosts ?? []),
+        'localhost',
+        '127.0.0.1',
+      ]),
+    ];
     return ensureServingCertificate(this.client, { namespace: this.options.namespace, hosts });
   }
 
@@ -101,9 +112,11 @@ export class AdmissionWebhook {
     const installed = await trustCaBundle(this.client, tls.caBundle);
     if (installed === this.installed) return;
     this.installed = installed;
-    this.options.log?.(installed
-      ? 'the webhook configuration trusts this certificate: any deployer starts releases safely'
-      : 'no webhook configuration is installed: only `stepwise apply` starts releases safely (see `stepwise install --help`)');
+    this.options.log?.(
+      installed
+        ? 'the webhook configuration trusts this certificate: any deployer starts releases safely'
+        : 'no webhook configuration is installed: only `stepwise apply` starts releases safely (see `stepwise install --help`)',
+    );
   }
 
   /** Renewed or re-read certificates are served from the next connection on, and trusted by the configuration. */
@@ -116,7 +129,9 @@ export class AdmissionWebhook {
       }
       await this.trust(tls);
     } catch (e) {
-      this.options.log?.(`admission webhook: checking certificates failed, trying again later: ${(e as Error).message}`);
+      this.options.log?.(
+        `admission webhook: checking certificates failed, trying again later: ${(e as Error).message}`,
+      );
     }
   }
 }

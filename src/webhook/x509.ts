@@ -1,5 +1,12 @@
 import {
-  createHash, createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, sign, X509Certificate, type KeyObject,
+  createHash,
+  createPrivateKey,
+  createPublicKey,
+  generateKeyPairSync,
+  randomBytes,
+  sign,
+  X509Certificate,
+  type KeyObject,
 } from 'node:crypto';
 import { isIP } from 'node:net';
 
@@ -49,7 +56,10 @@ function oid(dotted: string): Buffer {
 
 /** UTCTime through 2049, GeneralizedTime after (RFC 5280 4.1.2.5), to the second. */
 function time(d: Date): Buffer {
-  const s = d.toISOString().replace(/[-:T]/g, '').replace(/\.\d+Z$/, 'Z');
+  const s = d
+    .toISOString()
+    .replace(/[-:T]/g, '')
+    .replace(/\.\d+Z$/, 'Z');
   return d.getUTCFullYear() < 2050 ? tlv(0x17, Buffer.from(s.slice(2))) : tlv(0x18, Buffer.from(s));
 }
 
@@ -79,11 +89,13 @@ function keyUsage(...usages: number[]): Buffer {
 }
 
 function subjectAltName(hosts: readonly string[]): Buffer {
-  return sequence(...hosts.map((h) => {
-    if (isIP(h) === 4) return tlv(0x87, Buffer.from(h.split('.').map(Number)));
-    if (isIP(h) === 6) return tlv(0x87, ipv6Bytes(h));
-    return tlv(0x82, Buffer.from(h, 'ascii'));
-  }));
+  return sequence(
+    ...hosts.map((h) => {
+      if (isIP(h) === 4) return tlv(0x87, Buffer.from(h.split('.').map(Number)));
+      if (isIP(h) === 6) return tlv(0x87, ipv6Bytes(h));
+      return tlv(0x82, Buffer.from(h, 'ascii'));
+    }),
+  );
 }
 function ipv6Bytes(address: string): Buffer {
   const [head, tail = ''] = address.split('::') as [string, string?];
@@ -113,7 +125,9 @@ export interface KeyPair {
 function keyIdentifier(key: KeyObject): Buffer {
   const spki = key.export({ type: 'spki', format: 'der' });
   // The BIT STRING is the last element of the SubjectPublicKeyInfo; for P-256 its 65 bytes close the DER.
-  return createHash('sha1').update(spki.subarray(spki.length - 65)).digest();
+  return createHash('sha1')
+    .update(spki.subarray(spki.length - 65))
+    .digest();
 }
 
 /** A new key pair and its certificate, signed by `issuer` (or by itself when absent). */

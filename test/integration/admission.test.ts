@@ -26,13 +26,34 @@ let port = 0;
 let controller: StepwiseProcess | undefined;
 
 const install = (...extra: string[]) => {
-  const r = stepwise(['install', '--kubeconfig', env.cluster.kubeconfig, '-n', SYSTEM, '--webhook-url', `https://127.0.0.1:${port}`, ...extra]);
+  const r = stepwise([
+    'install',
+    '--kubeconfig',
+    env.cluster.kubeconfig,
+    '-n',
+    SYSTEM,
+    '--webhook-url',
+    `https://127.0.0.1:${port}`,
+    ...extra,
+  ]);
   assert.equal(r.status, 0, r.stderr);
 };
 
 async function startController(): Promise<StepwiseProcess> {
-  const c = new StepwiseProcess(['controller', '-A', '--kubeconfig', env.cluster.kubeconfig, '--lease-namespace', SYSTEM,
-    '--lease-duration', '3', '--webhook-port', String(port), '--webhook-bind-address', '127.0.0.1']);
+  const c = new StepwiseProcess([
+    'controller',
+    '-A',
+    '--kubeconfig',
+    env.cluster.kubeconfig,
+    '--lease-namespace',
+    SYSTEM,
+    '--lease-duration',
+    '3',
+    '--webhook-port',
+    String(port),
+    '--webhook-bind-address',
+    '127.0.0.1',
+  ]);
   await c.waitFor(/admission webhook serving on 127\.0\.0\.1:\d+/);
   await c.waitFor(/leading as/);
   return c;
@@ -43,7 +64,7 @@ let prepared: Promise<void> | undefined;
 /** Every test starts with the webhook installed and a controller serving it. */
 async function setup(): Promise<void> {
   await (prepared ??= (async () => {
-    [port] = await freePorts(1) as [number];
+    [port] = (await freePorts(1)) as [number];
     await createNamespace(env.client, SYSTEM);
     install();
   })());
@@ -52,12 +73,16 @@ async function setup(): Promise<void> {
 
 /** The seed app's manifests in `namespace`, as `stepwise synth` prints them. */
 function manifests(namespace: string, image: string, options: Parameters<typeof echoserver>[1] = {}): string {
-  const spec = echoserver(image, options).replace('metadata: {name: echoserver}', `metadata: {name: echoserver, namespace: ${namespace}}`);
+  const spec = echoserver(image, options).replace(
+    'metadata: {name: echoserver}',
+    `metadata: {name: echoserver, namespace: ${namespace}}`,
+  );
   return toYaml(renderApp(loadApps([{ file: 'spec.yaml', text: spec }]).apps[0]!.app));
 }
 
 type Client = (namespace: string, yaml: string) => Promise<{ status: number | null; stdout: string; stderr: string }>;
-const kubectlServerSide: Client = (_ns, yaml) => kubectl(env.cluster.kubeconfig, ['apply', '--server-side', '--force-conflicts', '-f', '-'], yaml);
+const kubectlServerSide: Client = (_ns, yaml) =>
+  kubectl(env.cluster.kubeconfig, ['apply', '--server-side', '--force-conflicts', '-f', '-'], yaml);
 const kubectlClientSide: Client = (_ns, yaml) => kubectl(env.cluster.kubeconfig, ['apply', '-f', '-'], yaml);
 /** `stepwise apply` of an app spec (it reads specs, not manifests). */
 function stepwiseApply(namespace: string, spec: string) {
@@ -75,10 +100,15 @@ async function applied(client: Client, namespace: string, yaml: string): Promise
 
 /** The Rollout in `namespace` is Healthy and its workload's pods are all Ready. */
 async function healthy(h: ReleaseHarness, replicas: number): Promise<void> {
-  await diagnosed(h, eventually(`${h.namespace}/${h.name} Healthy with ${replicas} Ready pods`, async () => {
-    const [r, w] = await Promise.all([h.rollout(), h.get<Workload>('apps/v1', 'Deployment', h.name)]);
-    return r?.status?.phase === 'Healthy' && w?.status?.readyReplicas === replicas && w.status.updatedReplicas === replicas;
-  }));
+  await diagnosed(
+    h,
+    eventually(`${h.namespace}/${h.name} Healthy with ${replicas} Ready pods`, async () => {
+      const [r, w] = await Promise.all([h.rollout(), h.get<Workload>('apps/v1', 'Deployment', h.name)]);
+      return (
+        r?.status?.phase === 'Healthy' && w?.status?.readyReplicas === replicas && w.status.updatedReplicas === replicas
+      );
+    }),
+  );
 }
 
 /** A failed wait says where the release was and what the controller last printed. */
@@ -88,8 +118,12 @@ async function diagnosed<T>(h: ReleaseHarness, wait: Promise<T>): Promise<T> {
   } catch (e) {
     const status = JSON.stringify((await h.rollout().catch(() => undefined))?.status);
     const listed = (await kubectl(env.cluster.kubeconfig, ['get', 'rollouts.stepwise.dev,deploy', '-A'])).stdout;
-    const alive = controller?.running ? 'running' : `exited ${controller?.child.exitCode ?? controller?.child.signalCode}`;
-    throw new Error(`${(e as Error).message}\nstatus: ${status}\n${listed}\ncontroller (${alive}):\n${controller?.log.split('\n').slice(-30).join('\n')}`);
+    const alive = controller?.running
+      ? 'running'
+      : `exited ${controller?.child.exitCode ?? controller?.child.signalCode}`;
+    throw new Error(
+      `${(e as Error).message}\nstatus: ${status}\n${listed}\ncontroller (${alive}):\n${controller?.log.split('\n').slice(-30).join('\n')}`,
+    );
   }
 }
 
@@ -113,21 +147,37 @@ const isPaused = (r: RolloutObject, step: number) => {
 
 test('certificates: created on first start and kept in a Secret, trusted by the API server, reused after a restart', async () => {
   await setup();
-  const secret = await env.client.get<KubeObject & { data: Record<string, string> }>({ apiVersion: 'v1', kind: 'Secret', name: 'stepwise-webhook-tls', namespace: SYSTEM });
+  const secret = await env.client.get<KubeObject & { data: Record<string, string> }>({
+    apiVersion: 'v1',
+    kind: 'Secret',
+    name: 'stepwise-webhook-tls',
+    namespace: SYSTEM,
+  });
   assert.ok(secret, 'the Secret exists');
   const decoded = (k: string) => Buffer.from(secret.data[k]!, 'base64').toString();
   const serving = new X509Certificate(decoded('tls.crt'));
   assert.equal(serving.checkIP('127.0.0.1'), '127.0.0.1', 'covers the address the API server calls');
   assert.ok(serving.verify(new X509Certificate(decoded('ca.crt')).publicKey), 'signed by the CA in the Secret');
-  const config = await env.client.get<KubeObject & { webhooks: { clientConfig: { caBundle: string } }[] }>({ apiVersion: 'admissionregistration.k8s.io/v1', kind: 'MutatingWebhookConfiguration', name: WEBHOOK_CONFIGURATION });
-  assert.ok(config!.webhooks.every((w) => Buffer.from(w.clientConfig.caBundle, 'base64').toString() === decoded('ca.crt')), 'the configuration trusts the CA');
+  const config = await env.client.get<KubeObject & { webhooks: { clientConfig: { caBundle: string } }[] }>({
+    apiVersion: 'admissionregistration.k8s.io/v1',
+    kind: 'MutatingWebhookConfiguration',
+    name: WEBHOOK_CONFIGURATION,
+  });
+  assert.ok(
+    config!.webhooks.every((w) => Buffer.from(w.clientConfig.caBundle, 'base64').toString() === decoded('ca.crt')),
+    'the configuration trusts the CA',
+  );
 
   // The API server calls the webhook over TLS: a server-side dry run of a new image comes back paused.
   await createNamespace(env.client, 'certs');
   await applied(kubectlServerSide, 'certs', manifests('certs', 'example/app:1'));
   await healthy(new ReleaseHarness(env.client, 'certs', 'echoserver'), 5);
   const dryRun = async () => {
-    const r = await kubectl(env.cluster.kubeconfig, ['apply', '--server-side', '--dry-run=server', '-o', 'json', '-f', '-'], manifests('certs', 'example/app:2'));
+    const r = await kubectl(
+      env.cluster.kubeconfig,
+      ['apply', '--server-side', '--dry-run=server', '-o', 'json', '-f', '-'],
+      manifests('certs', 'example/app:2'),
+    );
     assert.equal(r.status, 0, r.stderr);
     const items = (JSON.parse(r.stdout) as { items: Workload[] }).items;
     return items.find((o) => o.kind === 'Deployment')!;
@@ -136,21 +186,29 @@ test('certificates: created on first start and kept in a Secret, trusted by the 
 
   await controller!.stop();
   controller = await startController();
-  const again = await env.client.get<typeof secret>({ apiVersion: 'v1', kind: 'Secret', name: 'stepwise-webhook-tls', namespace: SYSTEM });
+  const again = await env.client.get<typeof secret>({
+    apiVersion: 'v1',
+    kind: 'Secret',
+    name: 'stepwise-webhook-tls',
+    namespace: SYSTEM,
+  });
   assert.deepEqual(again!.data, secret.data, 'the same certificates after a restart');
   assert.equal((await dryRun()).spec.paused, true, 'and still accepted by the API server');
 });
 
 for (const [name, client] of Object.entries(CLIENTS)) {
   test(`a new image applied with ${name} starts a paused release in the same write, which completes on promote`, async () => {
-  await setup();
+    await setup();
     const namespace = name.includes('server') ? 'ssa' : 'csa';
     await createNamespace(env.client, namespace);
     const h = new ReleaseHarness(env.client, namespace, 'echoserver');
     await applied(client, namespace, manifests(namespace, 'example/app:1'));
     await healthy(h, 5);
     const stderr = await applied(client, namespace, manifests(namespace, 'example/app:2'));
-    assert.match(stderr, /Warning: stepwise: Deployment\/.*\/echoserver is a new version: Rollout echoserver releases it step by step/);
+    assert.match(
+      stderr,
+      /Warning: stepwise: Deployment\/.*\/echoserver is a new version: Rollout echoserver releases it step by step/,
+    );
     const held = (await h.get<Workload>('apps/v1', 'Deployment', 'echoserver'))!;
     assert.ok(held.metadata.annotations?.[ANNOTATIONS.inProgressing], 'marked in-progressing by the same write');
     await eventually('step 1 paused', async () => isPaused(await h.rollout(), 1));
@@ -159,15 +217,23 @@ for (const [name, client] of Object.entries(CLIENTS)) {
     await promoteToEnd(h, 3);
     await healthy(h, 5);
     assert.deepEqual(Object.values(await h.podsByRevision()), [5], 'one version left');
-    assert.match((await h.pods())[0]!.metadata.labels!['stepwise.dev/rollout-batch-id']!, /^\d$/, 'released in batches');
+    assert.match(
+      (await h.pods())[0]!.metadata.labels!['stepwise.dev/rollout-batch-id']!,
+      /^\d$/,
+      'released in batches',
+    );
   });
 }
 
-test('the cdk8s example\'s `cdk8s synth` output applied with kubectl: a new image starts a paused release that completes on promote', async () => {
+test("the cdk8s example's `cdk8s synth` output applied with kubectl: a new image starts a paused release that completes on promote", async () => {
   await setup();
   const synth = (image: string) => {
     const out = mkdtempSync(join(env.cluster.state.runDir, 'cdk8s-'));
-    const r = spawnSync('npx', ['cdk8s', 'synth', '--output', out], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, CDK8S_CHECK_UPGRADE: 'false', WEB_IMAGE: image } });
+    const r = spawnSync('npx', ['cdk8s', 'synth', '--output', out], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      env: { ...process.env, CDK8S_CHECK_UPGRADE: 'false', WEB_IMAGE: image },
+    });
     assert.equal(r.status, 0, r.stderr);
     return readFileSync(join(out, 'web.k8s.yaml'), 'utf8');
   };
@@ -179,15 +245,24 @@ test('the cdk8s example\'s `cdk8s synth` output applied with kubectl: a new imag
   await eventually('step 1 paused', async () => isPaused(await h.rollout(), 1));
   await promoteToEnd(h, 3);
   await healthy(h, 4);
-  const pods = await h.client.list<KubeObject & { spec: { containers: { image: string }[] } }>({ apiVersion: 'v1', kind: 'Pod', namespace: 'web' }, 'app=web');
-  assert.deepEqual([...new Set(pods.filter((p) => !p.metadata.deletionTimestamp).map((p) => p.spec.containers[0]!.image))], ['nginx:1.28']);
+  const pods = await h.client.list<KubeObject & { spec: { containers: { image: string }[] } }>(
+    { apiVersion: 'v1', kind: 'Pod', namespace: 'web' },
+    'app=web',
+  );
+  assert.deepEqual(
+    [...new Set(pods.filter((p) => !p.metadata.deletionTimestamp).map((p) => p.spec.containers[0]!.image))],
+    ['nginx:1.28'],
+  );
 });
 
 /**
  * Samples every 100 ms while `during` runs (and a second after it), collecting what `check` reports as wrong.
  * Sampling stops on its own: bounded by `during` and the trailing second.
  */
-async function sampled(check: () => Promise<string | undefined>, during: () => Promise<void>): Promise<{ violations: string[]; samples: number }> {
+async function sampled(
+  check: () => Promise<string | undefined>,
+  during: () => Promise<void>,
+): Promise<{ violations: string[]; samples: number }> {
   const violations: string[] = [];
   let samples = 0;
   let running = true;
@@ -215,7 +290,15 @@ test('a mid-release re-apply of the whole manifest set with any client moves no 
   const gatewayRoute = '    gateway: {name: echoserver, parentRefs: [{name: public}]}';
   const cases = [
     { namespace: 'reapply-nginx', options: {}, step: 1 },
-    { namespace: 'reapply-gateway', options: { route: gatewayRoute, rollout: '    strategy: canary\n    gracePeriodSeconds: 0\n    steps:\n      - {replicas: 1, traffic: 10%}\n      - {replicas: 5, traffic: 100%}' }, step: 1 },
+    {
+      namespace: 'reapply-gateway',
+      options: {
+        route: gatewayRoute,
+        rollout:
+          '    strategy: canary\n    gracePeriodSeconds: 0\n    steps:\n      - {replicas: 1, traffic: 10%}\n      - {replicas: 5, traffic: 100%}',
+      },
+      step: 1,
+    },
   ];
   for (const { namespace, options, step } of cases) {
     await createNamespace(env.client, namespace);
@@ -226,16 +309,31 @@ test('a mid-release re-apply of the whole manifest set with any client moves no 
     await applied(kubectlServerSide, namespace, v2);
     await eventually(`step ${step} paused`, async () => isPaused(await h.rollout(), step));
     const sub = (await h.sub())!;
-    const routeOf = async () => JSON.stringify(((await h.get('gateway.networking.k8s.io/v1', 'HTTPRoute', 'echoserver'))?.spec as { rules: RouteRule[] } | undefined)?.rules);
+    const routeOf = async () =>
+      JSON.stringify(
+        (
+          (await h.get('gateway.networking.k8s.io/v1', 'HTTPRoute', 'echoserver'))?.spec as
+            | { rules: RouteRule[] }
+            | undefined
+        )?.rules,
+      );
     const route = await routeOf();
     const check = async () => {
-      const [stable, canary] = await Promise.all([h.selector('echoserver-service'), h.selector('echoserver-service-canary')]);
-      if (stable?.['pod-template-hash'] !== sub.stableRevision) return `stable Service selects ${JSON.stringify(stable)}`;
-      if (canary?.['pod-template-hash'] !== sub.podTemplateHash) return `canary Service selects ${JSON.stringify(canary)}`;
+      const [stable, canary] = await Promise.all([
+        h.selector('echoserver-service'),
+        h.selector('echoserver-service-canary'),
+      ]);
+      if (stable?.['pod-template-hash'] !== sub.stableRevision)
+        return `stable Service selects ${JSON.stringify(stable)}`;
+      if (canary?.['pod-template-hash'] !== sub.podTemplateHash)
+        return `canary Service selects ${JSON.stringify(canary)}`;
       const now = await routeOf();
       return now === route ? undefined : `HTTPRoute rules changed to ${now}`;
     };
-    const spec = echoserver('example/app:2', options).replace('metadata: {name: echoserver}', `metadata: {name: echoserver, namespace: ${namespace}}`);
+    const spec = echoserver('example/app:2', options).replace(
+      'metadata: {name: echoserver}',
+      `metadata: {name: echoserver, namespace: ${namespace}}`,
+    );
     const { violations, samples } = await sampled(check, async () => {
       for (const client of Object.values(CLIENTS)) await applied(client, namespace, v2);
       const r = await stepwiseApply(namespace, spec);
@@ -243,7 +341,11 @@ test('a mid-release re-apply of the whole manifest set with any client moves no 
     });
     assert.deepEqual(violations, [], `${namespace}: ${samples} samples`);
     // Sharper than any sampling: had a write unpinned a Service even for a moment, the reconciler would have restored it.
-    assert.deepEqual((await h.events()).filter((e) => e.reason === 'TrafficRestored'), [], 'no write ever undid the routing');
+    assert.deepEqual(
+      (await h.events()).filter((e) => e.reason === 'TrafficRestored'),
+      [],
+      'no write ever undid the routing',
+    );
     assert.ok(isPaused(await h.rollout(), step), 'the release still waits at its step');
   }
 });
@@ -254,27 +356,41 @@ test('with the webhook configuration deleted, a new template is caught by the re
   const h = new ReleaseHarness(env.client, 'bypass', 'echoserver');
   await applied(kubectlServerSide, 'bypass', manifests('bypass', 'example/app:1'));
   await healthy(h, 5);
-  await env.client.delete({ apiVersion: 'admissionregistration.k8s.io/v1', kind: 'MutatingWebhookConfiguration', name: WEBHOOK_CONFIGURATION });
+  await env.client.delete({
+    apiVersion: 'admissionregistration.k8s.io/v1',
+    kind: 'MutatingWebhookConfiguration',
+    name: WEBHOOK_CONFIGURATION,
+  });
   try {
     // Healthy is wrong in a status the reconciler wrote after the change while the template is not the released one.
     let changedAt = Infinity;
-    const { violations } = await sampled(async () => {
-      const [r, d] = await Promise.all([h.rollout(), h.get<Workload>('apps/v1', 'Deployment', 'echoserver')]);
-      const unreleased = templateHash(d!.spec.template) !== r.status?.stableTemplateHash;
-      const afterChange = Number(r.metadata.resourceVersion) > changedAt;
-      return r.status?.phase === 'Healthy' && afterChange && unreleased ? `Healthy at ${r.metadata.resourceVersion} while unreleased` : undefined;
-    }, async () => {
-      await applied(kubectlServerSide, 'bypass', manifests('bypass', 'example/app:2'));
-      changedAt = Number((await h.get<Workload>('apps/v1', 'Deployment', 'echoserver'))!.metadata.resourceVersion);
-      await eventually('the reconciler took control', async () => {
-        const r = await h.rollout();
-        return r.status?.phase === 'Progressing' && r.status.conditions?.some((c) => c.type === 'Admitted' && c.reason === 'AdmissionBypassed');
-      });
-      const d = (await h.get<Workload>('apps/v1', 'Deployment', 'echoserver'))!;
-      assert.ok(d.metadata.annotations?.[ANNOTATIONS.inProgressing], 'held under the Rollout\'s control');
-      await eventually('a Warning event saying so', async () => (await h.events()).some((e) => e.reason === 'AdmissionBypassed'));
-      await promoteToEnd(h, 3);
-    });
+    const { violations } = await sampled(
+      async () => {
+        const [r, d] = await Promise.all([h.rollout(), h.get<Workload>('apps/v1', 'Deployment', 'echoserver')]);
+        const unreleased = templateHash(d!.spec.template) !== r.status?.stableTemplateHash;
+        const afterChange = Number(r.metadata.resourceVersion) > changedAt;
+        return r.status?.phase === 'Healthy' && afterChange && unreleased
+          ? `Healthy at ${r.metadata.resourceVersion} while unreleased`
+          : undefined;
+      },
+      async () => {
+        await applied(kubectlServerSide, 'bypass', manifests('bypass', 'example/app:2'));
+        changedAt = Number((await h.get<Workload>('apps/v1', 'Deployment', 'echoserver'))!.metadata.resourceVersion);
+        await eventually('the reconciler took control', async () => {
+          const r = await h.rollout();
+          return (
+            r.status?.phase === 'Progressing' &&
+            r.status.conditions?.some((c) => c.type === 'Admitted' && c.reason === 'AdmissionBypassed')
+          );
+        });
+        const d = (await h.get<Workload>('apps/v1', 'Deployment', 'echoserver'))!;
+        assert.ok(d.metadata.annotations?.[ANNOTATIONS.inProgressing], "held under the Rollout's control");
+        await eventually('a Warning event saying so', async () =>
+          (await h.events()).some((e) => e.reason === 'AdmissionBypassed'),
+        );
+        await promoteToEnd(h, 3);
+      },
+    );
     assert.deepEqual(violations, []);
     await healthy(h, 5);
     assert.deepEqual(Object.values(await h.podsByRevision()), [5]);
@@ -294,13 +410,26 @@ test('with the controller down, a governed change is refused naming Stepwise whi
   const refused = await kubectlServerSide('down', manifests('down', 'example/app:2'));
   assert.notEqual(refused.status, 0);
   assert.match(refused.stderr, /failed calling webhook "workloads\.admission\.stepwise\.dev"/);
-  const image = (w: Workload | undefined) => (w?.spec.template.spec as { containers: { image: string }[] }).containers[0]!.image;
+  const image = (w: Workload | undefined) =>
+    (w?.spec.template.spec as { containers: { image: string }[] }).containers[0]!.image;
   assert.equal(image(await h.get<Workload>('apps/v1', 'Deployment', 'echoserver')), 'example/app:1', 'nothing changed');
 
-  const plain = (tag: string) => toYaml([{
-    apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'plain', namespace: 'down' },
-    spec: { replicas: 1, selector: { matchLabels: { app: 'plain' } }, template: { metadata: { labels: { app: 'plain' } }, spec: { containers: [{ name: 'c', image: `example/plain:${tag}` }] } } },
-  }]);
+  const plain = (tag: string) =>
+    toYaml([
+      {
+        apiVersion: 'apps/v1',
+        kind: 'Deployment',
+        metadata: { name: 'plain', namespace: 'down' },
+        spec: {
+          replicas: 1,
+          selector: { matchLabels: { app: 'plain' } },
+          template: {
+            metadata: { labels: { app: 'plain' } },
+            spec: { containers: [{ name: 'c', image: `example/plain:${tag}` }] },
+          },
+        },
+      },
+    ]);
   await applied(kubectlServerSide, 'down', plain('1'));
   await applied(kubectlServerSide, 'down', plain('2'));
 
@@ -308,7 +437,9 @@ test('with the controller down, a governed change is refused naming Stepwise whi
   try {
     await applied(kubectlServerSide, 'down', manifests('down', 'example/app:2'));
     controller = await startController();
-    await eventually('the reconciler took control', async () => (await h.rollout()).status?.conditions?.some((c) => c.reason === 'AdmissionBypassed'));
+    await eventually('the reconciler took control', async () =>
+      (await h.rollout()).status?.conditions?.some((c) => c.reason === 'AdmissionBypassed'),
+    );
     await promoteToEnd(h, 3);
     await healthy(h, 5);
     assert.equal(image(await h.get<Workload>('apps/v1', 'Deployment', 'echoserver')), 'example/app:2');

@@ -33,20 +33,35 @@ test('the seed blue-green release: pods, Services, canary Ingress and status aft
   // Step 1: 100% of new pods beside the old ones, no traffic.
   let rollout = await h.run();
   let sub = await h.sub();
-  assert.deepEqual([rollout.status?.phase, sub.currentStepIndex, sub.currentStepState, sub.nextStepIndex], ['Progressing', 1, 'StepPaused', 2]);
+  assert.deepEqual(
+    [rollout.status?.phase, sub.currentStepIndex, sub.currentStepState, sub.nextStepIndex],
+    ['Progressing', 1, 'StepPaused', 2],
+  );
   const v2 = sub.podTemplateHash;
   assert.notEqual(v2, v1);
   assert.deepEqual(await h.podsByRevision(), { [v1]: 5, [v2]: 5 });
-  assert.deepEqual(await h.selector('echoserver-service'), { 'app.kubernetes.io/name': 'echoserver', 'pod-template-hash': v1 });
-  assert.deepEqual(await h.selector('echoserver-service-canary'), { 'app.kubernetes.io/name': 'echoserver', 'pod-template-hash': v2 });
+  assert.deepEqual(await h.selector('echoserver-service'), {
+    'app.kubernetes.io/name': 'echoserver',
+    'pod-template-hash': v1,
+  });
+  assert.deepEqual(await h.selector('echoserver-service-canary'), {
+    'app.kubernetes.io/name': 'echoserver',
+    'pod-template-hash': v2,
+  });
   assert.equal(await h.annotations('echoserver-ingress-canary'), undefined, 'no canary Ingress for 0% traffic');
   assert.equal(sub.stableRevision, v1);
   assert.deepEqual([sub.updatedReplicas, sub.updatedReadyReplicas], [5, 5]);
   assert.equal(rollout.status?.currentStepState, 'StepPaused', 'the top-level mirror kubectl shows');
-  const batches = (await h.pods(`pod-template-hash=${v2}`)).map((p) => [p.metadata.labels?.['stepwise.dev/rollout-batch-id'], p.metadata.labels?.['stepwise.dev/rollout-id']]);
+  const batches = (await h.pods(`pod-template-hash=${v2}`)).map((p) => [
+    p.metadata.labels?.['stepwise.dev/rollout-batch-id'],
+    p.metadata.labels?.['stepwise.dev/rollout-id'],
+  ]);
   assert.deepEqual(batches, Array(5).fill(['1', sub.observedRolloutID]), 'every new pod carries its batch');
   const blueGreen = (await h.get<Workload>('apps/v1', 'Deployment', 'echoserver'))!;
-  assert.deepEqual([blueGreen.spec.paused ?? false, blueGreen.spec.minReadySeconds, blueGreen.spec.strategy?.rollingUpdate], [false, 2147483646, { maxSurge: 5, maxUnavailable: 0 }]);
+  assert.deepEqual(
+    [blueGreen.spec.paused ?? false, blueGreen.spec.minReadySeconds, blueGreen.spec.strategy?.rollingUpdate],
+    [false, 2147483646, { maxSurge: 5, maxUnavailable: 0 }],
+  );
 
   // Step 2: 10% of traffic.
   await h.promote();
@@ -64,23 +79,36 @@ test('the seed blue-green release: pods, Services, canary Ingress and status aft
   await h.run();
   sub = await h.sub();
   assert.deepEqual([sub.currentStepIndex, sub.currentStepState, sub.nextStepIndex], [3, 'StepPaused', -1]);
-  assert.equal((await h.annotations('echoserver-ingress-canary'))?.['nginx.ingress.kubernetes.io/canary-weight'], '100');
+  assert.equal(
+    (await h.annotations('echoserver-ingress-canary'))?.['nginx.ingress.kubernetes.io/canary-weight'],
+    '100',
+  );
 
   // Done: 5 new pods, canary objects gone, stable Service unpinned, the Deployment's own settings back.
   await h.promote();
   rollout = await h.run('done');
   assert.equal(rollout.status?.phase, 'Healthy');
-  assert.deepEqual(rollout.status?.conditions?.map((c) => [c.type, c.status, c.reason]).sort(), [['Progressing', 'False', 'Completed'], ['Succeeded', 'True', 'Completed']]);
+  assert.deepEqual(rollout.status?.conditions?.map((c) => [c.type, c.status, c.reason]).sort(), [
+    ['Progressing', 'False', 'Completed'],
+    ['Succeeded', 'True', 'Completed'],
+  ]);
   assert.deepEqual(await h.podsByRevision(), { [v2]: 5 });
   assert.equal(await h.get('networking.k8s.io/v1', 'Ingress', 'echoserver-ingress-canary'), undefined);
   assert.deepEqual(await h.selector('echoserver-service'), { 'app.kubernetes.io/name': 'echoserver' });
-  assert.deepEqual(await h.selector('echoserver-service-canary'), { 'app.kubernetes.io/name': 'echoserver' }, 'the declared canary Service is kept, narrowed no more');
+  assert.deepEqual(
+    await h.selector('echoserver-service-canary'),
+    { 'app.kubernetes.io/name': 'echoserver' },
+    'the declared canary Service is kept, narrowed no more',
+  );
   const restored = (await h.get<Workload>('apps/v1', 'Deployment', 'echoserver'))!;
   assert.equal(restored.spec.paused, undefined);
   assert.equal(restored.spec.minReadySeconds ?? 0, 0);
   assert.equal(restored.spec.progressDeadlineSeconds, 600);
   assert.deepEqual(restored.spec.strategy?.rollingUpdate, { maxSurge: '25%', maxUnavailable: '25%' });
-  assert.deepEqual(Object.keys(restored.metadata.annotations ?? {}).filter((k) => k.startsWith('stepwise.dev/')), []);
+  assert.deepEqual(
+    Object.keys(restored.metadata.annotations ?? {}).filter((k) => k.startsWith('stepwise.dev/')),
+    [],
+  );
   assert.equal(restored.metadata.labels?.['stepwise.dev/stable-revision'], undefined);
   const reasons = (await h.events()).map((e) => e.reason);
   assert.ok(reasons.includes('StepPaused') && reasons.includes('RolloutHealthy'), reasons.join());
@@ -92,15 +120,37 @@ test('approval by a plain `kubectl patch --subresource=status` works like stepwi
   await h.run();
   assert.deepEqual([(await h.sub()).currentStepIndex, (await h.sub()).currentStepState], [1, 'StepPaused']);
   const { bin } = await ensureControlPlane();
-  const out = execFileSync(`${bin}/kubectl`, ['--kubeconfig', env.cluster.kubeconfig, '-n', 'kubectl-approval', 'patch', 'rollout.stepwise.dev', 'echoserver',
-    '--subresource=status', '--type=merge', '-p', '{"status":{"blueGreenStatus":{"currentStepState":"StepReady"}}}'], { encoding: 'utf8' });
+  const out = execFileSync(
+    `${bin}/kubectl`,
+    [
+      '--kubeconfig',
+      env.cluster.kubeconfig,
+      '-n',
+      'kubectl-approval',
+      'patch',
+      'rollout.stepwise.dev',
+      'echoserver',
+      '--subresource=status',
+      '--type=merge',
+      '-p',
+      '{"status":{"blueGreenStatus":{"currentStepState":"StepReady"}}}',
+    ],
+    { encoding: 'utf8' },
+  );
   assert.match(out, /rollout\.stepwise\.dev\/echoserver patched/);
   await h.run();
   assert.deepEqual([(await h.sub()).currentStepIndex, (await h.sub()).currentStepState], [2, 'StepPaused']);
   assert.equal((await h.annotations('echoserver-ingress-canary'))?.['nginx.ingress.kubernetes.io/canary-weight'], '10');
   // kubectl sees the printer columns the way kubectl-kruise users expect.
-  const table = execFileSync(`${bin}/kubectl`, ['--kubeconfig', env.cluster.kubeconfig, '-n', 'kubectl-approval', 'get', 'rollout.stepwise.dev'], { encoding: 'utf8' });
-  assert.match(table, /^echoserver\s+Progressing\s+2\s+StepPaused\s+Rollout is in step\(2\/3\), and you need manually confirm to enter the next step/m);
+  const table = execFileSync(
+    `${bin}/kubectl`,
+    ['--kubeconfig', env.cluster.kubeconfig, '-n', 'kubectl-approval', 'get', 'rollout.stepwise.dev'],
+    { encoding: 'utf8' },
+  );
+  assert.match(
+    table,
+    /^echoserver\s+Progressing\s+2\s+StepPaused\s+Rollout is in step\(2\/3\), and you need manually confirm to enter the next step/m,
+  );
 });
 
 test('stepwise install, status -o json and promote --full (a jump to the last step) through the CLI', async () => {
@@ -118,45 +168,86 @@ test('stepwise install, status -o json and promote --full (a jump to the last st
   assert.match(installed.stdout, /^CustomResourceDefinition\/rollouts\.stepwise\.dev unchanged$/m);
   assert.match(installed.stdout, /^ClusterRole\/stepwise-reconciler created$/m);
   const again = cli('install', '-n', 'cli', '--rbac-out', rbacFile);
-  assert.deepEqual(again.stdout.trim().split('\n').map((l) => l.split(' ')[1]), installed.stdout.trim().split('\n').map(() => 'unchanged'));
+  assert.deepEqual(
+    again.stdout
+      .trim()
+      .split('\n')
+      .map((l) => l.split(' ')[1]),
+    installed.stdout
+      .trim()
+      .split('\n')
+      .map(() => 'unchanged'),
+  );
   assert.match(readFileSync(rbacFile, 'utf8'), /kind: ClusterRoleBinding/);
   await h.apply(echoserver(V2));
   await h.run();
   const status = JSON.parse(cli('status', 'echoserver', '-n', 'cli', '-o', 'json').stdout);
-  assert.deepEqual([status.phase, status.step, status.steps, status.state, status.canary.ready, status.stable.ready, status.traffic.weight], ['Progressing', 1, 3, 'StepPaused', 5, 5, 0]);
+  assert.deepEqual(
+    [
+      status.phase,
+      status.step,
+      status.steps,
+      status.state,
+      status.canary.ready,
+      status.stable.ready,
+      status.traffic.weight,
+    ],
+    ['Progressing', 1, 3, 'StepPaused', 5, 5, 0],
+  );
   const full = cli('promote', 'echoserver', '-n', 'cli', '--full');
   assert.equal(full.status, 0, full.stderr);
   await h.run();
-  assert.deepEqual([(await h.sub()).currentStepIndex, (await h.sub()).currentStepState], [3, 'StepPaused'], 'jumped over step 2');
-  assert.equal((await h.annotations('echoserver-ingress-canary'))?.['nginx.ingress.kubernetes.io/canary-weight'], '100');
+  assert.deepEqual(
+    [(await h.sub()).currentStepIndex, (await h.sub()).currentStepState],
+    [3, 'StepPaused'],
+    'jumped over step 2',
+  );
+  assert.equal(
+    (await h.annotations('echoserver-ingress-canary'))?.['nginx.ingress.kubernetes.io/canary-weight'],
+    '100',
+  );
   const notPaused = cli('promote', 'nope', '-n', 'cli');
   assert.equal(notPaused.status, 1);
   assert.match(notPaused.stderr, /Rollout cli\/nope not found/);
 });
 
 test('with zero pauses and grace periods, stages run back to back in a few passes, and every step is still on record', async () => {
-  const spec = (image: string) => echoserver(image, {
-    rollout: `    strategy: blueGreen\n    gracePeriodSeconds: 0\n    steps:\n${['0%', '10%', '100%'].map((t) => `      - {replicas: 100%, traffic: ${t}, pause: {duration: 0}}`).join('\n')}`,
-  });
+  const spec = (image: string) =>
+    echoserver(image, {
+      rollout: `    strategy: blueGreen\n    gracePeriodSeconds: 0\n    steps:\n${['0%', '10%', '100%'].map((t) => `      - {replicas: 100%, traffic: ${t}, pause: {duration: 0}}`).join('\n')}`,
+    });
   const h = await ReleaseHarness.deployed(env.client, 'back-to-back', spec(V1));
   const recorded: string[] = [];
   const rollouts = new Informer(env.client, { ...ROLLOUT_REF, namespace: h.namespace }, (_type, o) => {
     const r = o as RolloutObject;
     const sub = r.status?.blueGreenStatus;
-    const at = r.status?.phase === 'Progressing' && sub ? `step ${sub.currentStepIndex}` : r.status?.phase ?? '';
+    const at = r.status?.phase === 'Progressing' && sub ? `step ${sub.currentStepIndex}` : (r.status?.phase ?? '');
     if (recorded[recorded.length - 1] !== at) recorded.push(at);
   });
   await rollouts.start();
   try {
     await h.apply(spec(V2));
     const writing: Action[][] = [];
-    await runRelease(env.client, h.namespace, h.name, { until: 'done', pollMs: 100, onPass: (p) => { if (p.actions.some((a) => !a.background)) writing.push(p.actions); } });
+    await runRelease(env.client, h.namespace, h.name, {
+      until: 'done',
+      pollMs: 100,
+      onPass: (p) => {
+        if (p.actions.some((a) => !a.background)) writing.push(p.actions);
+      },
+    });
     // One stage per pass would take a pass for each of pin, surge, canary Service, three routes, unpin, resume,
     // and the three closing writes; chained, they come in three runs: up to the surge, up to the resume
     // (waiting for the old pods to go), and the end.
-    assert.ok(writing.length <= 4, `${writing.length} passes wrote: ${JSON.stringify(writing.map((w) => w.map((a) => a.why)))}`);
+    assert.ok(
+      writing.length <= 4,
+      `${writing.length} passes wrote: ${JSON.stringify(writing.map((w) => w.map((a) => a.why)))}`,
+    );
     await eventually('the end is seen', async () => recorded.at(-1) === 'Healthy');
-    assert.deepEqual(recorded.filter((r) => r.startsWith('step')), ['step 1', 'step 2', 'step 3'], recorded.join(' → '));
+    assert.deepEqual(
+      recorded.filter((r) => r.startsWith('step')),
+      ['step 1', 'step 2', 'step 3'],
+      recorded.join(' → '),
+    );
   } finally {
     rollouts.stop();
   }

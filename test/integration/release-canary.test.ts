@@ -14,30 +14,45 @@ async function deployed(namespace: string, spec: (image: string) => string): Pro
 }
 
 const gatewayRoute = '    gateway: {name: echoserver-route, parentRefs: [{name: public}], path: /}';
-const canaryOnGateway = (image: string) => echoserver(image, {
-  route: gatewayRoute,
-  rollout: `    strategy: canary
+const canaryOnGateway = (image: string) =>
+  echoserver(image, {
+    route: gatewayRoute,
+    rollout: `    strategy: canary
     gracePeriodSeconds: 0
     steps:
       - {replicas: 20%, traffic: 20%}
       - {replicas: 50%, traffic: 50%}
       - {replicas: 100%, traffic: 100%, pause: {}}  # a canary's last step at "100%" completes at once, as in OpenKruise`,
-});
+  });
 
 test('a canary on a Gateway API HTTPRoute: 20% -> 50% -> 100% in a separate canary Deployment', async () => {
   const h = await deployed('gateway-canary', canaryOnGateway);
   const weights = async () => {
-    const rules = ((await h.get('gateway.networking.k8s.io/v1', 'HTTPRoute', 'echoserver-route'))!.spec as { rules: RouteRule[] }).rules;
+    const rules = (
+      (await h.get('gateway.networking.k8s.io/v1', 'HTTPRoute', 'echoserver-route'))!.spec as { rules: RouteRule[] }
+    ).rules;
     return rules.map((r) => r.backendRefs!.map((b) => `${b.name}=${b.weight ?? '-'}`).join(','));
   };
-  const canaryPods = async () => (await h.get<Workload>('apps/v1', 'Deployment', 'echoserver-canary'))?.status?.readyReplicas;
-  for (const [step, weight, pods] of [[1, 20, 1], [2, 50, 3]] as const) {
+  const canaryPods = async () =>
+    (await h.get<Workload>('apps/v1', 'Deployment', 'echoserver-canary'))?.status?.readyReplicas;
+  for (const [step, weight, pods] of [
+    [1, 20, 1],
+    [2, 50, 3],
+  ] as const) {
     await h.run();
     const sub = await h.sub();
     assert.deepEqual([sub.currentStepIndex, sub.currentStepState], [step, 'StepPaused']);
-    assert.deepEqual(await weights(), [`echoserver-service=${100 - weight},echoserver-service-canary=${weight}`], `step ${step}`);
+    assert.deepEqual(
+      await weights(),
+      [`echoserver-service=${100 - weight},echoserver-service-canary=${weight}`],
+      `step ${step}`,
+    );
     assert.equal(await canaryPods(), pods, `step ${step}: canary pods`);
-    assert.equal((await h.get<Workload>('apps/v1', 'Deployment', 'echoserver'))?.status?.readyReplicas, 5, 'the stable Deployment keeps all its pods');
+    assert.equal(
+      (await h.get<Workload>('apps/v1', 'Deployment', 'echoserver'))?.status?.readyReplicas,
+      5,
+      'the stable Deployment keeps all its pods',
+    );
     await h.promote();
   }
   const rollout = await h.run('done');
@@ -45,24 +60,34 @@ test('a canary on a Gateway API HTTPRoute: 20% -> 50% -> 100% in a separate cana
   assert.deepEqual(await weights(), ['echoserver-service=1'], 'the route is restored (stable weight 1, as OpenKruise)');
   assert.equal(await h.get('apps/v1', 'Deployment', 'echoserver-canary'), undefined, 'the canary Deployment is gone');
   const stable = (await h.get<Workload>('apps/v1', 'Deployment', 'echoserver'))!;
-  assert.equal(stable.spec.template.spec!.containers && (stable.spec.template.spec as any).containers[0].image, 'example/app:2');
-  assert.deepEqual([stable.status?.updatedReplicas, stable.status?.readyReplicas, stable.spec.paused], [5, 5, undefined]);
+  assert.equal(
+    stable.spec.template.spec!.containers && (stable.spec.template.spec as any).containers[0].image,
+    'example/app:2',
+  );
+  assert.deepEqual(
+    [stable.status?.updatedReplicas, stable.status?.readyReplicas, stable.spec.paused],
+    [5, 5, undefined],
+  );
   assert.deepEqual(Object.values(await h.podsByRevision()), [5]);
 });
 
 test('timed pauses continue without approval', async () => {
-  const h = await deployed('timed', (image) => echoserver(image, {
-    route: gatewayRoute,
-    rollout: '    strategy: canary\n    gracePeriodSeconds: 0\n    steps:\n      - {replicas: 20%, traffic: 20%, pause: {duration: 1}}\n      - {replicas: 100%, traffic: 100%}',
-  }));
+  const h = await deployed('timed', (image) =>
+    echoserver(image, {
+      route: gatewayRoute,
+      rollout:
+        '    strategy: canary\n    gracePeriodSeconds: 0\n    steps:\n      - {replicas: 20%, traffic: 20%, pause: {duration: 1}}\n      - {replicas: 100%, traffic: 100%}',
+    }),
+  );
   const started = Date.now();
   assert.equal((await h.run('pause')).status?.phase, 'Healthy', 'no step waited for approval');
   assert.ok(Date.now() - started >= 1000, 'the 1 s pause was held');
 });
 
 test('a header- and cookie-matched A/B test on nginx', async () => {
-  const h = await deployed('ab', (image) => echoserver(image, {
-    rollout: `    strategy: abTest
+  const h = await deployed('ab', (image) =>
+    echoserver(image, {
+      rollout: `    strategy: abTest
     gracePeriodSeconds: 0
     steps:
       - replicas: 1
@@ -71,13 +96,28 @@ test('a header- and cookie-matched A/B test on nginx', async () => {
         matches:
           - headers: [{name: x-user, value: "beta-.*", type: RegularExpression}]
           - cookie: beta`,
-  }));
-  const nginx = async () => Object.fromEntries(Object.entries((await h.annotations('echoserver-ingress-canary')) ?? {}).filter(([k]) => k.startsWith('nginx.ingress.kubernetes.io/')).map(([k, v]) => [k.replace('nginx.ingress.kubernetes.io/', ''), v]));
+    }),
+  );
+  const nginx = async () =>
+    Object.fromEntries(
+      Object.entries((await h.annotations('echoserver-ingress-canary')) ?? {})
+        .filter(([k]) => k.startsWith('nginx.ingress.kubernetes.io/'))
+        .map(([k, v]) => [k.replace('nginx.ingress.kubernetes.io/', ''), v]),
+    );
   await h.run();
-  assert.deepEqual(await nginx(), { canary: 'true', 'canary-by-header': 'x-canary', 'canary-by-header-value': 'true' }, 'headers only, no weight');
+  assert.deepEqual(
+    await nginx(),
+    { canary: 'true', 'canary-by-header': 'x-canary', 'canary-by-header-value': 'true' },
+    'headers only, no weight',
+  );
   await h.promote();
   await h.run();
-  assert.deepEqual(await nginx(), { canary: 'true', 'canary-by-header': 'x-user', 'canary-by-header-pattern': 'beta-.*', 'canary-by-cookie': 'beta' });
+  assert.deepEqual(await nginx(), {
+    canary: 'true',
+    'canary-by-header': 'x-user',
+    'canary-by-header-pattern': 'beta-.*',
+    'canary-by-cookie': 'beta',
+  });
   assert.equal((await h.get<Workload>('apps/v1', 'Deployment', 'echoserver-canary'))?.status?.readyReplicas, 3);
   await h.promote();
   assert.equal((await h.run('done')).status?.phase, 'Healthy');
@@ -98,7 +138,13 @@ spec:
   const before = (await h.pods()).map((p) => p.metadata.name).sort();
   assert.deepEqual(await h.apply(spec('r2')), { release: true, rollback: false });
   await h.run();
-  const labels = async () => (await h.pods()).map((p) => `${p.metadata.labels?.['stepwise.dev/rollout-id'] ?? '-'}/${p.metadata.labels?.['stepwise.dev/rollout-batch-id'] ?? '-'}`).sort();
+  const labels = async () =>
+    (await h.pods())
+      .map(
+        (p) =>
+          `${p.metadata.labels?.['stepwise.dev/rollout-id'] ?? '-'}/${p.metadata.labels?.['stepwise.dev/rollout-batch-id'] ?? '-'}`,
+      )
+      .sort();
   assert.deepEqual([(await h.sub()).currentStepIndex, (await h.sub()).currentStepState], [1, 'StepPaused']);
   assert.deepEqual(await labels(), ['-/-', '-/-', '-/-', 'r2/1', 'r2/1']);
   await h.promote();
@@ -127,9 +173,19 @@ spec:
   await eventually('4 Ready', async () => (await sts())?.status?.readyReplicas === 4);
   await h.run('done');
   assert.deepEqual(await h.apply(spec('example/db:2')), { release: true, rollback: false });
-  assert.equal((await sts())!.spec.updateStrategy?.rollingUpdate?.partition, 4, 'held: no pod updated before the release runs');
+  assert.equal(
+    (await sts())!.spec.updateStrategy?.rollingUpdate?.partition,
+    4,
+    'held: no pod updated before the release runs',
+  );
   const v1 = (await sts())!.status!.currentRevision!;
-  const revisions = async () => Object.fromEntries((await h.pods('app.kubernetes.io/name=db')).map((p) => [p.metadata.name, p.metadata.labels?.['controller-revision-hash'] === v1 ? 'old' : 'new']));
+  const revisions = async () =>
+    Object.fromEntries(
+      (await h.pods('app.kubernetes.io/name=db')).map((p) => [
+        p.metadata.name,
+        p.metadata.labels?.['controller-revision-hash'] === v1 ? 'old' : 'new',
+      ]),
+    );
   await h.run();
   assert.deepEqual(await revisions(), { 'db-0': 'old', 'db-1': 'old', 'db-2': 'old', 'db-3': 'new' });
   const v2 = (await h.sub()).podTemplateHash;
@@ -142,7 +198,11 @@ spec:
   assert.equal((await sts())!.spec.updateStrategy?.rollingUpdate?.partition, 2);
   await h.promote();
   assert.equal((await h.run('done')).status?.phase, 'Healthy');
-  await eventually('all 4 on the new revision', async () => Object.values(await revisions()).every((r) => r === 'new') && (await sts())?.status?.readyReplicas === 4);
+  await eventually(
+    'all 4 on the new revision',
+    async () =>
+      Object.values(await revisions()).every((r) => r === 'new') && (await sts())?.status?.readyReplicas === 4,
+  );
   assert.equal((await sts())!.spec.updateStrategy?.rollingUpdate?.partition ?? 0, 0);
   assert.deepEqual(await h.selector('db'), { 'app.kubernetes.io/name': 'db' });
   assert.equal(await h.get('networking.k8s.io/v1', 'Ingress', 'db-canary'), undefined);

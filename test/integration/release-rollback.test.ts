@@ -9,7 +9,12 @@ import { NEVER_READY_LABEL } from '../testenv/cluster.js';
 
 const env = useCluster();
 
-const image = async (h: ReleaseHarness) => ((await h.get<Workload>('apps/v1', 'Deployment', 'echoserver'))!.spec.template.spec as { containers: { image: string }[] }).containers[0]!.image;
+const image = async (h: ReleaseHarness) =>
+  (
+    (await h.get<Workload>('apps/v1', 'Deployment', 'echoserver'))!.spec.template.spec as {
+      containers: { image: string }[];
+    }
+  ).containers[0]!.image;
 
 async function atStep2(namespace: string, spec: (image: string) => string): Promise<{ h: ReleaseHarness; v1: string }> {
   const h = await ReleaseHarness.deployed(env.client, namespace, spec('example/app:1'));
@@ -25,14 +30,23 @@ async function atStep2(namespace: string, spec: (image: string) => string): Prom
 async function assertRolledBack(h: ReleaseHarness, v1: string): Promise<void> {
   const rollout = await h.run('done');
   assert.equal(rollout.status?.phase, 'Healthy');
-  assert.deepEqual(rollout.status?.conditions?.map((c) => [c.type, c.status]).sort(), [['Progressing', 'False'], ['Succeeded', 'False']]);
+  assert.deepEqual(rollout.status?.conditions?.map((c) => [c.type, c.status]).sort(), [
+    ['Progressing', 'False'],
+    ['Succeeded', 'False'],
+  ]);
   assert.equal(await image(h), 'example/app:1', 'the workload template is back at the stable version');
-  await eventually('only stable pods', async () => JSON.stringify(await h.podsByRevision()) === JSON.stringify({ [v1]: 5 }));
+  await eventually(
+    'only stable pods',
+    async () => JSON.stringify(await h.podsByRevision()) === JSON.stringify({ [v1]: 5 }),
+  );
   assert.equal(await h.get('networking.k8s.io/v1', 'Ingress', 'echoserver-ingress-canary'), undefined);
   assert.deepEqual(await h.selector('echoserver-service'), { 'app.kubernetes.io/name': 'echoserver' });
   const d = (await h.get<Workload>('apps/v1', 'Deployment', 'echoserver'))!;
   assert.equal(d.spec.paused, undefined);
-  assert.deepEqual(Object.keys(d.metadata.annotations ?? {}).filter((k) => k.startsWith('stepwise.dev/')), []);
+  assert.deepEqual(
+    Object.keys(d.metadata.annotations ?? {}).filter((k) => k.startsWith('stepwise.dev/')),
+    [],
+  );
 }
 
 test('abort at step 2: traffic back on stable at once, then new pods gone and the workload restored', async () => {
@@ -46,46 +60,69 @@ test('abort at step 2: traffic back on stable at once, then new pods gone and th
   // Still finishing the rollback, or (with instant pods and no grace period) already done within that pass.
   const conditions = (await h.rollout()).status?.conditions ?? [];
   const reason = conditions.find((c) => c.type === 'Progressing')?.reason;
-  assert.ok(reason === 'Cancelling' || (reason === 'Completed' && conditions.some((c) => c.type === 'Succeeded' && c.status === 'False')), JSON.stringify(conditions));
+  assert.ok(
+    reason === 'Cancelling' ||
+      (reason === 'Completed' && conditions.some((c) => c.type === 'Succeeded' && c.status === 'False')),
+    JSON.stringify(conditions),
+  );
   await assertRolledBack(h, v1);
-  assert.equal((await h.rollout()).metadata.annotations?.['stepwise.dev/abort'], undefined, 'the abort request is cleared');
+  assert.equal(
+    (await h.rollout()).metadata.annotations?.['stepwise.dev/abort'],
+    undefined,
+    'the abort request is cleared',
+  );
 });
 
 test('undo at step 2 (a canary on an HTTPRoute): the template goes back and the release is cancelled', async () => {
-  const { h, v1 } = await atStep2('undo', (i) => echoserver(i, {
-    route: '    gateway: {name: echoserver-route, parentRefs: [{name: public}]}',
-    rollout: '    strategy: canary\n    gracePeriodSeconds: 0\n    steps: [{replicas: 20%, traffic: 20%}, {replicas: 40%, traffic: 40%}, {replicas: 100%, traffic: 100%}]',
-  }));
+  const { h, v1 } = await atStep2('undo', (i) =>
+    echoserver(i, {
+      route: '    gateway: {name: echoserver-route, parentRefs: [{name: public}]}',
+      rollout:
+        '    strategy: canary\n    gracePeriodSeconds: 0\n    steps: [{replicas: 20%, traffic: 20%}, {replicas: 40%, traffic: 40%}, {replicas: 100%, traffic: 100%}]',
+    }),
+  );
   const r = stepwise(['undo', 'echoserver', '-n', 'undo', '--kubeconfig', env.cluster.kubeconfig]);
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stdout, new RegExp(`Deployment/echoserver: template back at ${v1}`));
   const rollout = await h.run('done');
   assert.equal(rollout.status?.conditions?.find((c) => c.type === 'Succeeded')?.status, 'False');
   const rules = ((await h.get('gateway.networking.k8s.io/v1', 'HTTPRoute', 'echoserver-route'))!.spec as any).rules;
-  assert.deepEqual(rules.map((x: any) => x.backendRefs.map((b: any) => b.name)), [['echoserver-service']]);
+  assert.deepEqual(
+    rules.map((x: any) => x.backendRefs.map((b: any) => b.name)),
+    [['echoserver-service']],
+  );
   assert.equal(await h.get('apps/v1', 'Deployment', 'echoserver-canary'), undefined);
   await assertRolledBack(h, v1);
 });
 
 test('a version whose pods never become Ready is rolled back at the progress deadline, and never gets traffic', async () => {
-  const spec = (i: string) => echoserver(i, {
-    workloadExtra: i.endsWith(':2') ? `\n    podLabels: {${NEVER_READY_LABEL}: "true"}` : '',
-    rollout: '    strategy: canary\n    gracePeriodSeconds: 0\n    progressDeadlineSeconds: 3\n    steps: [{replicas: 40%, traffic: 40%}, {replicas: 100%, traffic: 100%}]',
-  });
+  const spec = (i: string) =>
+    echoserver(i, {
+      workloadExtra: i.endsWith(':2') ? `\n    podLabels: {${NEVER_READY_LABEL}: "true"}` : '',
+      rollout:
+        '    strategy: canary\n    gracePeriodSeconds: 0\n    progressDeadlineSeconds: 3\n    steps: [{replicas: 40%, traffic: 40%}, {replicas: 100%, traffic: 100%}]',
+    });
   const h = await ReleaseHarness.deployed(env.client, 'deadline', spec('example/app:1'));
   const v1 = Object.keys(await h.podsByRevision())[0]!;
   await h.apply(spec('example/app:2'));
   let sawCanaryIngress = false;
   const started = Date.now();
   const watcher = setInterval(async () => {
-    if (await h.get('networking.k8s.io/v1', 'Ingress', 'echoserver-ingress-canary').catch(() => undefined)) sawCanaryIngress = true;
+    if (await h.get('networking.k8s.io/v1', 'Ingress', 'echoserver-ingress-canary').catch(() => undefined))
+      sawCanaryIngress = true;
   }, 100);
   try {
     const rollout = await h.run('done');
     assert.ok(Date.now() - started >= 3000, 'held until the deadline');
     assert.equal(rollout.status?.conditions?.find((c) => c.type === 'Succeeded')?.status, 'False');
     const reasons = await h.events();
-    assert.ok(reasons.some((e) => e.reason === 'RollingBack' && /not Ready within progressDeadlineSeconds \(3 s\): 0\/2 Ready/.test(e.message)), JSON.stringify(reasons));
+    assert.ok(
+      reasons.some(
+        (e) =>
+          e.reason === 'RollingBack' && /not Ready within progressDeadlineSeconds \(3 s\): 0\/2 Ready/.test(e.message),
+      ),
+      JSON.stringify(reasons),
+    );
   } finally {
     clearInterval(watcher);
   }

@@ -12,31 +12,56 @@ import { ROOT } from '../support/paths.js';
 
 const env = useCluster();
 
-type Pod = KubeObject & { status?: { phase?: string; podIP?: string; conditions?: { type: string; status: string }[] } };
-const deployment = (name: string, labels: Record<string, string>, annotations: Record<string, string> = {}): KubeObject => ({
+type Pod = KubeObject & {
+  status?: { phase?: string; podIP?: string; conditions?: { type: string; status: string }[] };
+};
+const deployment = (
+  name: string,
+  labels: Record<string, string>,
+  annotations: Record<string, string> = {},
+): KubeObject => ({
   apiVersion: 'apps/v1',
   kind: 'Deployment',
   metadata: { name, namespace: 'stages' },
-  spec: { replicas: 3, selector: { matchLabels: { app: name } }, template: { metadata: { labels: { app: name, ...labels }, annotations }, spec: { containers: [{ name: 'c', image: 'example/app:1' }] } } },
+  spec: {
+    replicas: 3,
+    selector: { matchLabels: { app: name } },
+    template: {
+      metadata: { labels: { app: name, ...labels }, annotations },
+      spec: { containers: [{ name: 'c', image: 'example/app:1' }] },
+    },
+  },
 });
 
 test('kwok stages: pods run and turn Ready, except a version labelled never-ready, which runs but never does', async () => {
   await createNamespace(env.client, 'stages');
   await env.client.apply(deployment('good', {}));
   await env.client.apply(deployment('bad', { [NEVER_READY_LABEL]: 'true' }));
-  const pods = (app: string) => env.client.list<Pod>({ apiVersion: 'v1', kind: 'Pod', namespace: 'stages' }, `app=${app}`);
+  const pods = (app: string) =>
+    env.client.list<Pod>({ apiVersion: 'v1', kind: 'Pod', namespace: 'stages' }, `app=${app}`);
   const ready = (p: Pod) => p.status?.conditions?.find((c) => c.type === 'Ready')?.status;
-  await eventually('3 good pods Ready', async () => (await pods('good')).filter((p) => ready(p) === 'True').length === 3);
+  await eventually(
+    '3 good pods Ready',
+    async () => (await pods('good')).filter((p) => ready(p) === 'True').length === 3,
+  );
   const bad = await eventually('3 bad pods Running', async () => {
     const list = await pods('bad');
     return list.length === 3 && list.every((p) => p.status?.phase === 'Running') && list;
   });
   assert.deepEqual(bad.map(ready), ['False', 'False', 'False']);
-  assert.ok(bad.every((p) => p.status?.podIP?.startsWith('10.244.')), 'pod IPs from the unrouted test range');
+  assert.ok(
+    bad.every((p) => p.status?.podIP?.startsWith('10.244.')),
+    'pod IPs from the unrouted test range',
+  );
   // Still not Ready a while later, and the Deployment reports none ready.
   await new Promise((r) => setTimeout(r, 3000));
   assert.deepEqual((await pods('bad')).map(ready), ['False', 'False', 'False']);
-  const status = (await env.client.get<KubeObject & { status?: { readyReplicas?: number; replicas?: number } }>({ apiVersion: 'apps/v1', kind: 'Deployment', name: 'bad', namespace: 'stages' }))!.status!;
+  const status = (await env.client.get<KubeObject & { status?: { readyReplicas?: number; replicas?: number } }>({
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    name: 'bad',
+    namespace: 'stages',
+  }))!.status!;
   assert.equal(status.replicas, 3);
   assert.equal(status.readyReplicas ?? 0, 0);
 });
@@ -47,14 +72,26 @@ test('kwok stages: a pod annotated ready-after turns Ready that long after it is
   const pods = () => env.client.list<Pod>({ apiVersion: 'v1', kind: 'Pod', namespace: 'stages' }, 'app=slow');
   const started = performance.now();
   await env.client.apply(deployment('slow', {}, { [READY_AFTER_ANNOTATION]: '1500ms' }));
-  await eventually('3 slow pods Ready', async () => {
-    for (const p of await pods()) {
-      if (p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') && !readyAt.has(p.metadata.name)) readyAt.set(p.metadata.name, performance.now() - started);
-    }
-    return readyAt.size === 3;
-  }, 30_000);
+  await eventually(
+    '3 slow pods Ready',
+    async () => {
+      for (const p of await pods()) {
+        if (
+          p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') &&
+          !readyAt.has(p.metadata.name)
+        )
+          readyAt.set(p.metadata.name, performance.now() - started);
+      }
+      return readyAt.size === 3;
+    },
+    30_000,
+  );
   // Seen by polling every 250 ms: no earlier than the pod turned Ready, and not much later.
-  for (const [name, ms] of readyAt) assert.ok(ms >= 1500 && ms < 5000, `${name} seen Ready after ${ms.toFixed(0)} ms; it should turn Ready 1500 ms after it is written`);
+  for (const [name, ms] of readyAt)
+    assert.ok(
+      ms >= 1500 && ms < 5000,
+      `${name} seen Ready after ${ms.toFixed(0)} ms; it should turn Ready 1500 ms after it is written`,
+    );
 });
 
 test('a second cluster runs beside the first without colliding, and stop() leaves no process or directory', async () => {
@@ -62,15 +99,22 @@ test('a second cluster runs beside the first without colliding, and stop() leave
   try {
     assert.notEqual(second.state.server, env.cluster.state.server);
     assert.notEqual(second.state.runDir, env.cluster.state.runDir);
-    const nodes = async (c: Cluster) => (await new KubeClient(c.kubeConfig()).list({ apiVersion: 'v1', kind: 'Node' })).length;
+    const nodes = async (c: Cluster) =>
+      (await new KubeClient(c.kubeConfig()).list({ apiVersion: 'v1', kind: 'Node' })).length;
     assert.equal(await nodes(second), 1);
     assert.equal(await nodes(env.cluster), 2);
   } finally {
     await second.stop();
   }
-  assert.ok(second.state.components.every((c) => !isAlive(c.pid)), 'all components stopped');
+  assert.ok(
+    second.state.components.every((c) => !isAlive(c.pid)),
+    'all components stopped',
+  );
   assert.equal(existsSync(second.state.runDir), false);
-  assert.ok(env.cluster.state.components.every((c) => isAlive(c.pid)), 'the first cluster is untouched');
+  assert.ok(
+    env.cluster.state.components.every((c) => isAlive(c.pid)),
+    'the first cluster is untouched',
+  );
 });
 
 test('a process interrupted with a cluster running leaves no component and no run directory behind', async () => {
@@ -78,10 +122,15 @@ test('a process interrupted with a cluster running leaves no component and no ru
     const c = await startCluster({ crds: false, nodes: 1, log: () => {} });
     console.log(JSON.stringify(c.state));
     setInterval(() => {}, 1000);`;
-  const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   const state = await new Promise<{ runDir: string; components: { pid: number }[] }>((resolve, reject) => {
     let out = '';
-    child.stdout!.on('data', (d: Buffer) => { out += d; if (out.includes('\n')) resolve(JSON.parse(out)); });
+    child.stdout!.on('data', (d: Buffer) => {
+      out += d;
+      if (out.includes('\n')) resolve(JSON.parse(out));
+    });
     child.on('exit', (code) => reject(new Error(`exited with ${code} before its cluster was up`)));
   });
   assert.ok(existsSync(state.runDir) && state.components.every((c) => isAlive(c.pid)), 'the cluster is up');
@@ -94,15 +143,24 @@ test('a process interrupted with a cluster running leaves no component and no ru
 
 /** Live control-plane processes this test process started (other clusters on the machine are not ours to count). */
 function controlPlaneProcesses(): number {
-  return readdirSync('/proc').filter((pid) => /^\d+$/.test(pid)).filter((pid) => {
-    try {
-      // Field 4 of /proc/PID/stat is the parent's pid; the command name before it may hold spaces, in parentheses.
-      const parent = Number(readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ')[1]);
-      return parent === process.pid && /\/testenv\/[^/]+\/bin\/(etcd|kube-|kwok)/.test(readFileSync(`/proc/${pid}/cmdline`, 'utf8'));
-    } catch {
-      return false;
-    }
-  }).length;
+  return readdirSync('/proc')
+    .filter((pid) => /^\d+$/.test(pid))
+    .filter((pid) => {
+      try {
+        // Field 4 of /proc/PID/stat is the parent's pid; the command name before it may hold spaces, in parentheses.
+        const parent = Number(
+          readFileSync(`/proc/${pid}/stat`, 'utf8')
+            .replace(/^.*\) /s, '')
+            .split(' ')[1],
+        );
+        return (
+          parent === process.pid &&
+          /\/testenv\/[^/]+\/bin\/(etcd|kube-|kwok)/.test(readFileSync(`/proc/${pid}/cmdline`, 'utf8'))
+        );
+      } catch {
+        return false;
+      }
+    }).length;
 }
 
 test('a component that fails to start is reported with the tail of its log, and nothing is left running', async () => {
@@ -110,9 +168,18 @@ test('a component that fails to start is reported with the tail of its log, and 
   assert.equal(running, env.cluster.state.components.length);
   let failed: Cluster | undefined;
   await assert.rejects(
-    (async () => { failed = await startCluster({ crds: false, extraArgs: { 'kube-apiserver': ['--no-such-flag=1'] }, log: () => {} }); })(),
+    (async () => {
+      failed = await startCluster({
+        crds: false,
+        extraArgs: { 'kube-apiserver': ['--no-such-flag=1'] },
+        log: () => {},
+      });
+    })(),
     (e: Error) => {
-      assert.match(e.message, /^kube-apiserver exited while waiting for kube-apiserver \/readyz; last log lines \(.*kube-apiserver\.log\):/);
+      assert.match(
+        e.message,
+        /^kube-apiserver exited while waiting for kube-apiserver \/readyz; last log lines \(.*kube-apiserver\.log\):/,
+      );
       assert.match(e.message, /unknown flag: --no-such-flag/);
       return true;
     },

@@ -9,6 +9,10 @@ export interface CliRun {
 
 /** Runs the `stepwise` bin as a user would, from `cwd` (default: the repository root). */
 export function stepwise(args: readonly string[], options: { cwd?: string; input?: string } = {}): CliRun {
-  const r = spawnSync(process.execPath, [`${ROOT}bin/stepwise.js`, ...args], { cwd: options.cwd ?? ROOT, input: options.input ?? '', encoding: 'utf8' });
+  const r = spawnSync(process.execPath, [`${ROOT}bin/stepwise.js`, ...args], {
+    cwd: options.cwd ?? ROOT,
+    input: options.input ?? '',
+    encoding: 'utf8',
+  });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }

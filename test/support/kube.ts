@@ -9,7 +9,11 @@ export async function createNamespace(client: KubeClient, name: string): Promise
 }
 
 /** Polls until `check` returns a value (not undefined/false), or fails after `timeoutMs` with `what`. */
-export async function eventually<T>(what: string, check: () => Promise<T | undefined | false>, timeoutMs = 60_000): Promise<T> {
+export async function eventually<T>(
+  what: string,
+  check: () => Promise<T | undefined | false>,
+  timeoutMs = 60_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {
@@ -32,7 +36,8 @@ export function assertContained(sent: unknown, stored: unknown, path = ''): void
       assert.ok(Array.isArray(stored) && stored.length === sent.length, `${path}: list changed on the server`);
       sent.forEach((v, i) => assertContained(v, (stored as unknown[])[i], `${path}[${i}]`));
     } else {
-      for (const [k, v] of Object.entries(sent)) assertContained(v, (stored as Record<string, unknown>)[k], path ? `${path}.${k}` : k);
+      for (const [k, v] of Object.entries(sent))
+        assertContained(v, (stored as Record<string, unknown>)[k], path ? `${path}.${k}` : k);
     }
     return;
   }
@@ -58,12 +63,20 @@ export function useCluster(options: ClusterOptions = {}): { cluster: Cluster; cl
 }
 
 /** kube-apiserver's counters of one metric from its /metrics, a series each with its labels. */
-export async function apiserverSeries(client: KubeClient, metric: string): Promise<{ labels: Record<string, string>; value: number }[]> {
+export async function apiserverSeries(
+  client: KubeClient,
+  metric: string,
+): Promise<{ labels: Record<string, string>; value: number }[]> {
   const text = await client.getText('/metrics');
-  return text.split('\n').filter((l) => l.startsWith(`${metric}{`)).map((l) => ({
-    labels: Object.fromEntries([...l.slice(metric.length + 1, l.lastIndexOf('}')).matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1]!, m[2]!])),
-    value: Number(l.slice(l.lastIndexOf(' ') + 1)),
-  }));
+  return text
+    .split('\n')
+    .filter((l) => l.startsWith(`${metric}{`))
+    .map((l) => ({
+      labels: Object.fromEntries(
+        [...l.slice(metric.length + 1, l.lastIndexOf('}')).matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1]!, m[2]!]),
+      ),
+      value: Number(l.slice(l.lastIndexOf(' ') + 1)),
+    }));
 }
 
 /** Server-side applies the API server has carried out successfully (dry runs not counted), from its own request counter. */

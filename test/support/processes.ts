@@ -42,9 +42,15 @@ export class StepwiseProcess {
       const check = () => {
         const m = this.output.match(pattern);
         if (m) finish(() => resolve(m));
-        else if (this.child.exitCode !== null) finish(() => reject(new Error(`stepwise exited (${this.child.exitCode}) before printing ${pattern}:\n${this.output}`)));
+        else if (this.child.exitCode !== null)
+          finish(() =>
+            reject(new Error(`stepwise exited (${this.child.exitCode}) before printing ${pattern}:\n${this.output}`)),
+          );
       };
-      const timer = setTimeout(() => finish(() => reject(new Error(`timed out waiting for ${pattern}:\n${this.output}`))), timeoutMs);
+      const timer = setTimeout(
+        () => finish(() => reject(new Error(`timed out waiting for ${pattern}:\n${this.output}`))),
+        timeoutMs,
+      );
       const finish = (f: () => void) => {
         clearTimeout(timer);
         this.waiters.delete(check);
@@ -79,6 +85,10 @@ export interface KubectlRun {
 /** The test environment's kubectl (the pinned version), against `kubeconfig`. */
 export async function kubectl(kubeconfig: string, args: readonly string[], input = ''): Promise<KubectlRun> {
   const { bin } = await ensureControlPlane();
-  const r = spawnSync(`${bin}/kubectl`, ['--kubeconfig', kubeconfig, ...args], { input, encoding: 'utf8', timeout: 60_000 });
+  const r = spawnSync(`${bin}/kubectl`, ['--kubeconfig', kubeconfig, ...args], {
+    input,
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }

@@ -11,7 +11,11 @@ import { createNamespace, eventually } from './kube.js';
 
 /** A release under test: an app spec applied as `stepwise apply` does, in its own namespace. */
 export class ReleaseHarness {
-  constructor(readonly client: KubeClient, readonly namespace: string, readonly name: string) {}
+  constructor(
+    readonly client: KubeClient,
+    readonly namespace: string,
+    readonly name: string,
+  ) {}
 
   static async create(client: KubeClient, namespace: string, spec: string): Promise<ReleaseHarness> {
     await createNamespace(client, namespace);
@@ -24,7 +28,11 @@ export class ReleaseHarness {
   static async deployed(client: KubeClient, namespace: string, spec: string): Promise<ReleaseHarness> {
     const h = await ReleaseHarness.create(client, namespace, spec);
     const { workload } = loadApps([{ file: 'spec.yaml', text: spec }]).apps[0]!.app;
-    await eventually(`${h.name} Ready`, async () => (await h.get<Workload>('apps/v1', workload.kind, h.name))?.status?.readyReplicas === workload.replicas);
+    await eventually(
+      `${h.name} Ready`,
+      async () =>
+        (await h.get<Workload>('apps/v1', workload.kind, h.name))?.status?.readyReplicas === workload.replicas,
+    );
     await h.run('done');
     return h;
   }
@@ -55,13 +63,16 @@ export class ReleaseHarness {
   }
 
   async pods(labelSelector = `app.kubernetes.io/name=${this.name}`): Promise<Pod[]> {
-    return (await this.client.list<Pod>({ apiVersion: 'v1', kind: 'Pod', namespace: this.namespace }, labelSelector)).filter((p) => !p.metadata.deletionTimestamp);
+    return (
+      await this.client.list<Pod>({ apiVersion: 'v1', kind: 'Pod', namespace: this.namespace }, labelSelector)
+    ).filter((p) => !p.metadata.deletionTimestamp);
   }
 
   /** Pods per revision label value. */
   async podsByRevision(label = 'pod-template-hash'): Promise<Record<string, number>> {
     const out: Record<string, number> = {};
-    for (const p of await this.pods()) out[p.metadata.labels?.[label] ?? '?'] = (out[p.metadata.labels?.[label] ?? '?'] ?? 0) + 1;
+    for (const p of await this.pods())
+      out[p.metadata.labels?.[label] ?? '?'] = (out[p.metadata.labels?.[label] ?? '?'] ?? 0) + 1;
     return out;
   }
 
@@ -70,7 +81,8 @@ export class ReleaseHarness {
   }
 
   async selector(service: string): Promise<Record<string, string> | undefined> {
-    return ((await this.get('v1', 'Service', service))?.spec as { selector?: Record<string, string> } | undefined)?.selector;
+    return ((await this.get('v1', 'Service', service))?.spec as { selector?: Record<string, string> } | undefined)
+      ?.selector;
   }
 
   async annotations(ingress: string): Promise<Record<string, string> | undefined> {
@@ -81,17 +93,34 @@ export class ReleaseHarness {
   async promote(): Promise<void> {
     const r = await this.rollout();
     const key = r.spec.strategy.blueGreen ? 'blueGreenStatus' : 'canaryStatus';
-    await this.client.mergePatch({ ...ROLLOUT_REF, name: this.name, namespace: this.namespace }, { status: { [key]: { currentStepState: 'StepReady' } } }, 'status', 'test');
+    await this.client.mergePatch(
+      { ...ROLLOUT_REF, name: this.name, namespace: this.namespace },
+      { status: { [key]: { currentStepState: 'StepReady' } } },
+      'status',
+      'test',
+    );
   }
 
   async events(): Promise<{ reason: string; message: string }[]> {
-    const events = await this.client.list<KubeObject & { reason: string; message: string; involvedObject: { name: string; kind: string }; firstTimestamp: string }>({ apiVersion: 'v1', kind: 'Event', namespace: this.namespace });
-    return events.filter((e) => e.involvedObject.kind === 'Rollout' && e.involvedObject.name === this.name).sort((a, b) => a.firstTimestamp.localeCompare(b.firstTimestamp));
+    const events = await this.client.list<
+      KubeObject & {
+        reason: string;
+        message: string;
+        involvedObject: { name: string; kind: string };
+        firstTimestamp: string;
+      }
+    >({ apiVersion: 'v1', kind: 'Event', namespace: this.namespace });
+    return events
+      .filter((e) => e.involvedObject.kind === 'Rollout' && e.involvedObject.name === this.name)
+      .sort((a, b) => a.firstTimestamp.localeCompare(b.firstTimestamp));
   }
 }
 
 /** The seed scenario's spec, with a chosen image (and optional extras under spec.workload). */
-export function echoserver(image: string, options: { rollout?: string; workloadExtra?: string; route?: string } = {}): string {
+export function echoserver(
+  image: string,
+  options: { rollout?: string; workloadExtra?: string; route?: string } = {},
+): string {
   return `apiVersion: stepwise.dev/v1alpha1
 kind: App
 metadata: {name: echoserver}
@@ -104,11 +133,14 @@ spec:
   route:
 ${options.route ?? '    ingress: {name: echoserver-ingress, host: echoserver.example.com}'}
   rollout:
-${options.rollout ?? `    strategy: blueGreen
+${
+  options.rollout ??
+  `    strategy: blueGreen
     gracePeriodSeconds: 0
     steps:
       - {replicas: 100%, traffic: 0%}
       - {replicas: 100%, traffic: 10%}
-      - {replicas: 100%, traffic: 100%}`}
+      - {replicas: 100%, traffic: 100%}`
+}
 `;
 }

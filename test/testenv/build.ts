@@ -29,10 +29,15 @@ let pending: Promise<ControlPlaneBuild> | undefined;
  */
 export function ensureControlPlane(): Promise<ControlPlaneBuild> {
   pending ??= new Promise((resolve, reject) => {
-    const child = spawn('bash', [`${ROOT}scripts/testenv/build.sh`, 'control-plane'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('bash', [`${ROOT}scripts/testenv/build.sh`, 'control-plane'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     // A cold Go build is quiet for minutes at a time: say it is still going.
     const started = Date.now();
-    const heartbeat = setInterval(() => process.stderr.write(`[testenv] still building (${Math.round((Date.now() - started) / 1000)} s)\n`), 60_000);
+    const heartbeat = setInterval(
+      () => process.stderr.write(`[testenv] still building (${Math.round((Date.now() - started) / 1000)} s)\n`),
+      60_000,
+    );
     heartbeat.unref();
     let stdout = '';
     let stderr = '';
@@ -44,9 +49,18 @@ export function ensureControlPlane(): Promise<ControlPlaneBuild> {
     child.on('error', reject);
     child.on('close', (code) => {
       clearInterval(heartbeat);
-      if (code !== 0) return reject(new Error(`scripts/testenv/build.sh failed (exit ${code}):\n${stderr.split('\n').slice(-30).join('\n')}`));
+      if (code !== 0)
+        return reject(
+          new Error(`scripts/testenv/build.sh failed (exit ${code}):\n${stderr.split('\n').slice(-30).join('\n')}`),
+        );
       const root = stdout.trim().split('\n').pop()!;
-      resolve({ root, bin: `${root}/bin`, crds: `${root}/crds`, kwokStages: `${root}/kwok-stages`, versions: pinnedVersions() });
+      resolve({
+        root,
+        bin: `${root}/bin`,
+        crds: `${root}/crds`,
+        kwokStages: `${root}/kwok-stages`,
+        versions: pinnedVersions(),
+      });
     });
   });
   return pending;

@@ -35,7 +35,9 @@ async function up(): Promise<void> {
     mkdirSync(stateDir, { recursive: true });
     writeFileSync(pointer, `${runDir}\n`);
     const mib = Object.values(cluster.memory()).reduce((a, b) => a + b, 0) / 2 ** 20;
-    process.stderr.write(`started in ${(cluster.startupMs / 1000).toFixed(1)} s, using ${mib.toFixed(0)} MiB; stop it with: npm run cluster:down\n`);
+    process.stderr.write(
+      `started in ${(cluster.startupMs / 1000).toFixed(1)} s, using ${mib.toFixed(0)} MiB; stop it with: npm run cluster:down\n`,
+    );
   }
   const { state } = attachCluster(runDir);
   process.stderr.write('try: kubectl get nodes\n');

@@ -10,7 +10,16 @@ import type { KubeObject } from '../../src/traffic/objects.js';
 import { ROOT } from '../support/paths.js';
 import { ensureControlPlane, type ControlPlaneBuild } from './build.js';
 import { makePki } from './pki.js';
-import { freePorts, killNow, probe, rssBytes, startComponent, stopComponents, waitFor, type Component } from './process.js';
+import {
+  freePorts,
+  killNow,
+  probe,
+  rssBytes,
+  startComponent,
+  stopComponents,
+  waitFor,
+  type Component,
+} from './process.js';
 
 /** The label that makes a pod run but never turn Ready (see stages/pod-never-ready.yaml). */
 export const NEVER_READY_LABEL = 'stepwise.dev/test-never-ready';
@@ -36,7 +45,9 @@ export interface ClusterOptions {
   /** Progress lines. @default stderr */
   log?: (line: string) => void;
   /** Extra flags per component, after the defaults (e.g. feature gates, or a bad flag to test failure paths). */
-  extraArgs?: Partial<Record<'etcd' | 'kube-apiserver' | 'kube-controller-manager' | 'kube-scheduler' | 'kwok', string[]>>;
+  extraArgs?: Partial<
+    Record<'etcd' | 'kube-apiserver' | 'kube-controller-manager' | 'kube-scheduler' | 'kwok', string[]>
+  >;
 }
 
 export interface ClusterState {
@@ -49,7 +60,10 @@ export interface ClusterState {
 export class Cluster {
   private stopped = false;
 
-  constructor(readonly state: ClusterState, readonly startupMs: number) {}
+  constructor(
+    readonly state: ClusterState,
+    readonly startupMs: number,
+  ) {}
 
   get kubeconfig(): string {
     return this.state.kubeconfig;
@@ -130,7 +144,14 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
   }
 }
 
-async function boot(build: ControlPlaneBuild, runDir: string, components: Component[], detached: boolean, options: ClusterOptions, log: (line: string) => void): Promise<ClusterState> {
+async function boot(
+  build: ControlPlaneBuild,
+  runDir: string,
+  components: Component[],
+  detached: boolean,
+  options: ClusterOptions,
+  log: (line: string) => void,
+): Promise<ClusterState> {
   const bin = (name: string) => `${build.bin}/${name}`;
   const logOf = (name: string) => `${runDir}/${name}.log`;
   const start = (name: keyof NonNullable<ClusterOptions['extraArgs']>, args: string[]) => {
@@ -143,62 +164,124 @@ async function boot(build: ControlPlaneBuild, runDir: string, components: Compon
   const pki = makePki(`${runDir}/pki`);
   const server = `https://127.0.0.1:${apiPort}`;
   const kubeconfig = `${runDir}/admin.kubeconfig`;
-  writeFileSync(kubeconfig, stringify({
-    apiVersion: 'v1',
-    kind: 'Config',
-    clusters: [{ name: 'stepwise-test', cluster: { server, 'certificate-authority': pki.caCert } }],
-    users: [{ name: 'admin', user: { token: pki.token } }],
-    contexts: [{ name: 'stepwise-test', context: { cluster: 'stepwise-test', user: 'admin', namespace: 'default' } }],
-    'current-context': 'stepwise-test',
-  }), { mode: 0o600 });
+  writeFileSync(
+    kubeconfig,
+    stringify({
+      apiVersion: 'v1',
+      kind: 'Config',
+      clusters: [{ name: 'stepwise-test', cluster: { server, 'certificate-authority': pki.caCert } }],
+      users: [{ name: 'admin', user: { token: pki.token } }],
+      contexts: [{ name: 'stepwise-test', context: { cluster: 'stepwise-test', user: 'admin', namespace: 'default' } }],
+      'current-context': 'stepwise-test',
+    }),
+    { mode: 0o600 },
+  );
 
   const etcdUrl = `http://127.0.0.1:${etcdPort}`;
   const peerUrl = `http://127.0.0.1:${peerPort}`;
   const etcd = start('etcd', [
-    '--name=t0', `--data-dir=${runDir}/etcd`, `--listen-client-urls=${etcdUrl}`, `--advertise-client-urls=${etcdUrl}`,
-    `--listen-peer-urls=${peerUrl}`, `--initial-advertise-peer-urls=${peerUrl}`, `--initial-cluster=t0=${peerUrl}`,
-    `--listen-metrics-urls=http://127.0.0.1:${etcdMetrics}`, '--unsafe-no-fsync=true', '--log-level=warn',
+    '--name=t0',
+    `--data-dir=${runDir}/etcd`,
+    `--listen-client-urls=${etcdUrl}`,
+    `--advertise-client-urls=${etcdUrl}`,
+    `--listen-peer-urls=${peerUrl}`,
+    `--initial-advertise-peer-urls=${peerUrl}`,
+    `--initial-cluster=t0=${peerUrl}`,
+    `--listen-metrics-urls=http://127.0.0.1:${etcdMetrics}`,
+    '--unsafe-no-fsync=true',
+    '--log-level=warn',
   ]);
-  await waitFor('etcd /health', async () => (await probe(`${etcdUrl}/health`))?.body.includes('"health":"true"') ?? false, 30_000, etcd);
+  await waitFor(
+    'etcd /health',
+    async () => (await probe(`${etcdUrl}/health`))?.body.includes('"health":"true"') ?? false,
+    30_000,
+    etcd,
+  );
   log(`etcd up on :${etcdPort}`);
 
   const apiserver = start('kube-apiserver', [
-    `--etcd-servers=${etcdUrl}`, '--bind-address=127.0.0.1', `--secure-port=${apiPort}`, '--advertise-address=127.0.0.1',
+    `--etcd-servers=${etcdUrl}`,
+    '--bind-address=127.0.0.1',
+    `--secure-port=${apiPort}`,
+    '--advertise-address=127.0.0.1',
     // A loopback advertise address cannot back the kubernetes Service's endpoints; nothing here needs them.
     '--endpoint-reconciler-type=none',
-    `--cert-dir=${pki.dir}`, `--tls-cert-file=${pki.servingCert}`, `--tls-private-key-file=${pki.servingKey}`,
-    `--client-ca-file=${pki.caCert}`, `--token-auth-file=${pki.tokenFile}`, '--authorization-mode=RBAC',
+    `--cert-dir=${pki.dir}`,
+    `--tls-cert-file=${pki.servingCert}`,
+    `--tls-private-key-file=${pki.servingKey}`,
+    `--client-ca-file=${pki.caCert}`,
+    `--token-auth-file=${pki.tokenFile}`,
+    '--authorization-mode=RBAC',
     '--service-account-issuer=https://kubernetes.default.svc.cluster.local',
-    `--service-account-key-file=${pki.serviceAccountPub}`, `--service-account-signing-key-file=${pki.serviceAccountKey}`,
-    '--service-cluster-ip-range=10.96.0.0/16', '--allow-privileged=true',
+    `--service-account-key-file=${pki.serviceAccountPub}`,
+    `--service-account-signing-key-file=${pki.serviceAccountKey}`,
+    '--service-cluster-ip-range=10.96.0.0/16',
+    '--allow-privileged=true',
     // Fake nodes are never tainted not-ready (there is no node-lifecycle controller to lift the taint).
-    '--disable-admission-plugins=TaintNodesByCondition', '--profiling=false', '--v=1',
+    '--disable-admission-plugins=TaintNodesByCondition',
+    '--profiling=false',
+    '--v=1',
   ]);
-  await waitFor('kube-apiserver /readyz', async () => (await probe(`${server}/readyz`, { ca: pki.caCert }))?.status === 200, 120_000, apiserver);
+  await waitFor(
+    'kube-apiserver /readyz',
+    async () => (await probe(`${server}/readyz`, { ca: pki.caCert }))?.status === 200,
+    120_000,
+    apiserver,
+  );
   log(`kube-apiserver up on :${apiPort}`);
 
   const kcm = start('kube-controller-manager', [
-    `--kubeconfig=${kubeconfig}`, '--leader-elect=false', '--bind-address=127.0.0.1', `--secure-port=${kcmPort}`, `--cert-dir=${runDir}/kcm`,
-    `--service-account-private-key-file=${pki.serviceAccountKey}`, `--root-ca-file=${pki.caCert}`,
+    `--kubeconfig=${kubeconfig}`,
+    '--leader-elect=false',
+    '--bind-address=127.0.0.1',
+    `--secure-port=${kcmPort}`,
+    `--cert-dir=${runDir}/kcm`,
+    `--service-account-private-key-file=${pki.serviceAccountKey}`,
+    `--root-ca-file=${pki.caCert}`,
     '--controllers=*,-node-lifecycle-controller,-taint-eviction-controller,-horizontal-pod-autoscaler-controller',
     // Nodes and pods cost nothing here, so client-side throttling would only add waiting (kwokctl's --disable-qps-limits).
-    `--kube-api-qps=${UNLIMITED_QPS}`, `--kube-api-burst=${UNLIMITED_BURST}`,
+    `--kube-api-qps=${UNLIMITED_QPS}`,
+    `--kube-api-burst=${UNLIMITED_BURST}`,
   ]);
-  writeFileSync(`${runDir}/scheduler.yaml`, stringify({
-    apiVersion: 'kubescheduler.config.k8s.io/v1',
-    kind: 'KubeSchedulerConfiguration',
-    clientConnection: { kubeconfig, qps: UNLIMITED_QPS, burst: UNLIMITED_BURST },
-    leaderElection: { leaderElect: false },
-  }));
-  const scheduler = start('kube-scheduler', [`--config=${runDir}/scheduler.yaml`, '--bind-address=127.0.0.1', `--secure-port=${schedPort}`, `--cert-dir=${runDir}/scheduler`]);
+  writeFileSync(
+    `${runDir}/scheduler.yaml`,
+    stringify({
+      apiVersion: 'kubescheduler.config.k8s.io/v1',
+      kind: 'KubeSchedulerConfiguration',
+      clientConnection: { kubeconfig, qps: UNLIMITED_QPS, burst: UNLIMITED_BURST },
+      leaderElection: { leaderElect: false },
+    }),
+  );
+  const scheduler = start('kube-scheduler', [
+    `--config=${runDir}/scheduler.yaml`,
+    '--bind-address=127.0.0.1',
+    `--secure-port=${schedPort}`,
+    `--cert-dir=${runDir}/scheduler`,
+  ]);
   await Promise.all([
-    waitFor('kube-controller-manager /healthz', async () => (await probe(`https://127.0.0.1:${kcmPort}/healthz`, { insecure: true }))?.status === 200, 60_000, kcm),
-    waitFor('kube-scheduler /healthz', async () => (await probe(`https://127.0.0.1:${schedPort}/healthz`, { insecure: true }))?.status === 200, 60_000, scheduler),
+    waitFor(
+      'kube-controller-manager /healthz',
+      async () => (await probe(`https://127.0.0.1:${kcmPort}/healthz`, { insecure: true }))?.status === 200,
+      60_000,
+      kcm,
+    ),
+    waitFor(
+      'kube-scheduler /healthz',
+      async () => (await probe(`https://127.0.0.1:${schedPort}/healthz`, { insecure: true }))?.status === 200,
+      60_000,
+      scheduler,
+    ),
   ]);
   log('kube-controller-manager and kube-scheduler up');
 
   writeFileSync(`${runDir}/kwok.yaml`, kwokStages(build));
-  const kwok = start('kwok', [`--kubeconfig=${kubeconfig}`, `--config=${runDir}/kwok.yaml`, '--manage-all-nodes=true', `--cidr=${POD_CIDR}`, '--node-ip=10.244.255.1']);
+  const kwok = start('kwok', [
+    `--kubeconfig=${kubeconfig}`,
+    `--config=${runDir}/kwok.yaml`,
+    '--manage-all-nodes=true',
+    `--cidr=${POD_CIDR}`,
+    '--node-ip=10.244.255.1',
+  ]);
 
   const kc = new KubeConfig();
   kc.loadFromFile(kubeconfig);
@@ -208,17 +291,42 @@ async function boot(build: ControlPlaneBuild, runDir: string, components: Compon
     const name = `kwok-node-${i}`;
     await core.createNode({
       body: {
-        metadata: { name, annotations: { 'node.alpha.kubernetes.io/ttl': '0', 'kwok.x-k8s.io/node': 'fake' }, labels: { 'kubernetes.io/hostname': name, 'kubernetes.io/os': 'linux', 'kubernetes.io/arch': 'amd64', type: 'kwok' } },
+        metadata: {
+          name,
+          annotations: { 'node.alpha.kubernetes.io/ttl': '0', 'kwok.x-k8s.io/node': 'fake' },
+          labels: {
+            'kubernetes.io/hostname': name,
+            'kubernetes.io/os': 'linux',
+            'kubernetes.io/arch': 'amd64',
+            type: 'kwok',
+          },
+        },
         spec: { podCIDR: `10.244.${i}.0/24`, podCIDRs: [`10.244.${i}.0/24`] },
-        status: { allocatable: { cpu: '32', memory: '256Gi', pods: '110' }, capacity: { cpu: '32', memory: '256Gi', pods: '110' } },
+        status: {
+          allocatable: { cpu: '32', memory: '256Gi', pods: '110' },
+          capacity: { cpu: '32', memory: '256Gi', pods: '110' },
+        },
       },
     });
   }
-  await waitFor(`${nodes} kwok nodes Ready`, async () => {
-    const list = await core.listNode();
-    return list.items.filter((n) => n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')).length === nodes;
-  }, 60_000, kwok);
-  await waitFor('service account default/default', async () => Boolean(await core.readNamespacedServiceAccount({ name: 'default', namespace: 'default' })), 60_000, kcm);
+  await waitFor(
+    `${nodes} kwok nodes Ready`,
+    async () => {
+      const list = await core.listNode();
+      return (
+        list.items.filter((n) => n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'))
+          .length === nodes
+      );
+    },
+    60_000,
+    kwok,
+  );
+  await waitFor(
+    'service account default/default',
+    async () => Boolean(await core.readNamespacedServiceAccount({ name: 'default', namespace: 'default' })),
+    60_000,
+    kcm,
+  );
   log(`${nodes} kwok nodes Ready`);
 
   if (options.crds ?? true) {
@@ -236,11 +344,19 @@ async function boot(build: ControlPlaneBuild, runDir: string, components: Compon
  * the ready-after annotation, plus ours.
  */
 function kwokStages(build: ControlPlaneBuild): string {
-  const docs = readdirSync(build.kwokStages).sort().map((f) => parseAllDocuments(readFileSync(`${build.kwokStages}/${f}`, 'utf8'))[0]!.toJS());
+  const docs = readdirSync(build.kwokStages)
+    .sort()
+    .map((f) => parseAllDocuments(readFileSync(`${build.kwokStages}/${f}`, 'utf8'))[0]!.toJS());
   for (const stage of docs) {
     if (stage.metadata.name === 'pod-ready') {
-      stage.spec.selector.matchExpressions.push({ key: `.metadata.labels["${NEVER_READY_LABEL}"]`, operator: 'DoesNotExist' });
-      stage.spec.delay = { durationMilliseconds: 0, durationFrom: { expressionFrom: `.metadata.annotations["${READY_AFTER_ANNOTATION}"]` } };
+      stage.spec.selector.matchExpressions.push({
+        key: `.metadata.labels["${NEVER_READY_LABEL}"]`,
+        operator: 'DoesNotExist',
+      });
+      stage.spec.delay = {
+        durationMilliseconds: 0,
+        durationFrom: { expressionFrom: `.metadata.annotations["${READY_AFTER_ANNOTATION}"]` },
+      };
     }
   }
   const ours = readFileSync(`${ROOT}test/testenv/stages/pod-never-ready.yaml`, 'utf8');
@@ -253,19 +369,37 @@ function kwokStages(build: ControlPlaneBuild): string {
  */
 function crdFiles(build: ControlPlaneBuild): KubeObject[] {
   const files = [
-    ...readdirSync(`${build.crds}/gateway-api`).sort().map((f) => `${build.crds}/gateway-api/${f}`),
+    ...readdirSync(`${build.crds}/gateway-api`)
+      .sort()
+      .map((f) => `${build.crds}/gateway-api/${f}`),
     `${build.crds}/kruise-rollouts/rollouts.kruise.io_rollouts.yaml`,
   ];
-  return files.flatMap((file) => parseAllDocuments(readFileSync(file, 'utf8')).map((d) => d.toJS() as KubeObject).filter((o) => o?.kind === 'CustomResourceDefinition'));
+  return files.flatMap((file) =>
+    parseAllDocuments(readFileSync(file, 'utf8'))
+      .map((d) => d.toJS() as KubeObject)
+      .filter((o) => o?.kind === 'CustomResourceDefinition'),
+  );
 }
 
 /** Server-side applies CRDs (the HTTPRoute CRD is too large for client-side apply) and waits until each is Established. */
 export async function installCrds(client: KubeClient, crds: readonly KubeObject[]): Promise<void> {
   await applyObjects(client, crds, { force: true });
-  await Promise.all(crds.map((crd) => waitFor(`CRD ${crd.metadata.name} Established`, async () => {
-    const got = await client.get<KubeObject & { status?: { conditions?: { type: string; status: string }[] } }>({ apiVersion: 'apiextensions.k8s.io/v1', kind: 'CustomResourceDefinition', name: crd.metadata.name });
-    return got?.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True') ?? false;
-  }, 60_000)));
+  await Promise.all(
+    crds.map((crd) =>
+      waitFor(
+        `CRD ${crd.metadata.name} Established`,
+        async () => {
+          const got = await client.get<KubeObject & { status?: { conditions?: { type: string; status: string }[] } }>({
+            apiVersion: 'apiextensions.k8s.io/v1',
+            kind: 'CustomResourceDefinition',
+            name: crd.metadata.name,
+          });
+          return got?.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True') ?? false;
+        },
+        60_000,
+      ),
+    ),
+  );
 }
 
 /** Reattaches to a cluster started detached (for `cluster:down`). */

@@ -19,10 +19,54 @@ export function makePki(dir: string): Pki {
   mkdirSync(dir, { recursive: true });
   const at = (f: string) => `${dir}/${f}`;
   const openssl = (...args: string[]) => execFileSync('openssl', args, { stdio: ['ignore', 'ignore', 'pipe'] });
-  openssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', at('ca.key'), '-out', at('ca.crt'), '-days', '30', '-subj', '/CN=stepwise-test-ca');
-  openssl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', at('apiserver.key'), '-out', at('apiserver.csr'), '-subj', '/CN=kube-apiserver');
-  writeFileSync(at('apiserver.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost,IP:10.96.0.1,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc\nextendedKeyUsage=serverAuth\n');
-  openssl('x509', '-req', '-in', at('apiserver.csr'), '-CA', at('ca.crt'), '-CAkey', at('ca.key'), '-CAcreateserial', '-days', '30', '-extfile', at('apiserver.ext'), '-out', at('apiserver.crt'));
+  openssl(
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-keyout',
+    at('ca.key'),
+    '-out',
+    at('ca.crt'),
+    '-days',
+    '30',
+    '-subj',
+    '/CN=stepwise-test-ca',
+  );
+  openssl(
+    'req',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-keyout',
+    at('apiserver.key'),
+    '-out',
+    at('apiserver.csr'),
+    '-subj',
+    '/CN=kube-apiserver',
+  );
+  writeFileSync(
+    at('apiserver.ext'),
+    'subjectAltName=IP:127.0.0.1,DNS:localhost,IP:10.96.0.1,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc\nextendedKeyUsage=serverAuth\n',
+  );
+  openssl(
+    'x509',
+    '-req',
+    '-in',
+    at('apiserver.csr'),
+    '-CA',
+    at('ca.crt'),
+    '-CAkey',
+    at('ca.key'),
+    '-CAcreateserial',
+    '-days',
+    '30',
+    '-extfile',
+    at('apiserver.ext'),
+    '-out',
+    at('apiserver.crt'),
+  );
   openssl('genrsa', '-out', at('sa.key'), '2048');
   openssl('rsa', '-in', at('sa.key'), '-pubout', '-out', at('sa.pub'));
   const token = randomBytes(24).toString('hex');

@@ -32,31 +32,54 @@ export function isAlive(pid: number): boolean {
 /** The last lines of a component's log, for error messages. */
 export function tail(log: string, lines = 25): string {
   if (!existsSync(log)) return '(no log)';
-  return readFileSync(log, 'utf8').trimEnd().split('\n').slice(-lines).map((l) => `    ${l}`).join('\n');
+  return readFileSync(log, 'utf8')
+    .trimEnd()
+    .split('\n')
+    .slice(-lines)
+    .map((l) => `    ${l}`)
+    .join('\n');
 }
 
 /** Free TCP ports on 127.0.0.1, handed out by the kernel. */
 export async function freePorts(count: number): Promise<number[]> {
-  const servers = await Promise.all(Array.from({ length: count }, () => new Promise<ReturnType<typeof createServer>>((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => resolve(s));
-  })));
+  const servers = await Promise.all(
+    Array.from(
+      { length: count },
+      () =>
+        new Promise<ReturnType<typeof createServer>>((resolve, reject) => {
+          const s = createServer();
+          s.once('error', reject);
+          s.listen(0, '127.0.0.1', () => resolve(s));
+        }),
+    ),
+  );
   const ports = servers.map((s) => (s.address() as { port: number }).port);
   await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
   return ports;
 }
 
 /** GETs a loopback URL; resolves to the status and body, or undefined when nothing answers yet. */
-export function probe(url: string, options: { ca?: string; insecure?: boolean } = {}): Promise<{ status: number; body: string } | undefined> {
+export function probe(
+  url: string,
+  options: { ca?: string; insecure?: boolean } = {},
+): Promise<{ status: number; body: string } | undefined> {
   return new Promise((resolve) => {
     const u = new URL(url);
     const request = u.protocol === 'https:' ? httpsRequest : httpRequest;
-    const req = request(u, { method: 'GET', timeout: 2000, ...(options.ca ? { ca: readFileSync(options.ca) } : {}), rejectUnauthorized: !options.insecure }, (res) => {
-      let body = '';
-      res.on('data', (d: Buffer) => (body += d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
+    const req = request(
+      u,
+      {
+        method: 'GET',
+        timeout: 2000,
+        ...(options.ca ? { ca: readFileSync(options.ca) } : {}),
+        rejectUnauthorized: !options.insecure,
+      },
+      (res) => {
+        let body = '';
+        res.on('data', (d: Buffer) => (body += d));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      },
+    );
     req.on('error', () => resolve(undefined));
     req.on('timeout', () => req.destroy());
     req.end();
@@ -67,13 +90,23 @@ export function probe(url: string, options: { ca?: string; insecure?: boolean } 
  * Polls `check` until it returns true. Fails after `timeoutMs`, or as soon as `component` exits, with the
  * tail of its log, so a broken flag shows its own error rather than a timeout.
  */
-export async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs: number, component?: Component): Promise<void> {
+export async function waitFor(
+  what: string,
+  check: () => Promise<boolean>,
+  timeoutMs: number,
+  component?: Component,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (await check().catch(() => false)) return;
-    if (component && !isAlive(component.pid)) throw new Error(`${component.name} exited while waiting for ${what}; last log lines (${component.log}):\n${tail(component.log)}`);
+    if (component && !isAlive(component.pid))
+      throw new Error(
+        `${component.name} exited while waiting for ${what}; last log lines (${component.log}):\n${tail(component.log)}`,
+      );
     if (Date.now() > deadline) {
-      throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}${component ? `; last log lines of ${component.name} (${component.log}):\n${tail(component.log)}` : ''}`);
+      throw new Error(
+        `timed out after ${timeoutMs / 1000} s waiting for ${what}${component ? `; last log lines of ${component.name} (${component.log}):\n${tail(component.log)}` : ''}`,
+      );
     }
     await new Promise((r) => setTimeout(r, 200));
   }

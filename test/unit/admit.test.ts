@@ -13,11 +13,23 @@ const governance: Governance = {
 };
 
 /** A Deployment as the API server stores it: with its defaulted strategy and progress deadline. */
-function deployment(image: string, extra: { spec?: Partial<Workload['spec']>; annotations?: Record<string, string>; labels?: Record<string, string> } = {}): Workload {
+function deployment(
+  image: string,
+  extra: {
+    spec?: Partial<Workload['spec']>;
+    annotations?: Record<string, string>;
+    labels?: Record<string, string>;
+  } = {},
+): Workload {
   return {
     apiVersion: 'apps/v1',
     kind: 'Deployment',
-    metadata: { name: 'web', namespace: 'shop', annotations: { ...extra.annotations }, labels: { app: 'web', ...extra.labels } },
+    metadata: {
+      name: 'web',
+      namespace: 'shop',
+      annotations: { ...extra.annotations },
+      labels: { app: 'web', ...extra.labels },
+    },
     spec: {
       replicas: 5,
       selector: { matchLabels: { app: 'web' } },
@@ -49,7 +61,10 @@ test('the first write, an unchanged template, or an object no Rollout governs, p
     assert.equal(a.object, want);
   }
   const want = desired('app:2');
-  assert.equal(admit({ desired: want, defaulted: deployment('app:2'), live: deployment('app:1') }, undefined).object, want);
+  assert.equal(
+    admit({ desired: want, defaulted: deployment('app:2'), live: deployment('app:1') }, undefined).object,
+    want,
+  );
   const other = { ...desired('app:2'), metadata: { ...desired('app:2').metadata, name: 'other' } };
   assert.equal(admit({ desired: other, defaulted: other, live: deployment('app:1') }, governance).object, other);
 });
@@ -66,9 +81,15 @@ test('a new template starts a release in the same write: paused, marked in-progr
 test('a StatefulSet release holds every pod with its partition instead of pausing', () => {
   const live = { ...deployment('app:1'), kind: 'StatefulSet' };
   const want = { ...desired('app:2'), kind: 'StatefulSet' };
-  const a = admit({ desired: want, defaulted: { ...deployment('app:2'), kind: 'StatefulSet' }, live }, { ...governance, workload: { kind: 'StatefulSet', name: 'web' } });
+  const a = admit(
+    { desired: want, defaulted: { ...deployment('app:2'), kind: 'StatefulSet' }, live },
+    { ...governance, workload: { kind: 'StatefulSet', name: 'web' } },
+  );
   assert.equal(a.release, true);
-  assert.deepEqual((a.object as Workload).spec.updateStrategy, { type: 'RollingUpdate', rollingUpdate: { partition: 5 } });
+  assert.deepEqual((a.object as Workload).spec.updateStrategy, {
+    type: 'RollingUpdate',
+    rollingUpdate: { partition: 5 },
+  });
   assert.equal((a.object as Workload).spec.paused, undefined);
 });
 
@@ -79,9 +100,13 @@ test('a new rollout-id label starts a release even with the same template', () =
   assert.equal(a.release, true);
 });
 
-test('during a release: the Rollout\'s control fields are carried over, fields at the applied value are not taken over', () => {
+test("during a release: the Rollout's control fields are carried over, fields at the applied value are not taken over", () => {
   const live = deployment('app:2', {
-    spec: { paused: false, minReadySeconds: 2147483646, strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: '100%', maxUnavailable: 0 } } },
+    spec: {
+      paused: false,
+      minReadySeconds: 2147483646,
+      strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: '100%', maxUnavailable: 0 } },
+    },
     annotations: { ...inProgress, [ANNOTATIONS.originalStrategy]: '{"maxSurge":"25%"}' },
     labels: { [LABELS.stableRevision]: 'v1hash' },
   });
@@ -98,46 +123,91 @@ test('during a release: the Rollout\'s control fields are carried over, fields a
 
 test('during a release a third version is refused with the commands that end the release; the stable version rolls it back', () => {
   const live = deployment('app:2', { spec: { paused: true }, annotations: inProgress });
-  assert.throws(() => admitImage('app:3', live), (e: Error) => e instanceof AdmissionError
-    && e.message === 'Deployment/shop/web: a release is in progress; finish it (stepwise promote web -n shop --full), roll it back '
-      + '(stepwise abort web -n shop) or put the old template back (stepwise undo web -n shop) before applying another version');
+  assert.throws(
+    () => admitImage('app:3', live),
+    (e: Error) =>
+      e instanceof AdmissionError &&
+      e.message ===
+        'Deployment/shop/web: a release is in progress; finish it (stepwise promote web -n shop --full), roll it back ' +
+          '(stepwise abort web -n shop) or put the old template back (stepwise undo web -n shop) before applying another version',
+  );
   const back = admitImage('app:1', live);
   assert.deepEqual([back.release, back.rollback], [false, true]);
   assert.equal((back.object as Workload).spec.paused, true, 'still held until the Rollout has rolled back');
 });
 
 function service(name: string, selector: Record<string, string>): KubeObject {
-  return { apiVersion: 'v1', kind: 'Service', metadata: { name, namespace: 'shop' }, spec: { selector, ports: [{ port: 80 }] } };
+  return {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: { name, namespace: 'shop' },
+    spec: { selector, ports: [{ port: 80 }] },
+  };
 }
 
-test('a Service pinned by a release keeps its pin through a re-apply; the rest of it is the writer\'s; unpinned Services pass', () => {
+test("a Service pinned by a release keeps its pin through a re-apply; the rest of it is the writer's; unpinned Services pass", () => {
   for (const name of ['web', 'web-canary']) {
     const pinned = service(name, { app: 'web', 'pod-template-hash': 'v1hash' });
     const reapplied = service(name, { app: 'web' });
     (reapplied.spec as { ports: unknown }).ports = [{ port: 8080 }];
     const a = admit({ desired: reapplied, defaulted: reapplied, live: pinned }, governance);
     assert.deepEqual((a.object.spec as { selector: unknown }).selector, { app: 'web', 'pod-template-hash': 'v1hash' });
-    assert.deepEqual((a.object.spec as { ports: unknown }).ports, [{ port: 8080 }], 'the writer\'s ports');
-    assert.throws(() => admit({ desired: service(name, { app: 'other' }), defaulted: service(name, { app: 'other' }), live: pinned }, governance),
-      (e: Error) => e instanceof AdmissionError && /^Service\/shop\/.*: its selector changed while a release pins it to one version; finish it/.test(e.message));
+    assert.deepEqual((a.object.spec as { ports: unknown }).ports, [{ port: 8080 }], "the writer's ports");
+    assert.throws(
+      () =>
+        admit(
+          { desired: service(name, { app: 'other' }), defaulted: service(name, { app: 'other' }), live: pinned },
+          governance,
+        ),
+      (e: Error) =>
+        e instanceof AdmissionError &&
+        /^Service\/shop\/.*: its selector changed while a release pins it to one version; finish it/.test(e.message),
+    );
   }
   const free = service('web', { app: 'other' });
-  assert.equal(admit({ desired: free, defaulted: free, live: service('web', { app: 'web' }) }, governance).object, free);
+  assert.equal(
+    admit({ desired: free, defaulted: free, live: service('web', { app: 'web' }) }, governance).object,
+    free,
+  );
   const foreign = service('db', { app: 'db' });
-  assert.equal(admit({ desired: foreign, defaulted: foreign, live: service('db', { app: 'db', 'pod-template-hash': 'x' }) }, governance).object, foreign);
+  assert.equal(
+    admit(
+      { desired: foreign, defaulted: foreign, live: service('db', { app: 'db', 'pod-template-hash': 'x' }) },
+      governance,
+    ).object,
+    foreign,
+  );
 });
 
 test('an HTTPRoute a release routes through keeps its canary backends and rules; its own rules may not change meanwhile', () => {
-  const declared = [{ matches: [{ path: { type: 'PathPrefix', value: '/' } }], backendRefs: [{ kind: 'Service', name: 'web', port: 80, weight: 1 }] }];
-  const route = (rules: unknown): KubeObject => ({ apiVersion: 'gateway.networking.k8s.io/v1', kind: 'HTTPRoute', metadata: { name: 'web', namespace: 'shop' }, spec: { rules } });
+  const declared = [
+    {
+      matches: [{ path: { type: 'PathPrefix', value: '/' } }],
+      backendRefs: [{ kind: 'Service', name: 'web', port: 80, weight: 1 }],
+    },
+  ];
+  const route = (rules: unknown): KubeObject => ({
+    apiVersion: 'gateway.networking.k8s.io/v1',
+    kind: 'HTTPRoute',
+    metadata: { name: 'web', namespace: 'shop' },
+    spec: { rules },
+  });
   for (const intent of [{ weight: 10 }, { matches: [{ headers: [{ name: 'x-canary', value: 'yes' }] }] }]) {
     const live = route(desiredRouteRules(declared, 'web', 'web-canary', intent));
     const a = admit({ desired: route(declared), defaulted: route(declared), live }, governance);
     assert.deepEqual(a.object.spec, live.spec, `carried over (${JSON.stringify(intent)})`);
     const edited = [{ ...declared[0]!, matches: [{ path: { type: 'PathPrefix', value: '/shop' } }] }];
-    assert.throws(() => admit({ desired: route(edited), defaulted: route(edited), live }, governance),
-      (e: Error) => e instanceof AdmissionError && /^HTTPRoute\/shop\/web: its rules changed while a release routes traffic through them/.test(e.message));
+    assert.throws(
+      () => admit({ desired: route(edited), defaulted: route(edited), live }, governance),
+      (e: Error) =>
+        e instanceof AdmissionError &&
+        /^HTTPRoute\/shop\/web: its rules changed while a release routes traffic through them/.test(e.message),
+    );
   }
   const edited = route([{ ...declared[0]!, matches: [{ path: { type: 'PathPrefix', value: '/shop' } }] }]);
-  assert.equal(admit({ desired: edited, defaulted: edited, live: route(declared) }, governance).object, edited, 'no release: any change passes');
+  assert.equal(
+    admit({ desired: edited, defaulted: edited, live: route(declared) }, governance).object,
+    edited,
+    'no release: any change passes',
+  );
 });

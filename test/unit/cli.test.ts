@@ -11,19 +11,37 @@ import { ROOT } from '../support/paths.js';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'stepwise-cli-'));
 const docs = (yaml: string) => parseAllDocuments(yaml).map((d) => d.toJS());
-const invalid = 'apiVersion: stepwise.dev/v1alpha1\nkind: App\nmetadata: {name: web}\nspec:\n  workload: {image: web:1, replicas: 3}\n  rollout:\n    strategy: canary\n    steps: [{replicas: 2}, {replicas: 1, traffic: 10%}]\n';
+const invalid =
+  'apiVersion: stepwise.dev/v1alpha1\nkind: App\nmetadata: {name: web}\nspec:\n  workload: {image: web:1, replicas: 3}\n  rollout:\n    strategy: canary\n    steps: [{replicas: 2}, {replicas: 1, traffic: 10%}]\n';
 
 test('the quickstart: synth prints the blue-green manifests', () => {
   const r = stepwise(['synth', '-f', 'examples/blue-green.yaml']);
   assert.equal(r.status, 0, r.stderr);
-  assert.deepEqual(docs(r.stdout).map((o) => `${o.kind}/${o.metadata.name}`), [
-    'Deployment/echoserver', 'Service/echoserver-service', 'Service/echoserver-service-canary', 'Ingress/echoserver-ingress', 'Rollout/echoserver',
-  ]);
+  assert.deepEqual(
+    docs(r.stdout).map((o) => `${o.kind}/${o.metadata.name}`),
+    [
+      'Deployment/echoserver',
+      'Service/echoserver-service',
+      'Service/echoserver-service-canary',
+      'Ingress/echoserver-ingress',
+      'Rollout/echoserver',
+    ],
+  );
 });
 
 test('synth -o DIR writes one file per app; --engine kruise overrides the engine', () => {
   const dir = join(tmp(), 'out');
-  const r = stepwise(['synth', '-f', 'examples/blue-green.yaml', '-f', 'examples/canary-gateway.yaml', '-o', dir, '--engine', 'kruise']);
+  const r = stepwise([
+    'synth',
+    '-f',
+    'examples/blue-green.yaml',
+    '-f',
+    'examples/canary-gateway.yaml',
+    '-o',
+    dir,
+    '--engine',
+    'kruise',
+  ]);
   assert.equal(r.status, 0, r.stderr);
   assert.deepEqual(readdirSync(dir).sort(), ['echoserver.k8s.yaml', 'storefront.k8s.yaml']);
   const rollout = docs(readFileSync(join(dir, 'storefront.k8s.yaml'), 'utf8')).find((o) => o.kind === 'Rollout');
@@ -38,17 +56,28 @@ test('an invalid spec fails with FILE:LINE:COL: field: message, exit 1, and noth
     const r = stepwise([...command, '-f', 'bad.yaml'], { cwd: dir });
     assert.equal(r.status, 1, command.join(' '));
     assert.equal(r.stdout, '');
-    assert.match(r.stderr, /^bad\.yaml:8:51: spec\.rollout\.steps\[1\]\.traffic: shifting traffic needs a route \(an ingress or a gateway\)$/m);
-    assert.match(r.stderr, /^bad\.yaml:8:39: spec\.rollout\.steps\[1\]\.replicas: replicas must not decrease: 1 after 2 in the step before$/m);
+    assert.match(
+      r.stderr,
+      /^bad\.yaml:8:51: spec\.rollout\.steps\[1\]\.traffic: shifting traffic needs a route \(an ingress or a gateway\)$/m,
+    );
+    assert.match(
+      r.stderr,
+      /^bad\.yaml:8:39: spec\.rollout\.steps\[1\]\.replicas: replicas must not decrease: 1 after 2 in the step before$/m,
+    );
     assert.match(r.stderr, /^stepwise: 2 errors; nothing was written$/m);
   }
   assert.equal(existsSync(out), false);
 });
 
 test('layers from several files, and stdin', () => {
-  const r = stepwise(['validate', '-f', 'examples/layers/base.yaml', '-f', '-'], { input: readFileSync(`${ROOT}examples/layers/prod.yaml`, 'utf8') });
+  const r = stepwise(['validate', '-f', 'examples/layers/base.yaml', '-f', '-'], {
+    input: readFileSync(`${ROOT}examples/layers/prod.yaml`, 'utf8'),
+  });
   assert.equal(r.status, 0, r.stderr);
-  assert.match(r.stdout, /^production\/api: valid \(canary, 5 steps, engine builtin; from examples\/layers\/base\.yaml \+ -\)$/m);
+  assert.match(
+    r.stdout,
+    /^production\/api: valid \(canary, 5 steps, engine builtin; from examples\/layers\/base\.yaml \+ -\)$/m,
+  );
 });
 
 test('plan: a table per app with the peak extra capacity, or JSON', () => {
@@ -58,13 +87,20 @@ test('plan: a table per app with the peak extra capacity, or JSON', () => {
   assert.match(table.stdout, /^2\/3 {3}100% {6}5 {9}5 {9}10% {6}- {8}approval$/m);
   assert.match(table.stdout, /^peak: 5 extra pods, requesting 500m CPU and 320Mi memory$/m);
   const json = JSON.parse(stepwise(['plan', '-f', 'examples/ab-test.yaml', '-o', 'json']).stdout);
-  assert.deepEqual(json[0].steps.map((s: any) => s.canaryPods), [1, 2]);
+  assert.deepEqual(
+    json[0].steps.map((s: any) => s.canaryPods),
+    [1, 2],
+  );
 });
 
 test('schema prints the published JSON Schema; crd prints the builtin Rollout CRD', () => {
   const schema = JSON.parse(stepwise(['schema']).stdout);
   assert.deepEqual(schema, appSchema);
-  assert.deepEqual(JSON.parse(readFileSync(`${ROOT}schema/app.schema.json`, 'utf8')), appSchema, 'schema/app.schema.json is stale: npm run schema:write');
+  assert.deepEqual(
+    JSON.parse(readFileSync(`${ROOT}schema/app.schema.json`, 'utf8')),
+    appSchema,
+    'schema/app.schema.json is stale: npm run schema:write',
+  );
   const crd = parse(stepwise(['crd']).stdout);
   assert.equal(crd.kind, 'CustomResourceDefinition');
   assert.equal(crd.metadata.name, 'rollouts.stepwise.dev');
@@ -109,13 +145,23 @@ test('every command has --help with examples; unknown commands and options fail'
 
 test('cluster commands without a kubeconfig say so in one line', () => {
   const home = tmp();
-  const r = spawnSync(process.execPath, [`${ROOT}bin/stepwise.js`, 'status', 'web'], { encoding: 'utf8', env: { PATH: process.env.PATH, HOME: home } });
+  const r = spawnSync(process.execPath, [`${ROOT}bin/stepwise.js`, 'status', 'web'], {
+    encoding: 'utf8',
+    env: { PATH: process.env.PATH, HOME: home },
+  });
   assert.equal(r.status, 1);
-  assert.equal(r.stderr, 'stepwise: no cluster in the kubeconfig: set KUBECONFIG or pass --kubeconfig (try `eval "$(npm run -s cluster:up)"`)\n');
+  assert.equal(
+    r.stderr,
+    'stepwise: no cluster in the kubeconfig: set KUBECONFIG or pass --kubeconfig (try `eval "$(npm run -s cluster:up)"`)\n',
+  );
 });
 
 test('examples carry a yaml-language-server modeline pointing at the published schema', () => {
   for (const f of ['blue-green.yaml', 'canary-gateway.yaml', 'ab-test.yaml']) {
-    assert.match(readFileSync(`${ROOT}examples/${f}`, 'utf8'), /^# yaml-language-server: \$schema=\.\.\/schema\/app\.schema\.json$/m, f);
+    assert.match(
+      readFileSync(`${ROOT}examples/${f}`, 'utf8'),
+      /^# yaml-language-server: \$schema=\.\.\/schema\/app\.schema\.json$/m,
+      f,
+    );
   }
 });

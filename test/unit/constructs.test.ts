@@ -22,7 +22,11 @@ test('StepwiseApp synthesizes the same objects as `stepwise synth`', () => {
       const loaded = exampleSpec(f);
       const chart = Testing.chart();
       new StepwiseApp(chart, 'app', { spec: loaded.spec, engine });
-      assert.deepEqual(Testing.synth(chart), JSON.parse(JSON.stringify(renderApp(loaded.app, engine))), `${f} ${engine}`);
+      assert.deepEqual(
+        Testing.synth(chart),
+        JSON.parse(JSON.stringify(renderApp(loaded.app, engine))),
+        `${f} ${engine}`,
+      );
     }
   }
 });
@@ -31,18 +35,34 @@ test('StepwiseApp validates eagerly and names every problem', () => {
   const spec = structuredClone(exampleSpec('blue-green.yaml').spec);
   spec.spec.rollout.steps![1]!.replicas = '50%';
   (spec.spec.workload as any).replica = 2;
-  assert.throws(() => new StepwiseApp(Testing.chart(), 'web', { spec }), (e: unknown) => {
-    assert.ok(e instanceof SpecError);
-    assert.match(e.message, /^test\/web: spec\.workload\.replica: unknown field "replica"; did you mean "replicas"\?$/m);
-    assert.match(e.message, /^test\/web: spec\.rollout\.steps\[1\]\.replicas: replicas must not decrease: 50% after 100% in the step before$/m);
-    return true;
-  });
+  assert.throws(
+    () => new StepwiseApp(Testing.chart(), 'web', { spec }),
+    (e: unknown) => {
+      assert.ok(e instanceof SpecError);
+      assert.match(
+        e.message,
+        /^test\/web: spec\.workload\.replica: unknown field "replica"; did you mean "replicas"\?$/m,
+      );
+      assert.match(
+        e.message,
+        /^test\/web: spec\.rollout\.steps\[1\]\.replicas: replicas must not decrease: 50% after 100% in the step before$/m,
+      );
+      return true;
+    },
+  );
 });
 
 function webChart() {
   const chart = Testing.chart();
-  const deployment = new kplus.Deployment(chart, 'web', { metadata: { name: 'web', labels: { team: 'a' } }, replicas: 4, containers: [{ image: 'web:1', portNumber: 8080 }] });
-  const service = new kplus.Service(chart, 'svc', { metadata: { name: 'web' }, ports: [{ port: 80, targetPort: 8080 }] });
+  const deployment = new kplus.Deployment(chart, 'web', {
+    metadata: { name: 'web', labels: { team: 'a' } },
+    replicas: 4,
+    containers: [{ image: 'web:1', portNumber: 8080 }],
+  });
+  const service = new kplus.Service(chart, 'svc', {
+    metadata: { name: 'web' },
+    ports: [{ port: 80, targetPort: 8080 }],
+  });
   service.selectLabel('app', 'web');
   const ingress = new kplus.Ingress(chart, 'ing', { metadata: { name: 'web' }, className: 'nginx' });
   ingress.addHostRule('web.example.com', '/', kplus.IngressBackend.fromService(service));
@@ -54,15 +74,25 @@ test('Rollout attaches to cdk8s-plus objects, changing nothing on them but the l
   const untouched = Testing.synth(before.chart);
   const after = webChart();
   const rollout = Rollout.blueGreen(after.chart, 'release', {
-    workload: after.deployment, service: after.service, ingress: after.ingress,
-    steps: [{ replicas: '100%', traffic: '0%' }, { replicas: '100%', traffic: '100%' }],
+    workload: after.deployment,
+    service: after.service,
+    ingress: after.ingress,
+    steps: [
+      { replicas: '100%', traffic: '0%' },
+      { replicas: '100%', traffic: '100%' },
+    ],
   });
   const objects = Testing.synth(after.chart);
-  const labelled = untouched.map((o: any) => ({ ...o, metadata: { ...o.metadata, labels: { ...o.metadata.labels, [ROLLOUT_NAME_LABEL]: 'web' } } }));
+  const labelled = untouched.map((o: any) => ({
+    ...o,
+    metadata: { ...o.metadata, labels: { ...o.metadata.labels, [ROLLOUT_NAME_LABEL]: 'web' } },
+  }));
   assert.deepEqual(objects.slice(0, untouched.length), labelled);
   const [emitted, canary] = objects.slice(untouched.length);
   assert.deepEqual(emitted.spec.workloadRef, { apiVersion: 'apps/v1', kind: 'Deployment', name: 'web' });
-  assert.deepEqual(emitted.spec.strategy.blueGreen.trafficRoutings, [{ service: 'web', gracePeriodSeconds: 3, ingress: { classType: 'nginx', name: 'web' } }]);
+  assert.deepEqual(emitted.spec.strategy.blueGreen.trafficRoutings, [
+    { service: 'web', gracePeriodSeconds: 3, ingress: { classType: 'nginx', name: 'web' } },
+  ]);
   assert.deepEqual(emitted.metadata.labels, { team: 'a' });
   assert.equal(canary.metadata.name, 'web-canary');
   assert.deepEqual(canary.spec.selector, { app: 'web' });
@@ -71,45 +101,116 @@ test('Rollout attaches to cdk8s-plus objects, changing nothing on them but the l
 
 test('the canary Service follows later changes to the stable Service', () => {
   const { chart, deployment, service, ingress } = webChart();
-  Rollout.canary(chart, 'release', { workload: deployment, service, ingress, steps: [{ replicas: 1, traffic: '10%' }] });
+  Rollout.canary(chart, 'release', {
+    workload: deployment,
+    service,
+    ingress,
+    steps: [{ replicas: 1, traffic: '10%' }],
+  });
   service.bind(9090, { name: 'metrics', targetPort: 9090 });
   const canary = Testing.synth(chart).find((o) => o.metadata.name === 'web-canary');
-  assert.deepEqual(canary.spec.ports.map((p: any) => p.port), [80, 9090]);
+  assert.deepEqual(
+    canary.spec.ports.map((p: any) => p.port),
+    [80, 9090],
+  );
 });
 
 test('Rollout on raw ApiObjects, with the kruise engine: no canary Service', () => {
   const chart = Testing.chart();
-  const workload = new ApiObject(chart, 'sts', { apiVersion: 'apps/v1', kind: 'StatefulSet', metadata: { name: 'db' } });
-  const service = new ApiObject(chart, 'svc', { apiVersion: 'v1', kind: 'Service', metadata: { name: 'db' }, spec: { selector: { app: 'db' }, ports: [{ port: 5432 }] } });
-  const route = new ApiObject(chart, 'route', { apiVersion: 'gateway.networking.k8s.io/v1', kind: 'HTTPRoute', metadata: { name: 'db' } });
-  const rollout = Rollout.canary(chart, 'release', { workload, service, httpRoute: route, engine: 'kruise', steps: [{ replicas: 1, traffic: '20%' }] });
+  const workload = new ApiObject(chart, 'sts', {
+    apiVersion: 'apps/v1',
+    kind: 'StatefulSet',
+    metadata: { name: 'db' },
+  });
+  const service = new ApiObject(chart, 'svc', {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: { name: 'db' },
+    spec: { selector: { app: 'db' }, ports: [{ port: 5432 }] },
+  });
+  const route = new ApiObject(chart, 'route', {
+    apiVersion: 'gateway.networking.k8s.io/v1',
+    kind: 'HTTPRoute',
+    metadata: { name: 'db' },
+  });
+  const rollout = Rollout.canary(chart, 'release', {
+    workload,
+    service,
+    httpRoute: route,
+    engine: 'kruise',
+    steps: [{ replicas: 1, traffic: '20%' }],
+  });
   assert.equal(rollout.canaryService, undefined);
   const emitted = Testing.synth(chart).find((o) => o.kind === 'Rollout');
   assert.equal(emitted.apiVersion, 'rollouts.kruise.io/v1beta1');
-  assert.deepEqual(emitted.spec.strategy.canary.trafficRoutings, [{ service: 'db', gracePeriodSeconds: 3, gateway: { httpRouteName: 'db' } }]);
-  assert.equal(emitted.spec.strategy.canary.enableExtraWorkloadForCanary, undefined, 'a StatefulSet is released in place');
+  assert.deepEqual(emitted.spec.strategy.canary.trafficRoutings, [
+    { service: 'db', gracePeriodSeconds: 3, gateway: { httpRouteName: 'db' } },
+  ]);
+  assert.equal(
+    emitted.spec.strategy.canary.enableExtraWorkloadForCanary,
+    undefined,
+    'a StatefulSet is released in place',
+  );
 });
 
 test('Rollout rejects what cannot work, naming the construct and field', () => {
   const { chart, deployment, service, ingress } = webChart();
-  assert.throws(() => Rollout.canary(chart, 'bad', { workload: deployment, service, ingress, steps: [{ replicas: '60%', traffic: '0%' }, { replicas: '10%' }] }), (e: unknown) => {
-    assert.ok(e instanceof SpecError);
-    assert.match(e.message, /^test\/bad: steps\[0\]\.traffic: traffic must be in \(0%, 100%\], got 0%/m);
-    assert.match(e.message, /^test\/bad: steps\[1\]\.replicas: replicas must not decrease: 10% after 60% in the step before$/m);
-    return true;
-  });
-  assert.throws(() => Rollout.canary(chart, 'svc-as-workload', { workload: service, steps: [{ replicas: 1 }] }), /test\/svc-as-workload: workload must be a Deployment or a StatefulSet, got Service "web"/);
-  assert.throws(() => Rollout.canary(chart, 'no-svc', { workload: deployment, ingress, steps: [{ replicas: 1 }] }), /a route needs the stable service/);
-  assert.throws(() => Rollout.canary(chart, 'wrong-route', { workload: deployment, service, ingress: service, steps: [{ replicas: 1 }] }), /ingress must be an Ingress, got Service "web"/);
+  assert.throws(
+    () =>
+      Rollout.canary(chart, 'bad', {
+        workload: deployment,
+        service,
+        ingress,
+        steps: [{ replicas: '60%', traffic: '0%' }, { replicas: '10%' }],
+      }),
+    (e: unknown) => {
+      assert.ok(e instanceof SpecError);
+      assert.match(e.message, /^test\/bad: steps\[0\]\.traffic: traffic must be in \(0%, 100%\], got 0%/m);
+      assert.match(
+        e.message,
+        /^test\/bad: steps\[1\]\.replicas: replicas must not decrease: 10% after 60% in the step before$/m,
+      );
+      return true;
+    },
+  );
+  assert.throws(
+    () => Rollout.canary(chart, 'svc-as-workload', { workload: service, steps: [{ replicas: 1 }] }),
+    /test\/svc-as-workload: workload must be a Deployment or a StatefulSet, got Service "web"/,
+  );
+  assert.throws(
+    () => Rollout.canary(chart, 'no-svc', { workload: deployment, ingress, steps: [{ replicas: 1 }] }),
+    /a route needs the stable service/,
+  );
+  assert.throws(
+    () =>
+      Rollout.canary(chart, 'wrong-route', {
+        workload: deployment,
+        service,
+        ingress: service,
+        steps: [{ replicas: 1 }],
+      }),
+    /ingress must be an Ingress, got Service "web"/,
+  );
 });
 
 test('the cdk8s example synthesizes with `cdk8s synth` through cdk8s.yaml', () => {
   const out = mkdtempSync(join(tmpdir(), 'stepwise-cdk8s-'));
-  const r = spawnSync('npx', ['cdk8s', 'synth', '--output', out], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, CDK8S_CHECK_UPGRADE: 'false' } });
+  const r = spawnSync('npx', ['cdk8s', 'synth', '--output', out], {
+    cwd: ROOT,
+    encoding: 'utf8',
+    env: { ...process.env, CDK8S_CHECK_UPGRADE: 'false' },
+  });
   assert.equal(r.status, 0, r.stderr);
   assert.deepEqual(readdirSync(out).sort(), ['search.k8s.yaml', 'storefront.k8s.yaml', 'web.k8s.yaml']);
-  const kinds = (f: string) => parseAllDocuments(readFileSync(join(out, f), 'utf8')).map((d) => `${d.get('apiVersion')}/${d.get('kind')}`);
-  assert.deepEqual(kinds('web.k8s.yaml').sort(), ['apps/v1/Deployment', 'networking.k8s.io/v1/Ingress', 'stepwise.dev/v1alpha1/Rollout', 'v1/Service', 'v1/Service']);
+  const kinds = (f: string) =>
+    parseAllDocuments(readFileSync(join(out, f), 'utf8')).map((d) => `${d.get('apiVersion')}/${d.get('kind')}`);
+  assert.deepEqual(kinds('web.k8s.yaml').sort(), [
+    'apps/v1/Deployment',
+    'networking.k8s.io/v1/Ingress',
+    'stepwise.dev/v1alpha1/Rollout',
+    'v1/Service',
+    'v1/Service',
+  ]);
   assert.ok(kinds('search.k8s.yaml').includes('rollouts.kruise.io/v1beta1/Rollout'));
   assert.ok(kinds('search.k8s.yaml').includes('gateway.networking.k8s.io/v1/HTTPRoute'));
   assert.ok(new Chart(Testing.app(), 'c'), 'cdk8s loads');

@@ -10,7 +10,9 @@ import { ROOT, SHARED } from '../support/paths.js';
 const examples = ['blue-green.yaml', 'canary-gateway.yaml', 'ab-test.yaml'];
 const apps = () => [
   ...examples.map((f) => loadApps([{ file: f, text: readFileSync(`${ROOT}examples/${f}`, 'utf8') }]).apps[0]!.app),
-  loadApps(['base.yaml', 'prod.yaml'].map((f) => ({ file: f, text: readFileSync(`${ROOT}examples/layers/${f}`, 'utf8') }))).apps[0]!.app,
+  loadApps(
+    ['base.yaml', 'prod.yaml'].map((f) => ({ file: f, text: readFileSync(`${ROOT}examples/layers/${f}`, 'utf8') })),
+  ).apps[0]!.app,
 ];
 const rolloutOf = (objects: ReturnType<typeof renderApp>) => objects.find((o) => o.kind === 'Rollout')!;
 
@@ -43,7 +45,16 @@ test('builtin Rollouts validate against the builtin CRD that `stepwise crd` prin
   }
   const version = (crd as any).spec.versions[0];
   assert.deepEqual(version.subresources, { status: {} });
-  assert.deepEqual(version.additionalPrinterColumns.map((c: any) => c.jsonPath), ['.status.phase', '.status.currentStepIndex', '.status.currentStepState', '.status.message', '.metadata.creationTimestamp']);
+  assert.deepEqual(
+    version.additionalPrinterColumns.map((c: any) => c.jsonPath),
+    [
+      '.status.phase',
+      '.status.currentStepIndex',
+      '.status.currentStepState',
+      '.status.message',
+      '.metadata.creationTimestamp',
+    ],
+  );
 });
 
 test('the builtin CRD schema is structural: no refs, no type unions, no additionalProperties beside properties', () => {
@@ -52,7 +63,13 @@ test('the builtin CRD schema is structural: no refs, no type unions, no addition
     assert.equal(s.$ref, undefined, path);
     assert.ok(!Array.isArray(s.type), `${path}: type union`);
     if (s.properties) assert.equal(s.additionalProperties, undefined, path);
-    if (s.type === undefined && !s['x-kubernetes-int-or-string'] && !s['x-kubernetes-preserve-unknown-fields'] && !path.includes('anyOf')) assert.fail(`${path}: no type`);
+    if (
+      s.type === undefined &&
+      !s['x-kubernetes-int-or-string'] &&
+      !s['x-kubernetes-preserve-unknown-fields'] &&
+      !path.includes('anyOf')
+    )
+      assert.fail(`${path}: no type`);
     for (const [k, v] of Object.entries(s.properties ?? {})) walk(v, `${path}.${k}`);
     if (s.items) walk(s.items, `${path}[]`);
   };

@@ -1,18 +1,32 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { decide, FINALISING, planHash } from '../../src/reconciler/decide.js';
-import { ANNOTATIONS, LABELS, templateHash, type Observed, type Pod, type Workload } from '../../src/reconciler/observed.js';
+import {
+  ANNOTATIONS,
+  LABELS,
+  templateHash,
+  type Observed,
+  type Pod,
+  type Workload,
+} from '../../src/reconciler/observed.js';
 import type { RolloutObject, StepState, SubStatus } from '../../src/reconciler/types.js';
 import { ROLLOUT_NAME_LABEL } from '../../src/render/labels.js';
 
 // Plain objects as the API server would return them: a blue-green echoserver, v1 stable, v2 surged.
-const template = (image: string) => ({ metadata: { labels: { app: 'web' } }, spec: { containers: [{ name: 'web', image }] } });
+const template = (image: string) => ({
+  metadata: { labels: { app: 'web' } },
+  spec: { containers: [{ name: 'web', image }] },
+});
 const V1 = template('web:1');
 const V2 = template('web:2');
 const T0 = new Date('2026-01-01T00:00:00Z');
 const at = (seconds: number) => new Date(T0.getTime() + seconds * 1000);
 
-function rollout(sub?: Partial<SubStatus>, extra: Partial<RolloutObject['spec']> = {}, reason = 'InRolling'): RolloutObject {
+function rollout(
+  sub?: Partial<SubStatus>,
+  extra: Partial<RolloutObject['spec']> = {},
+  reason = 'InRolling',
+): RolloutObject {
   const r: RolloutObject = {
     apiVersion: 'stepwise.dev/v1alpha1',
     kind: 'Rollout',
@@ -21,24 +35,48 @@ function rollout(sub?: Partial<SubStatus>, extra: Partial<RolloutObject['spec']>
       workloadRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: 'web' },
       strategy: {
         blueGreen: {
-          steps: [{ replicas: '100%', traffic: '0%' }, { replicas: '100%', traffic: '10%' }, { replicas: '100%', traffic: '100%', pause: { duration: 30 } }],
+          steps: [
+            { replicas: '100%', traffic: '0%' },
+            { replicas: '100%', traffic: '10%' },
+            { replicas: '100%', traffic: '100%', pause: { duration: 30 } },
+          ],
           trafficRoutings: [{ service: 'web', gracePeriodSeconds: 3, ingress: { name: 'web' } }],
         },
       },
       ...extra,
     },
-    ...(sub ? {
-      status: {
-        phase: 'Progressing',
-        conditions: [{ type: 'Progressing', status: 'True', reason, message: '', lastUpdateTime: T0.toISOString(), lastTransitionTime: T0.toISOString() }],
-        blueGreenStatus: {
-          podTemplateHash: 'v2hash', canaryRevision: templateHash(V2), stableRevision: 'v1hash', canaryReplicas: 5, canaryReadyReplicas: 5,
-          currentStepIndex: 1, currentStepState: 'BeforeStepUpgrade', finalisingStep: '', lastUpdateTime: T0.toISOString(), ...sub,
-          // The natural next step, unless a test sets a jump.
-          nextStepIndex: sub.nextStepIndex ?? ((sub.currentStepIndex ?? 1) >= 3 ? -1 : (sub.currentStepIndex ?? 1) + 1),
-        },
-      },
-    } : {}),
+    ...(sub
+      ? {
+          status: {
+            phase: 'Progressing',
+            conditions: [
+              {
+                type: 'Progressing',
+                status: 'True',
+                reason,
+                message: '',
+                lastUpdateTime: T0.toISOString(),
+                lastTransitionTime: T0.toISOString(),
+              },
+            ],
+            blueGreenStatus: {
+              podTemplateHash: 'v2hash',
+              canaryRevision: templateHash(V2),
+              stableRevision: 'v1hash',
+              canaryReplicas: 5,
+              canaryReadyReplicas: 5,
+              currentStepIndex: 1,
+              currentStepState: 'BeforeStepUpgrade',
+              finalisingStep: '',
+              lastUpdateTime: T0.toISOString(),
+              ...sub,
+              // The natural next step, unless a test sets a jump.
+              nextStepIndex:
+                sub.nextStepIndex ?? ((sub.currentStepIndex ?? 1) >= 3 ? -1 : (sub.currentStepIndex ?? 1) + 1),
+            },
+          },
+        }
+      : {}),
   };
   // The plan hash a release records when it starts (a different one means the steps were edited).
   const status = r.status?.blueGreenStatus;
@@ -48,40 +86,91 @@ function rollout(sub?: Partial<SubStatus>, extra: Partial<RolloutObject['spec']>
 
 function deployment(t = V2, extra: Partial<Workload['spec']> = {}, annotations: Record<string, string> = {}): Workload {
   return {
-    apiVersion: 'apps/v1', kind: 'Deployment',
-    metadata: { name: 'web', namespace: 'default', uid: 'd-uid', generation: 2, labels: { [LABELS.stableRevision]: 'v1hash' }, annotations: { [ANNOTATIONS.inProgressing]: '{"rolloutName":"web"}', ...annotations } },
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: {
+      name: 'web',
+      namespace: 'default',
+      uid: 'd-uid',
+      generation: 2,
+      labels: { [LABELS.stableRevision]: 'v1hash' },
+      annotations: { [ANNOTATIONS.inProgressing]: '{"rolloutName":"web"}', ...annotations },
+    },
     spec: { replicas: 5, paused: true, selector: { matchLabels: { app: 'web' } }, template: t, ...extra },
     status: { observedGeneration: 2, replicas: 5, updatedReplicas: 0, availableReplicas: 5, readyReplicas: 5 },
   };
 }
 
 const rs = (hash: string, t: object, replicas: number): Workload => ({
-  apiVersion: 'apps/v1', kind: 'ReplicaSet',
-  metadata: { name: `web-${hash}`, namespace: 'default', labels: { app: 'web', 'pod-template-hash': hash }, ownerReferences: [{ uid: 'd-uid' }] },
-  spec: { replicas, template: { ...(t as object), metadata: { labels: { app: 'web', 'pod-template-hash': hash } } } as Workload['spec']['template'] },
+  apiVersion: 'apps/v1',
+  kind: 'ReplicaSet',
+  metadata: {
+    name: `web-${hash}`,
+    namespace: 'default',
+    labels: { app: 'web', 'pod-template-hash': hash },
+    ownerReferences: [{ uid: 'd-uid' }],
+  },
+  spec: {
+    replicas,
+    template: {
+      ...(t as object),
+      metadata: { labels: { app: 'web', 'pod-template-hash': hash } },
+    } as Workload['spec']['template'],
+  },
 });
 
-const pods = (hash: string, count: number, ready = true, labels: Record<string, string> = {}): Pod[] => Array.from({ length: count }, (_, i) => ({
-  apiVersion: 'v1', kind: 'Pod',
-  metadata: { name: `web-${hash}-${i}`, namespace: 'default', labels: { app: 'web', 'pod-template-hash': hash, ...labels } },
-  status: { phase: 'Running', conditions: [{ type: 'Ready', status: ready ? 'True' : 'False' }] },
-}));
+const pods = (hash: string, count: number, ready = true, labels: Record<string, string> = {}): Pod[] =>
+  Array.from({ length: count }, (_, i) => ({
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: {
+      name: `web-${hash}-${i}`,
+      namespace: 'default',
+      labels: { app: 'web', 'pod-template-hash': hash, ...labels },
+    },
+    status: { phase: 'Running', conditions: [{ type: 'Ready', status: ready ? 'True' : 'False' }] },
+  }));
 
 const service = (name: string, selector: Record<string, string>, owned = false) => ({
-  apiVersion: 'v1', kind: 'Service',
+  apiVersion: 'v1',
+  kind: 'Service',
   metadata: { name, namespace: 'default', ...(owned ? { ownerReferences: [{ uid: 'r-uid' }] } : {}) },
   spec: { selector, ports: [{ port: 80 }] },
 });
 
-const ingress = { apiVersion: 'networking.k8s.io/v1', kind: 'Ingress', metadata: { name: 'web', namespace: 'default', annotations: {} }, spec: { rules: [{ http: { paths: [{ path: '/', backend: { service: { name: 'web', port: { number: 80 } } } }] } }] } };
-const canaryIngress = (weight: string) => ({ ...ingress, metadata: { name: 'web-canary', namespace: 'default', ownerReferences: [{ uid: 'r-uid' }], annotations: { 'nginx.ingress.kubernetes.io/canary': 'true', 'nginx.ingress.kubernetes.io/canary-weight': weight } } });
+const ingress = {
+  apiVersion: 'networking.k8s.io/v1',
+  kind: 'Ingress',
+  metadata: { name: 'web', namespace: 'default', annotations: {} },
+  spec: { rules: [{ http: { paths: [{ path: '/', backend: { service: { name: 'web', port: { number: 80 } } } }] } }] },
+};
+const canaryIngress = (weight: string) => ({
+  ...ingress,
+  metadata: {
+    name: 'web-canary',
+    namespace: 'default',
+    ownerReferences: [{ uid: 'r-uid' }],
+    annotations: { 'nginx.ingress.kubernetes.io/canary': 'true', 'nginx.ingress.kubernetes.io/canary-weight': weight },
+  },
+});
 
 const batch = { [LABELS.rolloutId]: templateHash(V2), [LABELS.batchId]: '1' };
 
 function observed(o: Partial<Observed> & { rollout: RolloutObject }, now = T0): Observed {
   return {
     now,
-    workload: deployment(V2, { paused: false, minReadySeconds: 2147483646, strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: 5, maxUnavailable: 0 } } }, { [ANNOTATIONS.originalStrategy]: '{"maxSurge":"25%","maxUnavailable":"25%","minReadySeconds":0,"progressDeadlineSeconds":600}' }),
+    workload: deployment(
+      V2,
+      {
+        paused: false,
+        minReadySeconds: 2147483646,
+        strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: 5, maxUnavailable: 0 } },
+      },
+      {
+        [ANNOTATIONS.originalStrategy]:
+          '{"maxSurge":"25%","maxUnavailable":"25%","minReadySeconds":0,"progressDeadlineSeconds":600}',
+      },
+    ),
     replicaSets: [rs('v1hash', V1, 5), rs('v2hash', V2, 5)],
     canaryReplicaSets: [],
     pods: [...pods('v1hash', 5), ...pods('v2hash', 5, true, batch)],
@@ -92,57 +181,130 @@ function observed(o: Partial<Observed> & { rollout: RolloutObject }, now = T0): 
   };
 }
 
-const state = (d: ReturnType<typeof decide>) => [d.status.blueGreenStatus?.currentStepIndex, d.status.blueGreenStatus?.currentStepState] as [number, StepState];
+const state = (d: ReturnType<typeof decide>) =>
+  [d.status.blueGreenStatus?.currentStepIndex, d.status.blueGreenStatus?.currentStepState] as [number, StepState];
 
 test('a workload marked in-progressing starts a release at step 1 and pins the stable Service first', () => {
   const d = decide({
-    now: T0, rollout: { ...rollout(), status: { phase: 'Healthy' } }, workload: deployment(), replicaSets: [rs('v1hash', V1, 5)], canaryReplicaSets: [],
-    pods: pods('v1hash', 5), stableService: service('web', { app: 'web' }), ingress,
+    now: T0,
+    rollout: { ...rollout(), status: { phase: 'Healthy' } },
+    workload: deployment(),
+    replicaSets: [rs('v1hash', V1, 5)],
+    canaryReplicaSets: [],
+    pods: pods('v1hash', 5),
+    stableService: service('web', { app: 'web' }),
+    ingress,
   });
   assert.equal(d.status.phase, 'Progressing');
   assert.deepEqual(state(d), [1, 'BeforeStepUpgrade']);
   assert.equal(d.status.blueGreenStatus?.stableRevision, 'v1hash');
   assert.equal(d.status.blueGreenStatus?.canaryRevision, templateHash(V2));
-  assert.deepEqual(d.actions.map((a) => a.kind === 'merge' && a.patch), [{ spec: { selector: { 'pod-template-hash': 'v1hash' } } }]);
+  assert.deepEqual(
+    d.actions.map((a) => a.kind === 'merge' && a.patch),
+    [{ spec: { selector: { 'pod-template-hash': 'v1hash' } } }],
+  );
 });
 
 /** A workload outside any release, labelled with its Rollout's name as synth renders it. */
-const healthyDeployment = (t = V1): Workload => ({ ...deployment(t), metadata: { name: 'web', namespace: 'default', generation: 2, labels: { [ROLLOUT_NAME_LABEL]: 'web' } } });
+const healthyDeployment = (t = V1): Workload => ({
+  ...deployment(t),
+  metadata: { name: 'web', namespace: 'default', generation: 2, labels: { [ROLLOUT_NAME_LABEL]: 'web' } },
+});
 
 test('a healthy workload gets the synthesized Completed sub-status OpenKruise clients poll', () => {
-  const d = decide({ now: T0, rollout: rollout(), workload: healthyDeployment(), replicaSets: [rs('v1hash', V1, 5)], canaryReplicaSets: [], pods: pods('v1hash', 5) });
+  const d = decide({
+    now: T0,
+    rollout: rollout(),
+    workload: healthyDeployment(),
+    replicaSets: [rs('v1hash', V1, 5)],
+    canaryReplicaSets: [],
+    pods: pods('v1hash', 5),
+  });
   assert.equal(d.status.phase, 'Healthy');
-  assert.deepEqual([d.status.blueGreenStatus?.currentStepState, d.status.blueGreenStatus?.currentStepIndex, d.status.blueGreenStatus?.nextStepIndex], ['Completed', 3, -1]);
+  assert.deepEqual(
+    [
+      d.status.blueGreenStatus?.currentStepState,
+      d.status.blueGreenStatus?.currentStepIndex,
+      d.status.blueGreenStatus?.nextStepIndex,
+    ],
+    ['Completed', 3, -1],
+  );
   assert.equal(d.status.stableTemplateHash, templateHash(V1), 'the template it runs is the released one');
   assert.deepEqual(d.actions, []);
 });
 
 test('a governed workload without the rollout-name label gets it, so the admission webhook sees its writes', () => {
   const unlabelled = { ...healthyDeployment(), metadata: { name: 'web', namespace: 'default' } };
-  const d = decide({ now: T0, rollout: rollout(), workload: unlabelled, replicaSets: [rs('v1hash', V1, 5)], canaryReplicaSets: [], pods: pods('v1hash', 5) });
-  assert.deepEqual(d.actions.map((a) => a.kind === 'merge' && a.patch), [{ metadata: { labels: { [ROLLOUT_NAME_LABEL]: 'web' } } }]);
+  const d = decide({
+    now: T0,
+    rollout: rollout(),
+    workload: unlabelled,
+    replicaSets: [rs('v1hash', V1, 5)],
+    canaryReplicaSets: [],
+    pods: pods('v1hash', 5),
+  });
+  assert.deepEqual(
+    d.actions.map((a) => a.kind === 'merge' && a.patch),
+    [{ metadata: { labels: { [ROLLOUT_NAME_LABEL]: 'web' } } }],
+  );
 });
 
 test('a template that changed without admission is taken under control and released from the step its updated pods reach', () => {
   const healthy = { ...rollout(), status: { phase: 'Healthy' as const, stableTemplateHash: templateHash(V1) } };
   // The Deployment's own rolling update had made 2 new pods before the reconciler saw it.
-  const rolled = { ...healthyDeployment(V2), status: { observedGeneration: 2, replicas: 7, updatedReplicas: 2, readyReplicas: 7, availableReplicas: 7 } };
-  const base = { now: T0, rollout: healthy, workload: rolled, replicaSets: [rs('v1hash', V1, 5), rs('v2hash', V2, 2)], canaryReplicaSets: [], pods: [...pods('v1hash', 5), ...pods('v2hash', 2)] };
+  const rolled = {
+    ...healthyDeployment(V2),
+    status: { observedGeneration: 2, replicas: 7, updatedReplicas: 2, readyReplicas: 7, availableReplicas: 7 },
+  };
+  const base = {
+    now: T0,
+    rollout: healthy,
+    workload: rolled,
+    replicaSets: [rs('v1hash', V1, 5), rs('v2hash', V2, 2)],
+    canaryReplicaSets: [],
+    pods: [...pods('v1hash', 5), ...pods('v2hash', 2)],
+  };
   const d = decide(base);
   assert.equal(d.status.phase, 'Progressing', 'never Healthy while an unreleased version runs');
-  assert.deepEqual(d.actions.map((a) => a.kind === 'merge' && a.patch), [{
-    metadata: { annotations: { [ANNOTATIONS.inProgressing]: '{"rolloutName":"web"}' }, labels: { [LABELS.stableRevision]: 'v1hash' } },
-    spec: { paused: true },
-  }]);
+  assert.deepEqual(
+    d.actions.map((a) => a.kind === 'merge' && a.patch),
+    [
+      {
+        metadata: {
+          annotations: { [ANNOTATIONS.inProgressing]: '{"rolloutName":"web"}' },
+          labels: { [LABELS.stableRevision]: 'v1hash' },
+        },
+        spec: { paused: true },
+      },
+    ],
+  );
   assert.deepEqual(state(d), [1, 'BeforeStepUpgrade'], 'blue-green step 1 (100% of pods) covers the 2 updated');
   assert.equal(d.status.blueGreenStatus?.stableRevision, 'v1hash');
   assert.deepEqual(d.status.conditions?.find((c) => c.type === 'Admitted')?.reason, 'AdmissionBypassed');
   assert.equal(d.events.find((e) => e.type === 'Warning')?.reason, 'AdmissionBypassed');
   // A canary whose steps update 1, 3 and 5 pods resumes at step 2 with 2 pods updated; a StatefulSet's partition keeps the rest.
-  const canary = { ...healthy, spec: { ...healthy.spec, strategy: { canary: { steps: [{ replicas: 1 }, { replicas: 3 }, { replicas: 5 }] } } } };
-  const sts = { ...rolled, kind: 'StatefulSet', status: { observedGeneration: 2, updatedReplicas: 2, currentRevision: 'v1rev', updateRevision: 'v2rev' } };
-  const partitioned = decide({ ...base, rollout: { ...canary, spec: { ...canary.spec, workloadRef: { apiVersion: 'apps/v1', kind: 'StatefulSet', name: 'web' } } }, workload: sts, replicaSets: [] });
-  assert.deepEqual(partitioned.actions.map((a) => a.kind === 'merge' && a.patch.spec), [{ updateStrategy: { type: 'RollingUpdate', rollingUpdate: { partition: 3 } } }]);
+  const canary = {
+    ...healthy,
+    spec: { ...healthy.spec, strategy: { canary: { steps: [{ replicas: 1 }, { replicas: 3 }, { replicas: 5 }] } } },
+  };
+  const sts = {
+    ...rolled,
+    kind: 'StatefulSet',
+    status: { observedGeneration: 2, updatedReplicas: 2, currentRevision: 'v1rev', updateRevision: 'v2rev' },
+  };
+  const partitioned = decide({
+    ...base,
+    rollout: {
+      ...canary,
+      spec: { ...canary.spec, workloadRef: { apiVersion: 'apps/v1', kind: 'StatefulSet', name: 'web' } },
+    },
+    workload: sts,
+    replicaSets: [],
+  });
+  assert.deepEqual(
+    partitioned.actions.map((a) => a.kind === 'merge' && a.patch.spec),
+    [{ updateStrategy: { type: 'RollingUpdate', rollingUpdate: { partition: 3 } } }],
+  );
   assert.equal(partitioned.status.canaryStatus?.currentStepIndex, 2);
   // Before the Deployment controller has seen the new template, its status still counts the old pods: 0 updated.
   const unseen = decide({ ...base, workload: { ...rolled, metadata: { ...rolled.metadata, generation: 3 } } });
@@ -150,76 +312,160 @@ test('a template that changed without admission is taken under control and relea
 });
 
 test('the stable Service is never pinned to a revision with no Ready pod (a workload that rolled before control)', () => {
-  const d = decide(observed({ rollout: rollout({ currentStepIndex: 1 }), pods: pods('v2hash', 5, true, batch), stableService: service('web', { app: 'web' }) }));
-  assert.ok(d.actions.every((a) => !(a.kind === 'merge' && a.ref.kind === 'Service')), JSON.stringify(d.actions));
+  const d = decide(
+    observed({
+      rollout: rollout({ currentStepIndex: 1 }),
+      pods: pods('v2hash', 5, true, batch),
+      stableService: service('web', { app: 'web' }),
+    }),
+  );
+  assert.ok(
+    d.actions.every((a) => !(a.kind === 'merge' && a.ref.kind === 'Service')),
+    JSON.stringify(d.actions),
+  );
 });
 
-test('a step\'s routing undone from outside (a re-applied Service) is put back, with a Warning', () => {
-  const paused = { rollout: rollout({ currentStepIndex: 2, currentStepState: 'StepPaused' }), canaryIngress: canaryIngress('10') };
+test("a step's routing undone from outside (a re-applied Service) is put back, with a Warning", () => {
+  const paused = {
+    rollout: rollout({ currentStepIndex: 2, currentStepState: 'StepPaused' }),
+    canaryIngress: canaryIngress('10'),
+  };
   assert.deepEqual(decide(observed(paused)).actions, [], 'nothing to restore');
-  const unpinned = decide(observed({ ...paused, stableService: service('web', { app: 'web' }), canaryService: service('web-canary', { app: 'web' }) }));
-  assert.deepEqual(unpinned.actions.map((a) => a.kind === 'merge' && [a.ref.name, a.patch]), [
-    ['web', { spec: { selector: { 'pod-template-hash': 'v1hash' } } }],
-    ['web-canary', { spec: { selector: { 'pod-template-hash': 'v2hash' } } }],
-  ]);
+  const unpinned = decide(
+    observed({
+      ...paused,
+      stableService: service('web', { app: 'web' }),
+      canaryService: service('web-canary', { app: 'web' }),
+    }),
+  );
+  assert.deepEqual(
+    unpinned.actions.map((a) => a.kind === 'merge' && [a.ref.name, a.patch]),
+    [
+      ['web', { spec: { selector: { 'pod-template-hash': 'v1hash' } } }],
+      ['web-canary', { spec: { selector: { 'pod-template-hash': 'v2hash' } } }],
+    ],
+  );
   assert.equal(unpinned.events[0]?.reason, 'TrafficRestored');
   assert.deepEqual(state(unpinned), [2, 'StepPaused'], 'still waiting for approval');
   const reweighted = decide(observed({ ...paused, canaryIngress: canaryIngress('0') }));
-  assert.deepEqual(reweighted.actions.map((a) => a.kind === 'merge' && a.patch), [{ metadata: { annotations: { 'nginx.ingress.kubernetes.io/canary-weight': '10' } } }]);
+  assert.deepEqual(
+    reweighted.actions.map((a) => a.kind === 'merge' && a.patch),
+    [{ metadata: { annotations: { 'nginx.ingress.kubernetes.io/canary-weight': '10' } } }],
+  );
 });
 
 test('a third version without admission during a blue-green release is held paused until the release is finished or undone', () => {
-  const surging = observed({ rollout: rollout({ currentStepIndex: 2, currentStepState: 'StepPaused' }), canaryIngress: canaryIngress('10') });
-  const d = decide({ ...surging, workload: { ...surging.workload!, spec: { ...surging.workload!.spec, template: template('web:3') } } });
-  assert.deepEqual(d.actions.map((a) => a.kind === 'merge' && a.patch), [{ spec: { paused: true } }]);
+  const surging = observed({
+    rollout: rollout({ currentStepIndex: 2, currentStepState: 'StepPaused' }),
+    canaryIngress: canaryIngress('10'),
+  });
+  const d = decide({
+    ...surging,
+    workload: { ...surging.workload!, spec: { ...surging.workload!.spec, template: template('web:3') } },
+  });
+  assert.deepEqual(
+    d.actions.map((a) => a.kind === 'merge' && a.patch),
+    [{ spec: { paused: true } }],
+  );
   assert.equal(d.events[0]?.reason, 'AdmissionBypassed');
   assert.deepEqual(state(d), [2, 'StepPaused']);
 });
 
 test('no weight reaches a version without Ready pods: while none is Ready the step waits, and existing traffic is pulled back', () => {
-  const unready = observed({ rollout: rollout({ currentStepIndex: 2, currentStepState: 'StepTrafficRouting', lastUpdateTime: at(-60).toISOString() }), pods: [...pods('v1hash', 5), ...pods('v2hash', 5, false, batch)] });
+  const unready = observed({
+    rollout: rollout({
+      currentStepIndex: 2,
+      currentStepState: 'StepTrafficRouting',
+      lastUpdateTime: at(-60).toISOString(),
+    }),
+    pods: [...pods('v1hash', 5), ...pods('v2hash', 5, false, batch)],
+  });
   const d = decide(unready);
   assert.deepEqual(d.actions, []);
   assert.match(d.status.blueGreenStatus!.message!, /wait for a Ready pod of the new version/);
   const routed = decide({ ...unready, canaryIngress: canaryIngress('10') });
-  assert.deepEqual(routed.actions.map((a) => a.kind), ['delete']);
+  assert.deepEqual(
+    routed.actions.map((a) => a.kind),
+    ['delete'],
+  );
   assert.equal(routed.events[0]?.reason, 'NoReadyPods');
 });
 
 test('traffic routing waits out the grace period after every change, then moves on', () => {
-  const base = { rollout: rollout({ currentStepIndex: 2, currentStepState: 'StepTrafficRouting', lastUpdateTime: T0.toISOString() }) };
+  const base = {
+    rollout: rollout({ currentStepIndex: 2, currentStepState: 'StepTrafficRouting', lastUpdateTime: T0.toISOString() }),
+  };
   assert.deepEqual(decide(observed(base, at(1))).actions, [], 'within 3 s of the last change nothing moves');
   assert.equal(decide(observed(base, at(1))).requeueAfterMs, 2000);
   const create = decide(observed(base, at(4)));
-  assert.deepEqual(create.actions.map((a) => a.kind === 'apply' && a.object.metadata.annotations), [{ 'nginx.ingress.kubernetes.io/canary': 'true', 'nginx.ingress.kubernetes.io/canary-weight': '10' }]);
+  assert.deepEqual(
+    create.actions.map((a) => a.kind === 'apply' && a.object.metadata.annotations),
+    [{ 'nginx.ingress.kubernetes.io/canary': 'true', 'nginx.ingress.kubernetes.io/canary-weight': '10' }],
+  );
   assert.equal(create.status.blueGreenStatus?.lastUpdateTime, at(4).toISOString());
-  const routed = { rollout: rollout({ currentStepIndex: 2, currentStepState: 'StepTrafficRouting', lastUpdateTime: at(4).toISOString() }), canaryIngress: canaryIngress('10') };
+  const routed = {
+    rollout: rollout({
+      currentStepIndex: 2,
+      currentStepState: 'StepTrafficRouting',
+      lastUpdateTime: at(4).toISOString(),
+    }),
+    canaryIngress: canaryIngress('10'),
+  };
   assert.deepEqual(state(decide(observed(routed, at(5)))), [2, 'StepTrafficRouting']);
   assert.deepEqual(state(decide(observed(routed, at(8)))), [2, 'StepPaused'], 'verified after the grace period');
 });
 
 test('a timed pause continues after its duration; a manual one only on approval', () => {
-  const timed = (now: Date) => decide(observed({ rollout: rollout({ currentStepIndex: 3, nextStepIndex: -1, currentStepState: 'StepPaused', lastUpdateTime: T0.toISOString() }), canaryIngress: canaryIngress('100') }, now));
+  const timed = (now: Date) =>
+    decide(
+      observed(
+        {
+          rollout: rollout({
+            currentStepIndex: 3,
+            nextStepIndex: -1,
+            currentStepState: 'StepPaused',
+            lastUpdateTime: T0.toISOString(),
+          }),
+          canaryIngress: canaryIngress('100'),
+        },
+        now,
+      ),
+    );
   assert.deepEqual(state(timed(at(10))), [3, 'StepPaused']);
   assert.equal(timed(at(10)).requeueAfterMs, 20000);
   assert.equal(timed(at(31)).status.conditions?.find((c) => c.type === 'Progressing')?.reason, 'Finalising');
-  const manual = decide(observed({ rollout: rollout({ currentStepIndex: 2, currentStepState: 'StepPaused' }), canaryIngress: canaryIngress('10') }, at(3600)));
+  const manual = decide(
+    observed(
+      { rollout: rollout({ currentStepIndex: 2, currentStepState: 'StepPaused' }), canaryIngress: canaryIngress('10') },
+      at(3600),
+    ),
+  );
   assert.deepEqual(state(manual), [2, 'StepPaused']);
   assert.equal(manual.requeueAfterMs, undefined, 'nothing to wait for but a person');
-  const approved = decide(observed({ rollout: rollout({ currentStepIndex: 2, currentStepState: 'StepReady' }), canaryIngress: canaryIngress('10') }, at(3600)));
+  const approved = decide(
+    observed(
+      { rollout: rollout({ currentStepIndex: 2, currentStepState: 'StepReady' }), canaryIngress: canaryIngress('10') },
+      at(3600),
+    ),
+  );
   assert.deepEqual(state(approved), [3, 'StepTrafficRouting']);
 });
 
 test('deciding again on the same observation gives the same actions: a crash between writes repeats nothing harmful', () => {
   for (const s of ['BeforeStepUpgrade', 'StepUpgrade', 'StepTrafficRouting'] as const) {
-    const o = observed({ rollout: rollout({ currentStepIndex: 2, currentStepState: s, lastUpdateTime: at(-10).toISOString() }) });
+    const o = observed({
+      rollout: rollout({ currentStepIndex: 2, currentStepState: s, lastUpdateTime: at(-10).toISOString() }),
+    });
     assert.deepEqual(decide(o).actions, decide(structuredClone(o)).actions, s);
   }
 });
 
-test('success finalising follows OpenKruise\'s blue-green order, one stage per change', () => {
+test("success finalising follows OpenKruise's blue-green order, one stage per change", () => {
   const stages: string[] = [];
-  let o = observed({ rollout: rollout({ currentStepIndex: 3, currentStepState: 'Completed' }, {}, 'InRolling'), canaryIngress: canaryIngress('100') });
+  let o = observed({
+    rollout: rollout({ currentStepIndex: 3, currentStepState: 'Completed' }, {}, 'InRolling'),
+    canaryIngress: canaryIngress('100'),
+  });
   for (let i = 0; i < 10; i++) {
     const d = decide(o);
     stages.push(d.status.blueGreenStatus!.finalisingStep);
@@ -228,10 +474,18 @@ test('success finalising follows OpenKruise\'s blue-green order, one stage per c
     o = { ...o, now: at((i + 1) * 10), rollout: { ...o.rollout, status: d.status } };
     for (const a of d.actions) {
       if (a.kind === 'delete' && a.ref.kind === 'Ingress') delete o.canaryIngress;
-      if (a.kind === 'merge' && a.ref.kind === 'Service' && a.ref.name === 'web') o.stableService = service('web', { app: 'web' });
-      if (a.kind === 'merge' && a.ref.kind === 'Service' && a.ref.name === 'web-canary') o.canaryService = service('web-canary', { app: 'web' });
-      if (a.kind === 'merge' && a.ref.kind === 'Deployment' && a.patch.spec) o.workload = { ...deployment(V2, { paused: false }, {}), metadata: { ...deployment().metadata, annotations: {} }, status: { observedGeneration: 2, replicas: 5, updatedReplicas: 5, availableReplicas: 5 } };
-      if (a.kind === 'merge' && a.patch.metadata && (a.patch.metadata as any).labels) o.workload = { ...o.workload!, metadata: { ...o.workload!.metadata, labels: {} } };
+      if (a.kind === 'merge' && a.ref.kind === 'Service' && a.ref.name === 'web')
+        o.stableService = service('web', { app: 'web' });
+      if (a.kind === 'merge' && a.ref.kind === 'Service' && a.ref.name === 'web-canary')
+        o.canaryService = service('web-canary', { app: 'web' });
+      if (a.kind === 'merge' && a.ref.kind === 'Deployment' && a.patch.spec)
+        o.workload = {
+          ...deployment(V2, { paused: false }, {}),
+          metadata: { ...deployment().metadata, annotations: {} },
+          status: { observedGeneration: 2, replicas: 5, updatedReplicas: 5, availableReplicas: 5 },
+        };
+      if (a.kind === 'merge' && a.patch.metadata && (a.patch.metadata as any).labels)
+        o.workload = { ...o.workload!, metadata: { ...o.workload!.metadata, labels: {} } };
     }
   }
   assert.deepEqual([...new Set(stages)], FINALISING.blueGreen.success);
@@ -239,37 +493,100 @@ test('success finalising follows OpenKruise\'s blue-green order, one stage per c
 
 test('replayed after a crash, finalising never sends traffic back to a route already restored to stable', () => {
   // A crash after the canary Ingress was deleted (RouteTrafficToStable) but before the status recorded it.
-  const replay = observed({ rollout: rollout({ currentStepIndex: 3, currentStepState: 'Completed', finalisingStep: 'FinalisingStepRouteTrafficToNew' }, {}, 'Finalising') }, at(60));
+  const replay = observed(
+    {
+      rollout: rollout(
+        { currentStepIndex: 3, currentStepState: 'Completed', finalisingStep: 'FinalisingStepRouteTrafficToNew' },
+        {},
+        'Finalising',
+      ),
+    },
+    at(60),
+  );
   const d = decide(replay);
-  assert.equal(d.actions.find((a) => a.kind === 'apply' && a.object.kind === 'Ingress'), undefined, 'no canary Ingress is created again');
+  assert.equal(
+    d.actions.find((a) => a.kind === 'apply' && a.object.kind === 'Ingress'),
+    undefined,
+    'no canary Ingress is created again',
+  );
   // With the canary Ingress still there, the stage does its work: all traffic to the new version.
-  const first = decide(observed({ rollout: rollout({ currentStepIndex: 3, currentStepState: 'Completed', finalisingStep: 'FinalisingStepRouteTrafficToNew' }, {}, 'Finalising'), canaryIngress: canaryIngress('10') }, at(60)));
-  assert.deepEqual(first.actions.map((a) => a.kind === 'merge' && a.patch), [{ metadata: { annotations: { 'nginx.ingress.kubernetes.io/canary-weight': '100' } } }]);
+  const first = decide(
+    observed(
+      {
+        rollout: rollout(
+          { currentStepIndex: 3, currentStepState: 'Completed', finalisingStep: 'FinalisingStepRouteTrafficToNew' },
+          {},
+          'Finalising',
+        ),
+        canaryIngress: canaryIngress('10'),
+      },
+      at(60),
+    ),
+  );
+  assert.deepEqual(
+    first.actions.map((a) => a.kind === 'merge' && a.patch),
+    [{ metadata: { annotations: { 'nginx.ingress.kubernetes.io/canary-weight': '100' } } }],
+  );
 });
 
 test('rollback: the template back at the stable revision, an abort request, or new pods not Ready by the deadline', () => {
-  const undone = decide(observed({ rollout: rollout({ currentStepIndex: 2, currentStepState: 'StepPaused' }), workload: deployment(V1), canaryIngress: canaryIngress('10') }));
+  const undone = decide(
+    observed({
+      rollout: rollout({ currentStepIndex: 2, currentStepState: 'StepPaused' }),
+      workload: deployment(V1),
+      canaryIngress: canaryIngress('10'),
+    }),
+  );
   assert.equal(undone.status.conditions?.find((c) => c.type === 'Progressing')?.reason, 'Cancelling');
-  assert.deepEqual(undone.actions.map((a) => a.kind), ['delete'], 'traffic to stable first');
+  assert.deepEqual(
+    undone.actions.map((a) => a.kind),
+    ['delete'],
+    'traffic to stable first',
+  );
   const abort = rollout({ currentStepIndex: 2, currentStepState: 'StepPaused' });
   abort.metadata.annotations = { [ANNOTATIONS.abort]: T0.toISOString() };
   const aborted = decide(observed({ rollout: abort, canaryIngress: canaryIngress('10') }));
   assert.equal(aborted.status.conditions?.find((c) => c.type === 'Progressing')?.message, 'aborted by request');
-  assert.deepEqual(aborted.events.find((e) => e.reason === 'RollingBack'), { type: 'Warning', reason: 'RollingBack', message: 'aborted by request' });
-  const stuck = { rollout: rollout({ currentStepIndex: 1, currentStepState: 'StepUpgrade', lastUpdateTime: T0.toISOString() }), pods: [...pods('v1hash', 5), ...pods('v2hash', 5, false, batch)] };
+  assert.deepEqual(
+    aborted.events.find((e) => e.reason === 'RollingBack'),
+    { type: 'Warning', reason: 'RollingBack', message: 'aborted by request' },
+  );
+  const stuck = {
+    rollout: rollout({ currentStepIndex: 1, currentStepState: 'StepUpgrade', lastUpdateTime: T0.toISOString() }),
+    pods: [...pods('v1hash', 5), ...pods('v2hash', 5, false, batch)],
+  };
   assert.deepEqual(state(decide(observed(stuck, at(599)))), [1, 'StepUpgrade']);
-  assert.match(decide(observed(stuck, at(601))).status.conditions!.find((c) => c.type === 'Progressing')!.message, /not Ready within progressDeadlineSeconds \(600 s\): 0\/5 Ready/);
+  assert.match(
+    decide(observed(stuck, at(601))).status.conditions!.find((c) => c.type === 'Progressing')!.message,
+    /not Ready within progressDeadlineSeconds \(600 s\): 0\/5 Ready/,
+  );
 });
 
 test('editing the steps mid-release recalculates the current step (OpenKruise recalculateCanaryStep)', () => {
-  const r = rollout({ currentStepIndex: 1, nextStepIndex: 2, currentStepState: 'StepPaused', canaryReplicas: 5, rolloutHash: 'stale' });
-  r.spec.strategy.blueGreen!.steps = [{ replicas: '40%', traffic: '0%' }, { replicas: '100%', traffic: '50%' }];
+  const r = rollout({
+    currentStepIndex: 1,
+    nextStepIndex: 2,
+    currentStepState: 'StepPaused',
+    canaryReplicas: 5,
+    rolloutHash: 'stale',
+  });
+  r.spec.strategy.blueGreen!.steps = [
+    { replicas: '40%', traffic: '0%' },
+    { replicas: '100%', traffic: '50%' },
+  ];
   const d = decide(observed({ rollout: r }));
-  assert.deepEqual(state(d), [2, 'StepTrafficRouting'], 'the 5 deployed pods are step 2\'s: go there and route');
+  assert.deepEqual(state(d), [2, 'StepTrafficRouting'], "the 5 deployed pods are step 2's: go there and route");
 });
 
 test('a paused spec holds the release where it is', () => {
-  const d = decide(observed({ rollout: rollout({ currentStepIndex: 2, currentStepState: 'StepTrafficRouting', lastUpdateTime: at(-60).toISOString() }, { strategy: { ...rollout().spec.strategy, paused: true } }) }));
+  const d = decide(
+    observed({
+      rollout: rollout(
+        { currentStepIndex: 2, currentStepState: 'StepTrafficRouting', lastUpdateTime: at(-60).toISOString() },
+        { strategy: { ...rollout().spec.strategy, paused: true } },
+      ),
+    }),
+  );
   assert.deepEqual(d.actions, []);
   assert.equal(d.status.conditions?.find((c) => c.type === 'Progressing')?.reason, 'Paused');
 });
@@ -279,5 +596,8 @@ test('an invalid Rollout is reported, not acted on', () => {
   r.spec.strategy.blueGreen!.steps = [{ replicas: '150%' }];
   const d = decide(observed({ rollout: r }));
   assert.deepEqual(d.actions, []);
-  assert.match(d.status.message!, /^invalid spec: strategy\.blueGreen\.steps\.0\.replicas: replicas percentage must be in \(0%, 100%\], got 150%/);
+  assert.match(
+    d.status.message!,
+    /^invalid spec: strategy\.blueGreen\.steps\.0\.replicas: replicas percentage must be in \(0%, 100%\], got 150%/,
+  );
 });

@@ -18,7 +18,11 @@ function clientFor(server: string): KubeClient {
   return new KubeClient(kc);
 }
 
-const pod = (name: string, labels: Record<string, string>, resourceVersion: string, namespace = 'ns'): KubeObject => ({ apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace, labels, resourceVersion } });
+const pod = (name: string, labels: Record<string, string>, resourceVersion: string, namespace = 'ns'): KubeObject => ({
+  apiVersion: 'v1',
+  kind: 'Pod',
+  metadata: { name, namespace, labels, resourceVersion },
+});
 const names = (objects: KubeObject[]) => objects.map((o) => o.metadata.name).sort();
 
 test('the cache finds objects by label selector and namespace, and follows relabelling and removal', () => {
@@ -42,14 +46,19 @@ test('the cache finds objects by label selector and namespace, and follows relab
 });
 
 /** An HTTP server on loopback that answers a Pod list as `answer` says, and holds watches open; `send` writes events to them. */
-async function listServer(answer: (attempt: number) => { status: number; body: unknown }): Promise<{ server: Server; url: string; lists: () => number; send: (events: object[]) => Promise<void> }> {
+async function listServer(
+  answer: (attempt: number) => { status: number; body: unknown },
+): Promise<{ server: Server; url: string; lists: () => number; send: (events: object[]) => Promise<void> }> {
   let watching!: (res: ServerResponse) => void;
-  const watch = new Promise<ServerResponse>((r) => { watching = r; });
+  const watch = new Promise<ServerResponse>((r) => {
+    watching = r;
+  });
   let lists = 0;
   const server = createServer((req, res) => {
     const url = new URL(req.url!, 'http://x');
     res.setHeader('Content-Type', 'application/json');
-    if (url.pathname === '/api/v1') return res.end(JSON.stringify({ resources: [{ name: 'pods', kind: 'Pod', namespaced: true }] }));
+    if (url.pathname === '/api/v1')
+      return res.end(JSON.stringify({ resources: [{ name: 'pods', kind: 'Pod', namespaced: true }] }));
     if (url.searchParams.get('watch') === 'true') {
       res.writeHead(200).flushHeaders();
       return watching(res);
@@ -66,11 +75,18 @@ async function listServer(answer: (attempt: number) => { status: number; body: u
 }
 
 test('start() waits out a server that is still starting (503), then holds the list', async () => {
-  const { server, url, lists } = await listServer((n) => n <= 2
-    ? { status: 503, body: { kind: 'Status', message: 'storage is (re)initializing', reason: 'ServiceUnavailable' } }
-    : { status: 200, body: { metadata: { resourceVersion: '5' }, items: [pod('a', { app: 'web' }, '5')] } });
+  const { server, url, lists } = await listServer((n) =>
+    n <= 2
+      ? { status: 503, body: { kind: 'Status', message: 'storage is (re)initializing', reason: 'ServiceUnavailable' } }
+      : { status: 200, body: { metadata: { resourceVersion: '5' }, items: [pod('a', { app: 'web' }, '5')] } },
+  );
   const logged: string[] = [];
-  const informer = new Informer(clientFor(url), { apiVersion: 'v1', kind: 'Pod' }, () => {}, (line) => logged.push(line));
+  const informer = new Informer(
+    clientFor(url),
+    { apiVersion: 'v1', kind: 'Pod' },
+    () => {},
+    (line) => logged.push(line),
+  );
   try {
     await informer.start();
     assert.equal(lists(), 3);
@@ -83,11 +99,17 @@ test('start() waits out a server that is still starting (503), then holds the li
   }
 });
 
-test('start() gives up at once when refused (403), with the server\'s message', async () => {
-  const { server, url, lists } = await listServer(() => ({ status: 403, body: { kind: 'Status', message: 'pods is forbidden: User "x" cannot list resource "pods"', reason: 'Forbidden' } }));
+test("start() gives up at once when refused (403), with the server's message", async () => {
+  const { server, url, lists } = await listServer(() => ({
+    status: 403,
+    body: { kind: 'Status', message: 'pods is forbidden: User "x" cannot list resource "pods"', reason: 'Forbidden' },
+  }));
   const informer = new Informer(clientFor(url), { apiVersion: 'v1', kind: 'Pod' }, () => {});
   try {
-    await assert.rejects(informer.start(), (e: unknown) => e instanceof KubeApiError && e.status === 403 && /cannot list resource "pods"/.test(e.message));
+    await assert.rejects(
+      informer.start(),
+      (e: unknown) => e instanceof KubeApiError && e.status === 403 && /cannot list resource "pods"/.test(e.message),
+    );
     assert.equal(lists(), 1);
   } finally {
     informer.stop();
@@ -97,9 +119,14 @@ test('start() gives up at once when refused (403), with the server\'s message', 
 });
 
 test('a watch event that trails a write of ours does not undo it in the cache', async () => {
-  const { server, url, send } = await listServer(() => ({ status: 200, body: { metadata: { resourceVersion: '5' }, items: [pod('a', { app: 'web' }, '5')] } }));
+  const { server, url, send } = await listServer(() => ({
+    status: 200,
+    body: { metadata: { resourceVersion: '5' }, items: [pod('a', { app: 'web' }, '5')] },
+  }));
   let sawB!: () => void;
-  const b = new Promise<void>((r) => { sawB = r; });
+  const b = new Promise<void>((r) => {
+    sawB = r;
+  });
   const seen: string[] = [];
   const informer = new Informer(clientFor(url), { apiVersion: 'v1', kind: 'Pod' }, (type, o) => {
     seen.push(`${type} ${o.metadata.name}`);
@@ -109,7 +136,10 @@ test('a watch event that trails a write of ours does not undo it in the cache', 
     await informer.start();
     // Our label patch came back as rv 7; the watch then brings a's status update from before it (rv 6).
     informer.upsert(pod('a', { app: 'web', batch: '1' }, '7'));
-    await send([{ type: 'MODIFIED', object: pod('a', { app: 'web' }, '6') }, { type: 'ADDED', object: pod('b', { app: 'web' }, '8') }]);
+    await send([
+      { type: 'MODIFIED', object: pod('a', { app: 'web' }, '6') },
+      { type: 'ADDED', object: pod('b', { app: 'web' }, '8') },
+    ]);
     await b;
     assert.deepEqual(names(informer.list('ns', 'batch=1')), ['a'], 'the older watch copy did not replace ours');
     assert.deepEqual(names(informer.list('ns', 'app=web')), ['a', 'b']);

@@ -8,7 +8,10 @@ import { ROOT } from '../support/paths.js';
 
 const load = (text: string, file = 'app.yaml') => {
   const { apps, issues } = loadApps([{ file, text }]);
-  assert.deepEqual(issues.filter((i) => i.severity === 'error'), []);
+  assert.deepEqual(
+    issues.filter((i) => i.severity === 'error'),
+    [],
+  );
   return apps[0]!.app;
 };
 const example = (name: string) => load(readFileSync(`${ROOT}examples/${name}`, 'utf8'), name);
@@ -16,27 +19,34 @@ const example = (name: string) => load(readFileSync(`${ROOT}examples/${name}`, '
 test('the seed blue-green plan: a full second set of 5 pods beside the 5 old ones at every step', () => {
   const plan = planApp(example('blue-green.yaml'));
   assert.equal(plan.style, 'blueGreen');
-  assert.deepEqual(plan.steps.map((s) => [s.canaryPods, s.stablePods, s.traffic, s.pause.kind]), [
-    [5, 5, 0, 'manual'],
-    [5, 5, 10, 'manual'],
-    [5, 5, 100, 'manual'],
-  ]);
+  assert.deepEqual(
+    plan.steps.map((s) => [s.canaryPods, s.stablePods, s.traffic, s.pause.kind]),
+    [
+      [5, 5, 0, 'manual'],
+      [5, 5, 10, 'manual'],
+      [5, 5, 100, 'manual'],
+    ],
+  );
   // Blue-green doubles the pods: 5 extra at 100m / 64Mi each.
   assert.deepEqual(plan.peak, { extraPods: 5, cpuCores: 0.5, memoryBytes: 5 * 64 * 2 ** 20 });
 });
 
 test('a canary plan: pods per step rounded up, timed pauses, and the last 100% step completes at once', () => {
   const plan = planApp(example('canary-gateway.yaml'));
-  assert.deepEqual(plan.steps.map((s) => [s.canaryPods, s.stablePods, s.traffic, s.pause]), [
-    [2, 10, 20, { kind: 'timed', seconds: 120 }],
-    [5, 10, 50, { kind: 'timed', seconds: 300 }],
-    [10, 10, 100, { kind: 'none' }],
-  ]);
+  assert.deepEqual(
+    plan.steps.map((s) => [s.canaryPods, s.stablePods, s.traffic, s.pause]),
+    [
+      [2, 10, 20, { kind: 'timed', seconds: 120 }],
+      [5, 10, 50, { kind: 'timed', seconds: 300 }],
+      [10, 10, 100, { kind: 'none' }],
+    ],
+  );
   assert.deepEqual(plan.peak, { extraPods: 10, cpuCores: 2.5, memoryBytes: 10 * 256 * 2 ** 20 });
 });
 
 test('a StatefulSet canary updates in place: old pods give way, no extra pods, and below 100% one old pod stays', () => {
-  const plan = planApp(load(`apiVersion: stepwise.dev/v1alpha1
+  const plan = planApp(
+    load(`apiVersion: stepwise.dev/v1alpha1
 kind: App
 metadata: {name: db}
 spec:
@@ -44,14 +54,23 @@ spec:
   rollout:
     strategy: canary
     steps: [{replicas: 1}, {replicas: 90%}, {replicas: 100%, pause: {duration: 0}}]
-`));
+`),
+  );
   assert.equal(plan.style, 'partition');
-  assert.deepEqual(plan.steps.map((s) => [s.canaryPods, s.stablePods]), [[1, 4], [4, 1], [5, 0]]);
+  assert.deepEqual(
+    plan.steps.map((s) => [s.canaryPods, s.stablePods]),
+    [
+      [1, 4],
+      [4, 1],
+      [5, 0],
+    ],
+  );
   assert.deepEqual(plan.peak, { extraPods: 0, cpuCores: 0, memoryBytes: 0 });
 });
 
 test('a blue-green last step still waits for approval; duration 0 does not', () => {
-  const steps = planApp(load(`apiVersion: stepwise.dev/v1alpha1
+  const steps = planApp(
+    load(`apiVersion: stepwise.dev/v1alpha1
 kind: App
 metadata: {name: web}
 spec:
@@ -60,8 +79,12 @@ spec:
   rollout:
     strategy: blueGreen
     steps: [{replicas: 100%, traffic: 0%, pause: {duration: 0}}, {replicas: 100%, traffic: 100%}]
-`));
-  assert.deepEqual(steps.steps.map((s) => s.pause.kind), ['none', 'manual']);
+`),
+  );
+  assert.deepEqual(
+    steps.steps.map((s) => s.pause.kind),
+    ['none', 'manual'],
+  );
   assert.equal(steps.peak.cpuCores, 1.5, 'limits count as requests when requests are absent');
 });
 

@@ -5,10 +5,12 @@ import { WorkQueue } from '../../src/reconciler/queue.js';
 /** Starts `count` workers that each take one key and hold it until released. */
 function workers(queue: WorkQueue, count: number) {
   const holding: string[] = [];
-  const taken = Array.from({ length: count }, () => queue.next().then((key) => {
-    if (key !== undefined) holding.push(key);
-    return key;
-  }));
+  const taken = Array.from({ length: count }, () =>
+    queue.next().then((key) => {
+      if (key !== undefined) holding.push(key);
+      return key;
+    }),
+  );
   return { holding, taken };
 }
 

@@ -9,8 +9,12 @@ import { jsonPatch } from '../../src/webhook/json-patch.js';
 import { review, type AdmissionRequestBody } from '../../src/webhook/review.js';
 
 test('jsonPatch turns one object into another key by key, escaping keys as RFC 6901 says', () => {
-  const from = { spec: { paused: false, replicas: 5 }, metadata: { annotations: { 'a/b': '1', 'c~d': '2' } }, list: [1, 2] };
-  const to = { spec: { paused: true, replicas: 5 }, metadata: { annotations: { 'a/b': '1', 'e': '3' } }, list: [1, 3] };
+  const from = {
+    spec: { paused: false, replicas: 5 },
+    metadata: { annotations: { 'a/b': '1', 'c~d': '2' } },
+    list: [1, 2],
+  };
+  const to = { spec: { paused: true, replicas: 5 }, metadata: { annotations: { 'a/b': '1', e: '3' } }, list: [1, 3] };
   assert.deepEqual(jsonPatch(from, to), [
     { op: 'replace', path: '/spec/paused', value: true },
     { op: 'remove', path: '/metadata/annotations/c~0d' },
@@ -42,7 +46,7 @@ test('certificates: issued once, kept while fresh, the serving one renewed at tw
   assert.equal(new X509Certificate(moreNames.serving.certPem).checkHost('localhost'), 'localhost');
 
   const rotated = renewedCertificates(first, { ...options, now: later(2500) });
-  assert.notEqual(rotated.ca.certPem, first.ca.certPem, 'past two thirds of the CA\'s 3650 days');
+  assert.notEqual(rotated.ca.certPem, first.ca.certPem, "past two thirds of the CA's 3650 days");
   assert.deepEqual(rotated.bundle, [rotated.ca.certPem, first.ca.certPem], 'the old CA is trusted until it expires');
   assert.ok(new X509Certificate(rotated.serving.certPem).verify(new X509Certificate(rotated.ca.certPem).publicKey));
   const expiredOld = renewedCertificates(rotated, { ...options, now: later(3700 + 2500) });
@@ -50,35 +54,70 @@ test('certificates: issued once, kept while fresh, the serving one renewed at tw
 });
 
 test('the webhook configuration: governed objects only, fail closed unless asked, scoped to the changes admission decides on', () => {
-  const config = webhookConfiguration({ endpoint: { url: 'https://127.0.0.1:9443/' } }) as unknown as { webhooks: Record<string, any>[] };
-  assert.deepEqual(config.webhooks.map((w) => w.name), ['workloads.admission.stepwise.dev', 'services.admission.stepwise.dev', 'httproutes.admission.stepwise.dev']);
+  const config = webhookConfiguration({ endpoint: { url: 'https://127.0.0.1:9443/' } }) as unknown as {
+    webhooks: Record<string, any>[];
+  };
+  assert.deepEqual(
+    config.webhooks.map((w) => w.name),
+    ['workloads.admission.stepwise.dev', 'services.admission.stepwise.dev', 'httproutes.admission.stepwise.dev'],
+  );
   for (const w of config.webhooks) {
     assert.equal(w.clientConfig.url, 'https://127.0.0.1:9443/admit');
     assert.equal(w.failurePolicy, 'Fail');
-    assert.deepEqual(w.objectSelector, { matchExpressions: [{ key: 'stepwise.dev/rollout-name', operator: 'Exists' }] });
-    assert.deepEqual(w.rules.map((r: { operations: string[] }) => r.operations), [['UPDATE']]);
+    assert.deepEqual(w.objectSelector, {
+      matchExpressions: [{ key: 'stepwise.dev/rollout-name', operator: 'Exists' }],
+    });
+    assert.deepEqual(
+      w.rules.map((r: { operations: string[] }) => r.operations),
+      [['UPDATE']],
+    );
   }
-  assert.match(config.webhooks[0]!.matchConditions[0].expression, /^object\.spec\.template != oldObject\.spec\.template \|\| object\.spec\.\?paused != oldObject\.spec\.\?paused/);
-  const open = webhookConfiguration({ endpoint: { service: { namespace: 'sys', name: 'stepwise-controller' } }, failOpen: true, namespace: 'shop' }) as unknown as { webhooks: Record<string, any>[] };
-  assert.deepEqual(open.webhooks[0]!.clientConfig, { service: { namespace: 'sys', name: 'stepwise-controller', path: '/admit', port: 443 } });
+  assert.match(
+    config.webhooks[0]!.matchConditions[0].expression,
+    /^object\.spec\.template != oldObject\.spec\.template \|\| object\.spec\.\?paused != oldObject\.spec\.\?paused/,
+  );
+  const open = webhookConfiguration({
+    endpoint: { service: { namespace: 'sys', name: 'stepwise-controller' } },
+    failOpen: true,
+    namespace: 'shop',
+  }) as unknown as { webhooks: Record<string, any>[] };
+  assert.deepEqual(open.webhooks[0]!.clientConfig, {
+    service: { namespace: 'sys', name: 'stepwise-controller', path: '/admit', port: 443 },
+  });
   assert.equal(open.webhooks[0]!.failurePolicy, 'Ignore');
   assert.deepEqual(open.webhooks[0]!.namespaceSelector, { matchLabels: { 'kubernetes.io/metadata.name': 'shop' } });
 });
 
 const rollout: RolloutObject = {
-  apiVersion: 'stepwise.dev/v1alpha1', kind: 'Rollout', metadata: { name: 'web', namespace: 'shop' },
-  spec: { workloadRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: 'web' }, strategy: { blueGreen: { steps: [{ replicas: '100%' }], trafficRoutings: [{ service: 'web', ingress: { name: 'web' } }] } } },
+  apiVersion: 'stepwise.dev/v1alpha1',
+  kind: 'Rollout',
+  metadata: { name: 'web', namespace: 'shop' },
+  spec: {
+    workloadRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: 'web' },
+    strategy: {
+      blueGreen: { steps: [{ replicas: '100%' }], trafficRoutings: [{ service: 'web', ingress: { name: 'web' } }] },
+    },
+  },
 };
 const deployment = (image: string, annotations: Record<string, string> = {}): Workload => ({
-  apiVersion: 'apps/v1', kind: 'Deployment',
+  apiVersion: 'apps/v1',
+  kind: 'Deployment',
   metadata: { name: 'web', namespace: 'shop', labels: { 'stepwise.dev/rollout-name': 'web' }, annotations },
-  spec: { replicas: 5, selector: { matchLabels: { app: 'web' } }, template: { metadata: { labels: { app: 'web' } }, spec: { containers: [{ name: 'web', image }] } } },
+  spec: {
+    replicas: 5,
+    selector: { matchLabels: { app: 'web' } },
+    template: { metadata: { labels: { app: 'web' } }, spec: { containers: [{ name: 'web', image }] } },
+  },
 });
 const lookup = {
   rollout: async (namespace: string, name: string) => (namespace === 'shop' && name === 'web' ? rollout : undefined),
   stableVersion: async () => ({ revision: 'v1hash' }),
 };
-const request = (object: Workload, oldObject: Workload, extra: Partial<AdmissionRequestBody> = {}): AdmissionRequestBody => ({ uid: 'u1', operation: 'UPDATE', namespace: 'shop', object, oldObject, ...extra });
+const request = (
+  object: Workload,
+  oldObject: Workload,
+  extra: Partial<AdmissionRequestBody> = {},
+): AdmissionRequestBody => ({ uid: 'u1', operation: 'UPDATE', namespace: 'shop', object, oldObject, ...extra });
 const decodePatch = (b64?: string) => JSON.parse(Buffer.from(b64 ?? 'W10=', 'base64').toString());
 
 test('a review answers with the JSON patch of the admission decision, or a refusal that says how to proceed', async () => {
@@ -90,7 +129,10 @@ test('a review answers with the JSON patch of the admission decision, or a refus
     { op: 'add', path: '/metadata/annotations/stepwise.dev~1in-progressing', value: '{"rolloutName":"web"}' },
     { op: 'add', path: '/spec/paused', value: true },
   ]);
-  assert.match(started.warnings![0]!, /^stepwise: Deployment\/shop\/web is a new version: Rollout web releases it step by step$/);
+  assert.match(
+    started.warnings![0]!,
+    /^stepwise: Deployment\/shop\/web is a new version: Rollout web releases it step by step$/,
+  );
 
   const releasing = deployment('app:2', { [ANNOTATIONS.inProgressing]: '{"rolloutName":"web"}' });
   const refused = await review(request(deployment('app:3'), releasing), lookup);
@@ -98,11 +140,20 @@ test('a review answers with the JSON patch of the admission decision, or a refus
   assert.match(refused.status!.message, /a release is in progress; finish it \(stepwise promote web -n shop --full\)/);
 });
 
-test('a review lets through what is not its business: the reconciler\'s own writes, creations, objects of no Rollout', async () => {
-  const own = await review(request(deployment('app:2'), deployment('app:1'), { options: { fieldManager: 'stepwise-reconciler' } }), lookup);
+test("a review lets through what is not its business: the reconciler's own writes, creations, objects of no Rollout", async () => {
+  const own = await review(
+    request(deployment('app:2'), deployment('app:1'), { options: { fieldManager: 'stepwise-reconciler' } }),
+    lookup,
+  );
   assert.deepEqual(own, { uid: 'u1', allowed: true });
-  assert.deepEqual(await review(request(deployment('app:2'), deployment('app:1'), { operation: 'CREATE' }), lookup), { uid: 'u1', allowed: true });
+  assert.deepEqual(await review(request(deployment('app:2'), deployment('app:1'), { operation: 'CREATE' }), lookup), {
+    uid: 'u1',
+    allowed: true,
+  });
   const orphan = deployment('app:2');
   orphan.metadata.labels = { 'stepwise.dev/rollout-name': 'gone' };
-  assert.deepEqual(await review(request(orphan, { ...deployment('app:1'), metadata: orphan.metadata }), lookup), { uid: 'u1', allowed: true });
+  assert.deepEqual(await review(request(orphan, { ...deployment('app:1'), metadata: orphan.metadata }), lookup), {
+    uid: 'u1',
+    allowed: true,
+  });
 });

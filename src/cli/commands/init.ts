@@ -20,28 +20,39 @@ interface InitArgs {
 
 /** Fills a scaffold from templates/init and checks that the result is a valid spec before writing it. */
 export function scaffold(args: Omit<InitArgs, 'output' | 'force'>): string {
-  const fill = (text: string) => text
-    .replaceAll('{{name}}', args.name)
-    .replaceAll('{{namespace}}', args.namespace)
-    .replaceAll('{{image}}', args.image);
+  const fill = (text: string) =>
+    text
+      .replaceAll('{{name}}', args.name)
+      .replaceAll('{{namespace}}', args.namespace)
+      .replaceAll('{{image}}', args.image);
   const doc = parseDocument(fill(readFileSync(`${TEMPLATES}${args.strategy}.yaml`, 'utf8')));
-  if (args.route === 'gateway') doc.setIn(['spec', 'route'], doc.createNode(parse(fill(readFileSync(`${TEMPLATES}route-gateway.yaml`, 'utf8')))));
+  if (args.route === 'gateway')
+    doc.setIn(['spec', 'route'], doc.createNode(parse(fill(readFileSync(`${TEMPLATES}route-gateway.yaml`, 'utf8')))));
   return doc.toString({ lineWidth: 0 });
 }
 
 export const initCommand: CommandModule<object, InitArgs> = {
   command: 'init <name>',
   describe: 'Scaffold an app spec (from templates/init) to start from',
-  builder: (y) => y
-    .positional('name', { type: 'string', demandOption: true, describe: 'App name (a DNS label)' })
-    .option('strategy', { alias: 's', choices: ['canary', 'blueGreen', 'abTest'] as const, default: 'canary' as const })
-    .option('route', { choices: ['ingress', 'gateway'] as const, default: 'ingress' as const, describe: 'nginx Ingress or Gateway API HTTPRoute' })
-    .option('image', { type: 'string', default: 'registry.example.com/app:1.0.0' })
-    .option('namespace', { alias: 'n', type: 'string', default: 'default' })
-    .option('output', { alias: 'o', type: 'string', describe: 'File to write (default <name>.yaml), - for stdout' })
-    .option('force', { type: 'boolean', default: false, describe: 'Overwrite an existing file' })
-    .example('$0 init web', 'Write web.yaml: a canary behind an nginx Ingress')
-    .example('$0 init web -s blueGreen --route gateway -o -', 'Print a blue-green spec on an HTTPRoute'),
+  builder: (y) =>
+    y
+      .positional('name', { type: 'string', demandOption: true, describe: 'App name (a DNS label)' })
+      .option('strategy', {
+        alias: 's',
+        choices: ['canary', 'blueGreen', 'abTest'] as const,
+        default: 'canary' as const,
+      })
+      .option('route', {
+        choices: ['ingress', 'gateway'] as const,
+        default: 'ingress' as const,
+        describe: 'nginx Ingress or Gateway API HTTPRoute',
+      })
+      .option('image', { type: 'string', default: 'registry.example.com/app:1.0.0' })
+      .option('namespace', { alias: 'n', type: 'string', default: 'default' })
+      .option('output', { alias: 'o', type: 'string', describe: 'File to write (default <name>.yaml), - for stdout' })
+      .option('force', { type: 'boolean', default: false, describe: 'Overwrite an existing file' })
+      .example('$0 init web', 'Write web.yaml: a canary behind an nginx Ingress')
+      .example('$0 init web -s blueGreen --route gateway -o -', 'Print a blue-green spec on an HTTPRoute'),
   handler: (args) => {
     const text = scaffold(args);
     const target = args.output ?? `${args.name}.yaml`;

@@ -27,7 +27,8 @@ function webhookEndpoint(args: InstallArgs, namespace: string): WebhookEndpoint 
     } catch {
       throw new CliError(`--webhook-url ${args['webhook-url']}: not a URL (expected https://HOST:PORT)`);
     }
-    if (url.protocol !== 'https:') throw new CliError(`--webhook-url ${args['webhook-url']}: the API server calls webhooks over https only`);
+    if (url.protocol !== 'https:')
+      throw new CliError(`--webhook-url ${args['webhook-url']}: the API server calls webhooks over https only`);
     return { url: url.origin };
   }
   return args['webhook-service'] ? { service: { namespace, name: WEBHOOK_SERVICE } } : undefined;
@@ -35,25 +36,58 @@ function webhookEndpoint(args: InstallArgs, namespace: string): WebhookEndpoint 
 
 export const installCommand: CommandModule<object, InstallArgs> = {
   command: 'install',
-  describe: 'Install the builtin Rollout CRD, least-privilege RBAC for the controller and, optionally, its admission webhook',
-  builder: (y) => y
-    .options(clusterOptions)
-    .option('watch-namespace', { type: 'string', describe: 'Confine the controller to one namespace (a Role instead of a ClusterRole)' })
-    .option('webhook-url', { type: 'string', describe: 'Admission webhook of a controller running outside the cluster, as https://HOST:PORT' })
-    .option('webhook-service', { type: 'boolean', describe: `Admission webhook of an in-cluster controller behind the Service ${WEBHOOK_SERVICE}` })
-    .option('fail-open', { type: 'boolean', default: false, describe: 'When the webhook is unreachable, let governed changes through unchecked (default: refuse them)' })
-    .option('rbac-out', { type: 'string', describe: 'Also write the RBAC manifests to this file' })
-    .option('dry-run', { type: 'boolean', default: false, describe: 'Print the manifests; change nothing' })
-    .conflicts('webhook-url', 'webhook-service')
-    .example('$0 install', 'CRD, ServiceAccount and RBAC in the current namespace; releases start through `stepwise apply`')
-    .example('$0 install --webhook-url https://127.0.0.1:9443', 'Also the admission webhook of a controller on this machine: any deployer starts releases safely')
-    .example('$0 install --watch-namespace shop --rbac-out rbac.yaml', 'A Role confined to namespace shop, also saved to rbac.yaml'),
+  describe:
+    'Install the builtin Rollout CRD, least-privilege RBAC for the controller and, optionally, its admission webhook',
+  builder: (y) =>
+    y
+      .options(clusterOptions)
+      .option('watch-namespace', {
+        type: 'string',
+        describe: 'Confine the controller to one namespace (a Role instead of a ClusterRole)',
+      })
+      .option('webhook-url', {
+        type: 'string',
+        describe: 'Admission webhook of a controller running outside the cluster, as https://HOST:PORT',
+      })
+      .option('webhook-service', {
+        type: 'boolean',
+        describe: `Admission webhook of an in-cluster controller behind the Service ${WEBHOOK_SERVICE}`,
+      })
+      .option('fail-open', {
+        type: 'boolean',
+        default: false,
+        describe: 'When the webhook is unreachable, let governed changes through unchecked (default: refuse them)',
+      })
+      .option('rbac-out', { type: 'string', describe: 'Also write the RBAC manifests to this file' })
+      .option('dry-run', { type: 'boolean', default: false, describe: 'Print the manifests; change nothing' })
+      .conflicts('webhook-url', 'webhook-service')
+      .example(
+        '$0 install',
+        'CRD, ServiceAccount and RBAC in the current namespace; releases start through `stepwise apply`',
+      )
+      .example(
+        '$0 install --webhook-url https://127.0.0.1:9443',
+        'Also the admission webhook of a controller on this machine: any deployer starts releases safely',
+      )
+      .example(
+        '$0 install --watch-namespace shop --rbac-out rbac.yaml',
+        'A Role confined to namespace shop, also saved to rbac.yaml',
+      ),
   handler: async (args) => {
     const { client, namespace } = connect(args);
-    const rbac = reconcilerRbac({ namespace, ...(args['watch-namespace'] ? { watchNamespace: args['watch-namespace'] } : {}) });
+    const rbac = reconcilerRbac({
+      namespace,
+      ...(args['watch-namespace'] ? { watchNamespace: args['watch-namespace'] } : {}),
+    });
     const endpoint = webhookEndpoint(args, namespace);
     const webhook = endpoint
-      ? [webhookConfiguration({ endpoint, failOpen: args['fail-open'], ...(args['watch-namespace'] ? { namespace: args['watch-namespace'] } : {}) })]
+      ? [
+          webhookConfiguration({
+            endpoint,
+            failOpen: args['fail-open'],
+            ...(args['watch-namespace'] ? { namespace: args['watch-namespace'] } : {}),
+          }),
+        ]
       : [];
     const objects = [builtinRolloutCrd() as KubeObject, ...rbac, ...webhook];
     if (args['rbac-out']) {
@@ -68,9 +102,13 @@ export const installCommand: CommandModule<object, InstallArgs> = {
     await writeChanged(client, planned);
     for (const { object, change } of planned) process.stdout.write(`${describeObject(object)} ${change}\n`);
     if (!endpoint) {
-      process.stderr.write('no admission webhook installed: only `stepwise apply` starts releases safely (add --webhook-url or --webhook-service so that any deployer does)\n');
+      process.stderr.write(
+        'no admission webhook installed: only `stepwise apply` starts releases safely (add --webhook-url or --webhook-service so that any deployer does)\n',
+      );
     } else if (args['fail-open']) {
-      process.stderr.write('the webhook fails open: while `stepwise controller` is down, governed changes go through unchecked and the reconciler takes over when it returns\n');
+      process.stderr.write(
+        'the webhook fails open: while `stepwise controller` is down, governed changes go through unchecked and the reconciler takes over when it returns\n',
+      );
     }
   },
 };

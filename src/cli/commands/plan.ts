@@ -8,14 +8,22 @@ import { table } from '../table.js';
 export const planCommand: CommandModule<object, { file: string[]; output: 'table' | 'json' }> = {
   command: 'plan',
   describe: 'Show each step of the release: pods per version, traffic, matches, pause, and the extra capacity it needs',
-  builder: (y) => y
-    .option('file', fileOption)
-    .option('output', { alias: 'o', choices: ['table', 'json'] as const, default: 'table' as const, describe: 'Output format' })
-    .example('$0 plan -f examples/blue-green.yaml', 'A table per app')
-    .example('$0 plan -f app.yaml -o json', 'The plan as JSON'),
+  builder: (y) =>
+    y
+      .option('file', fileOption)
+      .option('output', {
+        alias: 'o',
+        choices: ['table', 'json'] as const,
+        default: 'table' as const,
+        describe: 'Output format',
+      })
+      .example('$0 plan -f examples/blue-green.yaml', 'A table per app')
+      .example('$0 plan -f app.yaml -o json', 'The plan as JSON'),
   handler: ({ file, output }) => {
     const plans = loadFromFiles(file).map(({ app }) => planApp(app));
-    process.stdout.write(output === 'json' ? `${JSON.stringify(plans, null, 2)}\n` : plans.map(renderPlan).join('\n\n') + '\n');
+    process.stdout.write(
+      output === 'json' ? `${JSON.stringify(plans, null, 2)}\n` : plans.map(renderPlan).join('\n\n') + '\n',
+    );
   },
 };
 
@@ -30,9 +38,10 @@ export function renderPlan(plan: Plan): string {
     describePause(s.pause),
   ]);
   const peak = plan.peak;
-  const resources = peak.cpuCores || peak.memoryBytes
-    ? `, requesting ${formatCpu(peak.cpuCores)} CPU and ${formatBytes(peak.memoryBytes)} memory`
-    : ' (no resource requests set)';
+  const resources =
+    peak.cpuCores || peak.memoryBytes
+      ? `, requesting ${formatCpu(peak.cpuCores)} CPU and ${formatBytes(peak.memoryBytes)} memory`
+      : ' (no resource requests set)';
   return [
     `${plan.namespace}/${plan.name}: ${plan.strategy} (${plan.style} style), ${plan.replicas} replicas`,
     table(['STEP', 'REPLICAS', 'NEW PODS', 'OLD PODS', 'TRAFFIC', 'MATCHES', 'PAUSE'], rows),
@@ -45,7 +54,11 @@ function describeMatch(m: MatchSpec): string {
     ...(m.headers ?? []).map((h) => `${h.name}${h.type === 'RegularExpression' ? '~' : '='}${h.value}`),
     ...(m.cookie ? [`cookie ${m.cookie}=always`] : []),
     ...(m.queryParams ?? []).map((q) => `?${q.name}${q.type === 'RegularExpression' ? '~' : '='}${q.value}`),
-    ...(m.path ? [`path ${m.path.type === 'Exact' ? '=' : m.path.type === 'RegularExpression' ? '~' : ''}${m.path.value}${m.path.type === 'PathPrefix' ? '*' : ''}`] : []),
+    ...(m.path
+      ? [
+          `path ${m.path.type === 'Exact' ? '=' : m.path.type === 'RegularExpression' ? '~' : ''}${m.path.value}${m.path.type === 'PathPrefix' ? '*' : ''}`,
+        ]
+      : []),
   ];
   return parts.join(' AND ');
 }

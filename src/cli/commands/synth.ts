@@ -8,13 +8,19 @@ import { engineOption, fileOption, loadFromFiles } from '../io.js';
 export const synthCommand: CommandModule<object, { file: string[]; output: string; engine?: Engine }> = {
   command: 'synth',
   describe: 'Synthesize Kubernetes manifests: workload, Services, Ingress or HTTPRoute, Rollout',
-  builder: (y) => y
-    .option('file', fileOption)
-    .option('output', { alias: 'o', type: 'string', default: '-', describe: 'Directory for one <app>.k8s.yaml per app, or - for stdout' })
-    .option('engine', engineOption)
-    .example('$0 synth -f examples/blue-green.yaml', 'Print the manifests')
-    .example('$0 synth -f base.yaml -f prod.yaml -o dist/', 'Write dist/<app>.k8s.yaml per app')
-    .example('$0 synth -f app.yaml --engine kruise', 'Emit an OpenKruise rollouts.kruise.io/v1beta1 Rollout'),
+  builder: (y) =>
+    y
+      .option('file', fileOption)
+      .option('output', {
+        alias: 'o',
+        type: 'string',
+        default: '-',
+        describe: 'Directory for one <app>.k8s.yaml per app, or - for stdout',
+      })
+      .option('engine', engineOption)
+      .example('$0 synth -f examples/blue-green.yaml', 'Print the manifests')
+      .example('$0 synth -f base.yaml -f prod.yaml -o dist/', 'Write dist/<app>.k8s.yaml per app')
+      .example('$0 synth -f app.yaml --engine kruise', 'Emit an OpenKruise rollouts.kruise.io/v1beta1 Rollout'),
   handler: ({ file, output, engine }) => {
     // Everything is rendered before anything is written, so an error leaves no partial output.
     const rendered = loadFromFiles(file).map(({ app }) => ({ name: app.name, yaml: synthApp(app, engine) }));

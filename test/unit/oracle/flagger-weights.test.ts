@@ -10,13 +10,18 @@ for (const suffix of ['#TestScheduler_ServicePromotion', '#TestScheduler_Service
   test(c.source, () => {
     // Flagger starts at 0 and advances once per successful analysis; our steps are those advances.
     assert.deepEqual([0, ...expandWeights(c.input.analysis)], c.expected.expectedCanaryWeights);
-    assert.deepEqual(c.expected.expectedPrimaryWeights, c.expected.expectedCanaryWeights.map((w: number) => 100 - w));
+    assert.deepEqual(
+      c.expected.expectedPrimaryWeights,
+      c.expected.expectedCanaryWeights.map((w: number) => 100 - w),
+    );
   });
 }
 
 const phases = oracleCase(cases, '#TestScheduler_DeploymentAnalysisPhases');
 test(phases.source, () => {
-  const progressing = phases.expected.sequence.filter((s: any) => s.phase === 'Progressing' && s.canaryWeight > 0).map((s: any) => s.canaryWeight);
+  const progressing = phases.expected.sequence
+    .filter((s: any) => s.phase === 'Progressing' && s.canaryWeight > 0)
+    .map((s: any) => s.canaryWeight);
   assert.deepEqual(expandWeights({ stepWeight: phases.input.analysis.stepWeight }), progressing);
 });
 

@@ -19,7 +19,8 @@ for (const c of cases.filter((c) => c.input.function === 'IsCurrentMoreThanOrEqu
 
 const limit = oracleCase(cases, '#TestNewRSReplicasLimit');
 test(limit.source, () => {
-  for (const e of limit.expected.examples) assert.equal(stepPods(e.partition, e.replicas, true), e.expected, JSON.stringify(e));
+  for (const e of limit.expected.examples)
+    assert.equal(stepPods(e.partition, e.replicas, true), e.expected, JSON.stringify(e));
   // The upstream property: every percent 0..100% against 0..999 replicas.
   for (let replicas = 0; replicas < 1000; replicas++) {
     for (let p = 0; p <= 100; p++) {
@@ -33,13 +34,19 @@ test(limit.source, () => {
 const partition = oracleCase(cases, '#TestCalculateBatchContext/partition=90%, replicas=5');
 test(partition.source, () => {
   const { canaryReplicas } = partition.input.release.batches[0];
-  assert.equal(stepPods(canaryReplicas, partition.input.workload['spec.replicas'], true), partition.expected.batchContext.desiredUpdatedReplicas);
+  assert.equal(
+    stepPods(canaryReplicas, partition.input.workload['spec.replicas'], true),
+    partition.expected.batchContext.desiredUpdatedReplicas,
+  );
 });
 
 const blueGreen = oracleCase(cases, 'bluegreenstyle/deployment/control_test.go#TestCalculateBatchContext/noraml case');
 test(blueGreen.source, () => {
   const batch = blueGreen.input.release.batches[blueGreen.input.release.currentBatch];
-  assert.equal(stepPods(batch.canaryReplicas, blueGreen.input.deployment['spec.replicas'], true), blueGreen.expected.batchContext.desiredUpdatedReplicas);
+  assert.equal(
+    stepPods(batch.canaryReplicas, blueGreen.input.deployment['spec.replicas'], true),
+    blueGreen.expected.batchContext.desiredUpdatedReplicas,
+  );
 });
 
 for (const c of cases.filter((c) => c.input.function === 'BatchContext.IsBatchReady')) {

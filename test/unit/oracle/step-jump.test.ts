@@ -12,7 +12,13 @@ const now = '2026-01-01T00:05:00Z';
 for (const c of cases.filter((c) => c.input.function === 'doStepJump')) {
   test(c.source, () => {
     const s = c.input.status;
-    const status: SubStatus = { ...s, podTemplateHash: '', canaryRevision: '', finalisingStep: '', lastUpdateTime: before };
+    const status: SubStatus = {
+      ...s,
+      podTemplateHash: '',
+      canaryRevision: '',
+      finalisingStep: '',
+      lastUpdateTime: before,
+    };
     // Upstream passes the jump targets' steps separately from the Rollout's (stepsArgument); the step count
     // that decides "the natural next step" is the Rollout's own, which is the same length in every case.
     assert.equal(c.input.stepsArgument.length, c.input['rollout.spec.strategy.canary.steps'].length);
