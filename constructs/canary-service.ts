@@ -1,7 +1,7 @@
 import { ApiObject } from 'cdk8s';
 import type { Construct } from 'constructs';
 import { canaryService, canaryServiceName, REVISION_LABEL } from '../src/traffic/service.js';
-import type { KubeObject } from '../src/traffic/objects.js';
+import type { KubeObject } from '../src/k8s/objects.js';
 
 export interface CanaryServiceProps {
   /** The stable Service; a cdk8s-plus Service or any ApiObject of kind Service. */

@@ -2,10 +2,10 @@ import { readFileSync } from 'node:fs';
 import { ApiObject } from 'cdk8s';
 import { Construct } from 'constructs';
 import { renderApp } from '../src/render/app.js';
-import { SpecError } from '../src/spec/errors.js';
-import { loadApps, validateAppSpec } from '../src/spec/load.js';
-import type { NormalizedApp } from '../src/spec/normalize.js';
-import type { AppSpec, Engine } from '../src/spec/types.js';
+import { SpecError } from '../src/appspec/errors.js';
+import { loadApps, validateAppSpec } from '../src/appspec/load.js';
+import type { NormalizedApp } from '../src/appspec/normalize.js';
+import type { AppSpec, Engine } from '../src/appspec/types.js';
 
 export interface StepwiseAppProps {
   /** The app spec, the same document as in YAML. */

@@ -11,8 +11,8 @@
 import { performance } from 'node:perf_hooks';
 import { App, Chart } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
-import { loadApps } from '../../src/spec/load.js';
-import { synthApp } from '../../src/synth.js';
+import { loadApps } from '../../src/appspec/load.js';
+import { synthApp } from '../../src/render/synth.js';
 
 function appYaml(i: number): string {
   return `apiVersion: stepwise.dev/v1alpha1

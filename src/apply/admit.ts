@@ -5,7 +5,7 @@ import { ANNOTATIONS, LABELS, templateHash, type Workload } from '../reconciler/
 import { ownedReplicaSets, type Reader } from '../reconciler/observe.js';
 import type { RolloutObject } from '../reconciler/types.js';
 import { desiredRouteRules, type RouteRule } from '../traffic/gateway.js';
-import type { KubeObject } from '../traffic/objects.js';
+import type { KubeObject } from '../k8s/objects.js';
 import { canaryServiceName, REVISION_LABEL } from '../traffic/service.js';
 
 /** One write of an object, as admission sees it. */

@@ -5,8 +5,8 @@ import type { Workload } from '../reconciler/observed.js';
 import type { RolloutObject } from '../reconciler/types.js';
 import { BUILTIN_API_VERSION } from '../engines/builtin.js';
 import { renderApp } from '../render/app.js';
-import type { NormalizedApp } from '../spec/normalize.js';
-import type { KubeObject } from '../traffic/objects.js';
+import type { NormalizedApp } from '../appspec/normalize.js';
+import type { KubeObject } from '../k8s/objects.js';
 import { admit, AdmissionError, governanceOf, stableVersion, type Governance } from './admit.js';
 
 /** What writing an object changes, in kubectl's words. */

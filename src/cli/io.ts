@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { formatIssue, type SpecIssue } from '../spec/errors.js';
-import { loadApps, type LoadedApp } from '../spec/load.js';
+import { formatIssue, type SpecIssue } from '../appspec/errors.js';
+import { loadApps, type LoadedApp } from '../appspec/load.js';
 
 /** A command-line failure: printed as is (no stack), exit status 1. */
 export class CliError extends Error {

@@ -1,4 +1,4 @@
-import type { KubeObject } from '../traffic/objects.js';
+import type { KubeObject } from '../k8s/objects.js';
 import { modelMeta, type RolloutModel } from './model.js';
 import { strategyBody, workloadRef } from './steps.js';
 

@@ -1,4 +1,4 @@
-import { defs } from '../spec/schema.js';
+import { defs } from '../appspec/schema.js';
 import { BUILTIN_API_VERSION, BUILTIN_GROUP } from './builtin.js';
 
 type Schema = Record<string, unknown>;

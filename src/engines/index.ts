@@ -1,5 +1,5 @@
-import type { Engine } from '../spec/types.js';
-import type { KubeObject } from '../traffic/objects.js';
+import type { Engine } from '../appspec/types.js';
+import type { KubeObject } from '../k8s/objects.js';
 import { renderBuiltinRollout } from './builtin.js';
 import { renderKruiseRollout } from './kruise.js';
 import type { RolloutModel } from './model.js';

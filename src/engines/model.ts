@@ -1,5 +1,5 @@
-import type { NormalizedApp } from '../spec/normalize.js';
-import type { WorkloadKind } from '../spec/types.js';
+import type { NormalizedApp } from '../appspec/normalize.js';
+import type { WorkloadKind } from '../appspec/types.js';
 
 /**
  * What an engine needs to render a Rollout: the release plan and the names of the objects it governs.

@@ -1,5 +1,5 @@
-import type { NormalizedStep } from '../spec/normalize.js';
-import type { MatchSpec } from '../spec/types.js';
+import type { NormalizedStep } from '../appspec/normalize.js';
+import type { MatchSpec } from '../appspec/types.js';
 import { cookieHeaderMatch } from '../traffic/gateway.js';
 import { COOKIE_HEADER_CONVENTION } from '../traffic/nginx.js';
 import type { RolloutModel } from './model.js';

@@ -1,5 +1,5 @@
-import type { NormalizedStep } from '../spec/normalize.js';
-import { validateSteps, type RuleViolation } from '../spec/rules.js';
+import type { NormalizedStep } from '../appspec/normalize.js';
+import { validateSteps, type RuleViolation } from '../appspec/rules.js';
 
 const SUPPORTED_WORKLOADS = new Set([
   'apps/v1/Deployment',

@@ -1,7 +1,7 @@
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest, type RequestOptions as HttpsRequestOptions } from 'node:https';
 import type { KubeConfig } from '@kubernetes/client-node';
-import type { KubeObject } from '../traffic/objects.js';
+import type { KubeObject } from './objects.js';
 
 /** The field manager of everything `stepwise apply` writes with server-side apply. */
 export const FIELD_MANAGER = 'stepwise';

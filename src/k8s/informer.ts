@@ -1,4 +1,4 @@
-import type { KubeObject } from '../traffic/objects.js';
+import type { KubeObject } from './objects.js';
 import { KubeApiError, type KubeClient, type ObjectRef } from './client.js';
 
 export type InformerEvent = 'ADDED' | 'MODIFIED' | 'DELETED';

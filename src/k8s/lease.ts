@@ -1,5 +1,5 @@
 import { KubeApiError, type KubeClient } from './client.js';
-import type { KubeObject } from '../traffic/objects.js';
+import type { KubeObject } from './objects.js';
 
 interface Lease extends KubeObject {
   spec: {

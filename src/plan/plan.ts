@@ -1,7 +1,8 @@
-import type { NormalizedApp, RollingStyle } from '../spec/normalize.js';
-import type { MatchSpec, ReplicasValue, Strategy } from '../spec/types.js';
+import type { NormalizedApp, RollingStyle } from '../appspec/normalize.js';
+import type { MatchSpec, ReplicasValue, Strategy } from '../appspec/types.js';
 import { parseQuantity } from './quantity.js';
-import { parsePercent, stepPods } from './replicas.js';
+import { parsePercent } from '../appspec/values.js';
+import { stepPods } from './replicas.js';
 
 export type PausePlan = { kind: 'manual' } | { kind: 'timed'; seconds: number } | { kind: 'none' };
 

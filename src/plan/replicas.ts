@@ -1,14 +1,9 @@
+import { parsePercent } from '../appspec/values.js';
+
 /**
  * Replica arithmetic with OpenKruise's rounding rules: percentages are scaled with ceil and clamped
  * to the workload size; styles that update in place or by surge never reach every pod below 100%.
  */
-
-/** Parses `"12.5%"` to 12.5; anything else to undefined. */
-export function parsePercent(value: unknown): number | undefined {
-  if (typeof value !== 'string') return undefined;
-  const m = /^([0-9]+(?:\.[0-9]+)?)%$/.exec(value);
-  return m ? Number(m[1]) : undefined;
-}
 
 /** Kubernetes' `GetScaledValueFromIntOrPercent(value, total, roundUp=true)`. */
 export function scaledValue(value: number | string, total: number): number {

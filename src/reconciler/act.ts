@@ -1,5 +1,5 @@
 import { KubeApiError, RECONCILER_MANAGER, type KubeClient } from '../k8s/client.js';
-import type { KubeObject } from '../traffic/objects.js';
+import type { KubeObject } from '../k8s/objects.js';
 import type { Action, Ref } from './actions.js';
 import type { RolloutEvent } from './decide.js';
 import type { RolloutObject, RolloutStatus } from './types.js';

@@ -1,4 +1,4 @@
-import type { KubeObject } from '../traffic/objects.js';
+import type { KubeObject } from '../k8s/objects.js';
 
 export interface Ref {
   apiVersion: string;

@@ -1,6 +1,6 @@
 import type { KubeClient, ObjectRef } from '../k8s/client.js';
 import { Informer, type InformerEvent } from '../k8s/informer.js';
-import type { KubeObject } from '../traffic/objects.js';
+import type { KubeObject } from '../k8s/objects.js';
 import { canaryIngressName } from '../traffic/nginx.js';
 import { canaryServiceName } from '../traffic/service.js';
 import type { Reader } from './observe.js';

@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import { stepPause } from '../plan/plan.js';
-import { isBatchReady, parsePercent, stepPods } from '../plan/replicas.js';
-import type { RollingStyle } from '../spec/normalize.js';
+import { parsePercent } from '../appspec/values.js';
+import { isBatchReady, stepPods } from '../plan/replicas.js';
+import type { RollingStyle } from '../appspec/normalize.js';
 import { validateRolloutSpec } from '../engines/validate-rollout.js';
 import { refOf, type Action } from './actions.js';
 import { nextStepIndex, recalculateStep, stepJump } from './jump.js';

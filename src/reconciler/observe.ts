@@ -1,5 +1,5 @@
 import type { ObjectRef } from '../k8s/client.js';
-import type { KubeObject } from '../traffic/objects.js';
+import type { KubeObject } from '../k8s/objects.js';
 import { canaryIngressName } from '../traffic/nginx.js';
 import { canaryServiceName } from '../traffic/service.js';
 import { isOwnedBy } from './actions.js';

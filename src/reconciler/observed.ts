@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { ROLLOUT_ID_LABEL } from '../render/labels.js';
-import type { KubeObject } from '../traffic/objects.js';
+import type { KubeObject } from '../k8s/objects.js';
 import { REVISION_LABEL } from '../traffic/service.js';
 import type { RolloutObject } from './types.js';
 

@@ -1,7 +1,7 @@
-import type { MatchSpec } from '../spec/types.js';
+import type { MatchSpec } from '../appspec/types.js';
 import { desiredRouteRules, type RouteIntent, type RouteRule } from '../traffic/gateway.js';
 import { canaryIngress, CANARY_WEIGHT, nextCanaryAnnotations, STEP_ANNOTATIONS } from '../traffic/nginx.js';
-import type { KubeObject } from '../traffic/objects.js';
+import type { KubeObject } from '../k8s/objects.js';
 import { canaryService, canaryServiceName } from '../traffic/service.js';
 import { isOwnedBy, ownedBy, refOf, type Action } from './actions.js';
 import type { Observed, View } from './observed.js';

@@ -1,5 +1,5 @@
-import type { MatchSpec, ReplicasValue, TrafficValue } from '../spec/types.js';
-import type { KubeObject } from '../traffic/objects.js';
+import type { MatchSpec, ReplicasValue, TrafficValue } from '../appspec/types.js';
+import type { KubeObject } from '../k8s/objects.js';
 
 /** Step states, with OpenKruise's exact strings (kubectl-kruise, KubeVela and Argo CD read them). */
 export type StepState =

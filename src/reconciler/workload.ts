@@ -1,5 +1,5 @@
 import { ROLLOUT_NAME_LABEL } from '../render/labels.js';
-import type { RollingStyle } from '../spec/normalize.js';
+import type { RollingStyle } from '../appspec/normalize.js';
 import { ownedBy, refOf, type Action } from './actions.js';
 import { ANNOTATIONS, LABELS, comparableTemplate, type Observed, type View, type Workload } from './observed.js';
 

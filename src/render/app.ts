@@ -1,8 +1,8 @@
 import { ENGINES } from '../engines/index.js';
 import { rolloutModel } from '../engines/model.js';
-import type { NormalizedApp } from '../spec/normalize.js';
-import type { Engine } from '../spec/types.js';
-import type { KubeObject } from '../traffic/objects.js';
+import type { NormalizedApp } from '../appspec/normalize.js';
+import type { Engine } from '../appspec/types.js';
+import type { KubeObject } from '../k8s/objects.js';
 import { canaryService, REVISION_LABEL } from '../traffic/service.js';
 import { objectLabels, ROLLOUT_NAME_LABEL } from './labels.js';
 import { renderRoute, renderService, renderWorkload } from './workload.js';

@@ -1,4 +1,4 @@
-import type { NormalizedApp } from '../spec/normalize.js';
+import type { NormalizedApp } from '../appspec/normalize.js';
 
 export const NAME_LABEL = 'app.kubernetes.io/name';
 export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';

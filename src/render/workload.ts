@@ -1,5 +1,5 @@
-import type { NormalizedApp } from '../spec/normalize.js';
-import type { KubeObject } from '../traffic/objects.js';
+import type { NormalizedApp } from '../appspec/normalize.js';
+import type { KubeObject } from '../k8s/objects.js';
 import { objectMeta, ROLLOUT_ID_LABEL, selectorLabels } from './labels.js';
 
 /**

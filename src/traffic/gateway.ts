@@ -1,4 +1,4 @@
-import type { HeaderMatch, MatchSpec } from '../spec/types.js';
+import type { HeaderMatch, MatchSpec } from '../appspec/types.js';
 
 export interface BackendRef {
   group?: string;

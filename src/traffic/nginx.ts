@@ -1,5 +1,5 @@
-import type { MatchSpec } from '../spec/types.js';
-import { derivedMeta, type KubeObject } from './objects.js';
+import type { MatchSpec } from '../appspec/types.js';
+import { derivedMeta, type KubeObject } from '../k8s/objects.js';
 
 export const NGINX_PREFIX = 'nginx.ingress.kubernetes.io';
 export const CANARY = `${NGINX_PREFIX}/canary`;

@@ -1,5 +1,5 @@
-import type { WorkloadKind } from '../spec/types.js';
-import { derivedMeta, type KubeObject } from './objects.js';
+import type { WorkloadKind } from '../appspec/types.js';
+import { derivedMeta, type KubeObject } from '../k8s/objects.js';
 
 /** The label that tells one version's pods from another's, per workload kind (as OpenKruise uses). */
 export const REVISION_LABEL: Record<WorkloadKind, string> = {

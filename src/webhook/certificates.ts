@@ -1,7 +1,7 @@
 import { X509Certificate } from 'node:crypto';
 import { isIP } from 'node:net';
 import { KubeApiError, type KubeClient } from '../k8s/client.js';
-import type { KubeObject } from '../traffic/objects.js';
+import type { KubeObject } from '../k8s/objects.js';
 import { issueCertificate, type KeyPair } from './x509.js';
 
 /** What the webhook server serves, and the CA bundle the API server must trust. */

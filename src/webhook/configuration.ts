@@ -2,7 +2,7 @@ import { KubeApiError, type KubeClient } from '../k8s/client.js';
 import { CONTROL_FIELDS } from '../apply/admit.js';
 import { ROLLOUT_NAME_LABEL } from '../render/labels.js';
 import { ANNOTATIONS, LABELS } from '../reconciler/observed.js';
-import type { KubeObject } from '../traffic/objects.js';
+import type { KubeObject } from '../k8s/objects.js';
 import { ADMIT_PATH } from './server.js';
 
 /** The MutatingWebhookConfiguration `stepwise install` creates and `stepwise controller` keeps trusted. */

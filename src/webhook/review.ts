@@ -2,7 +2,7 @@ import { admit, AdmissionError, governanceOf, governingRolloutName, type StableV
 import { describeObject, RECONCILER_MANAGER } from '../k8s/client.js';
 import type { Workload } from '../reconciler/observed.js';
 import type { RolloutObject } from '../reconciler/types.js';
-import type { KubeObject } from '../traffic/objects.js';
+import type { KubeObject } from '../k8s/objects.js';
 import { jsonPatch } from './json-patch.js';
 
 /** The parts of an `admission.k8s.io/v1` AdmissionRequest the webhook reads. */

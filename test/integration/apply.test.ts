@@ -4,9 +4,9 @@ import { test } from 'node:test';
 import { KubeApiError, FIELD_MANAGER } from '../../src/k8s/client.js';
 import { runRelease } from '../../src/reconciler/run.js';
 import { renderApp } from '../../src/render/app.js';
-import { loadApps } from '../../src/spec/load.js';
-import type { Engine } from '../../src/spec/types.js';
-import type { KubeObject } from '../../src/traffic/objects.js';
+import { loadApps } from '../../src/appspec/load.js';
+import type { Engine } from '../../src/appspec/types.js';
+import type { KubeObject } from '../../src/k8s/objects.js';
 import {
   appliesWritten,
   assertContained,

@@ -3,7 +3,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
 import { test } from 'node:test';
-import type { KubeObject } from '../../src/traffic/objects.js';
+import type { KubeObject } from '../../src/k8s/objects.js';
 import { createNamespace, eventually, useCluster } from '../support/kube.js';
 import { KubeClient } from '../../src/k8s/client.js';
 import { NEVER_READY_LABEL, READY_AFTER_ANNOTATION, startCluster, type Cluster } from '../testenv/cluster.js';

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before } from 'node:test';
 import { KubeClient } from '../../src/k8s/client.js';
 import { startCluster, type Cluster, type ClusterOptions } from '../testenv/cluster.js';
-import type { KubeObject } from '../../src/traffic/objects.js';
+import type { KubeObject } from '../../src/k8s/objects.js';
 
 export async function createNamespace(client: KubeClient, name: string): Promise<void> {
   await client.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name } });

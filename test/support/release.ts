@@ -5,8 +5,8 @@ import { observe, ROLLOUT_REF } from '../../src/reconciler/observe.js';
 import { runRelease, subStatus } from '../../src/reconciler/run.js';
 import { summarize, type RolloutSummary } from '../../src/reconciler/summary.js';
 import type { RolloutObject, SubStatus } from '../../src/reconciler/types.js';
-import { loadApps } from '../../src/spec/load.js';
-import type { KubeObject } from '../../src/traffic/objects.js';
+import { loadApps } from '../../src/appspec/load.js';
+import type { KubeObject } from '../../src/k8s/objects.js';
 import { createNamespace, eventually } from './kube.js';
 
 /** A release under test: an app spec applied as `stepwise apply` does, in its own namespace. */

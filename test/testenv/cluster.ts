@@ -6,7 +6,7 @@ import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { parseAllDocuments, stringify } from 'yaml';
 import { builtinRolloutCrd } from '../../src/engines/crd.js';
 import { applyObjects, KubeClient } from '../../src/k8s/client.js';
-import type { KubeObject } from '../../src/traffic/objects.js';
+import type { KubeObject } from '../../src/k8s/objects.js';
 import { ROOT } from '../support/paths.js';
 import { ensureControlPlane, type ControlPlaneBuild } from './build.js';
 import { makePki } from './pki.js';

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { admit, AdmissionError, type Governance } from '../../src/apply/admit.js';
 import { ANNOTATIONS, LABELS, templateHash, type Workload } from '../../src/reconciler/observed.js';
 import { desiredRouteRules } from '../../src/traffic/gateway.js';
-import type { KubeObject } from '../../src/traffic/objects.js';
+import type { KubeObject } from '../../src/k8s/objects.js';
 
 const governance: Governance = {
   rollout: { name: 'web', namespace: 'shop' },

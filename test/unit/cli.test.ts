@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { parse, parseAllDocuments } from 'yaml';
-import { appSchema } from '../../src/spec/schema.js';
+import { appSchema } from '../../src/appspec/schema.js';
 import { stepwise } from '../support/cli.js';
 import { ROOT } from '../support/paths.js';
 

@@ -10,8 +10,8 @@ import { parseAllDocuments } from 'yaml';
 import { Rollout, StepwiseApp } from '../../constructs/index.js';
 import { renderApp } from '../../src/render/app.js';
 import { ROLLOUT_NAME_LABEL } from '../../src/render/labels.js';
-import { SpecError } from '../../src/spec/errors.js';
-import { loadApps } from '../../src/spec/load.js';
+import { SpecError } from '../../src/appspec/errors.js';
+import { loadApps } from '../../src/appspec/load.js';
 import { ROOT } from '../support/paths.js';
 
 const exampleSpec = (f: string) => loadApps([{ file: f, text: readFileSync(`${ROOT}examples/${f}`, 'utf8') }]).apps[0]!;

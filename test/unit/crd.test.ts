@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { builtinRolloutCrd } from '../../src/engines/crd.js';
 import { renderApp } from '../../src/render/app.js';
-import { loadApps } from '../../src/spec/load.js';
+import { loadApps } from '../../src/appspec/load.js';
 import { crdValidator } from '../support/openapi.js';
 import { ROOT, SHARED } from '../support/paths.js';
 

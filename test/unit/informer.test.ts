@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import { KubeConfig } from '@kubernetes/client-node';
 import { KubeApiError, KubeClient } from '../../src/k8s/client.js';
 import { Informer } from '../../src/k8s/informer.js';
-import type { KubeObject } from '../../src/traffic/objects.js';
+import type { KubeObject } from '../../src/k8s/objects.js';
 
 function clientFor(server: string): KubeClient {
   const kc = new KubeConfig();

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { planApp } from '../../src/plan/plan.js';
 import { formatBytes, formatCpu, parseQuantity } from '../../src/plan/quantity.js';
-import { loadApps } from '../../src/spec/load.js';
+import { loadApps } from '../../src/appspec/load.js';
 import { ROOT } from '../support/paths.js';
 
 const load = (text: string, file = 'app.yaml') => {

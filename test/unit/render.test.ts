@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { renderApp } from '../../src/render/app.js';
-import { loadApps } from '../../src/spec/load.js';
-import type { KubeObject } from '../../src/traffic/objects.js';
+import { loadApps } from '../../src/appspec/load.js';
+import type { KubeObject } from '../../src/k8s/objects.js';
 import { ROOT } from '../support/paths.js';
 
 const example = (name: string) =>
@@ -104,7 +104,7 @@ test('a StatefulSet gets its governing Service and a partition-style Rollout', (
 
 test('synthesized YAML reads back the same under YAML 1.1, as kubectl parses it', async () => {
   const { parseAllDocuments } = await import('yaml');
-  const { toYaml } = await import('../../src/synth.js');
+  const { toYaml } = await import('../../src/render/synth.js');
   const app = example('blue-green.yaml');
   app.labels = { enabled: 'on', approved: 'yes', window: '12:30', mode: 'NO' };
   app.workload.env = [

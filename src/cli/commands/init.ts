@@ -2,8 +2,8 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { CommandModule } from 'yargs';
 import { parse, parseDocument } from 'yaml';
-import type { Strategy } from '../../spec/types.js';
-import { loadApps } from '../../spec/load.js';
+import type { Strategy } from '../../appspec/types.js';
+import { loadApps } from '../../appspec/load.js';
 import { CliError, reportIssues } from '../io.js';
 
 const TEMPLATES = fileURLToPath(new URL('../../../../templates/init/', import.meta.url));

@@ -1,7 +1,7 @@
 import type { CommandModule } from 'yargs';
 import { planApp, type PausePlan, type Plan } from '../../plan/plan.js';
 import { formatBytes, formatCpu } from '../../plan/quantity.js';
-import type { MatchSpec } from '../../spec/types.js';
+import type { MatchSpec } from '../../appspec/types.js';
 import { fileOption, loadFromFiles } from '../io.js';
 import { table } from '../table.js';
 

@@ -1,8 +1,8 @@
 import type { CommandModule } from 'yargs';
 import { builtinRolloutCrd } from '../../engines/crd.js';
-import type { KubeObject } from '../../traffic/objects.js';
-import { appSchema } from '../../spec/schema.js';
-import { toYaml } from '../../synth.js';
+import type { KubeObject } from '../../k8s/objects.js';
+import { appSchema } from '../../appspec/schema.js';
+import { toYaml } from '../../render/synth.js';
 
 export const schemaCommand: CommandModule = {
   command: 'schema',

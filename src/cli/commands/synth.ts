@@ -1,8 +1,8 @@
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CommandModule } from 'yargs';
-import type { Engine } from '../../spec/types.js';
-import { synthApp } from '../../synth.js';
+import type { Engine } from '../../appspec/types.js';
+import { synthApp } from '../../render/synth.js';
 import { engineOption, fileOption, loadFromFiles } from '../io.js';
 
 export const synthCommand: CommandModule<object, { file: string[]; output: string; engine?: Engine }> = {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { expandWeights } from '../../../src/plan/shorthand.js';
+import { expandWeights } from '../../../src/appspec/shorthand.js';
 import { oracle, oracleCase } from '../../support/paths.js';
 
 const cases = oracle('flagger-weights.json');

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { CANARY_WEIGHT, canaryIngress, nextCanaryAnnotations, NGINX_PREFIX } from '../../../src/traffic/nginx.js';
-import { validateApp } from '../../../src/spec/rules.js';
+import { validateApp } from '../../../src/appspec/rules.js';
 import { oracle, oracleCase } from '../../support/paths.js';
 
 const cases = oracle('nginx-canary-ingress.json');

@@ -1,8 +1,8 @@
 import { stringify } from 'yaml';
-import { renderApp } from './render/app.js';
-import type { NormalizedApp } from './spec/normalize.js';
-import type { Engine } from './spec/types.js';
-import type { KubeObject } from './traffic/objects.js';
+import { renderApp } from './app.js';
+import type { NormalizedApp } from '../appspec/normalize.js';
+import type { Engine } from '../appspec/types.js';
+import type { KubeObject } from '../k8s/objects.js';
 
 /**
  * Multi-document YAML for a list of objects, in order. Written with the YAML 1.1 schema because kubectl and

@@ -1,4 +1,4 @@
-import { parsePercent } from '../plan/replicas.js';
+import { parsePercent } from './values.js';
 import type { NormalizedStep, RollingStyle } from './normalize.js';
 import { resolveSteps, rollingStyle } from './normalize.js';
 import type { AppSpec, MatchSpec, RolloutSpec, Strategy, WorkloadKind } from './types.js';

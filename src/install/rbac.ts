@@ -1,4 +1,4 @@
-import type { KubeObject } from '../traffic/objects.js';
+import type { KubeObject } from '../k8s/objects.js';
 import { DEFAULT_SECRET_NAME } from '../webhook/certificates.js';
 import { WEBHOOK_CONFIGURATION } from '../webhook/configuration.js';
 

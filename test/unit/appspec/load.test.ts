@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { formatIssue } from '../../../src/spec/errors.js';
-import { loadApps, type SourceText } from '../../../src/spec/load.js';
+import { formatIssue } from '../../../src/appspec/errors.js';
+import { loadApps, type SourceText } from '../../../src/appspec/load.js';
 import { ROOT } from '../../support/paths.js';
 
 const read = (file: string): SourceText => ({ file, text: readFileSync(`${ROOT}${file}`, 'utf8') });

@@ -1,4 +1,4 @@
-import { expandWeights } from '../plan/shorthand.js';
+import { expandWeights } from './shorthand.js';
 import type {
   AppSpec,
   EnvVar,
