@@ -3,6 +3,7 @@ import { joinPath, SpecError, type SourceLocation, type SpecIssue } from './erro
 import { normalize, type NormalizedApp } from './normalize.js';
 import { validateApp, type RuleViolation } from './rules.js';
 import { appSchema, HTTP_TOKEN_PATTERN } from './schema.js';
+import { QUANTITY_PATTERN } from './values.js';
 import { parseSource, toPlain, type FieldLocation } from './source.js';
 import type { AppSpec } from './types.js';
 import { unifyDocuments } from './unify.js';
@@ -111,6 +112,7 @@ const PATTERN_MEANINGS: Record<string, string> = {
   '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$':
     'must be a DNS label: lowercase letters, digits and "-", starting and ending with a letter or digit',
   '^/': 'must start with "/"',
+  [QUANTITY_PATTERN]: 'must be a Kubernetes quantity such as 250m, 0.5, 1Gi or 512Mi',
 };
 
 function schemaViolation(e: ErrorObject): RuleViolation {

@@ -1,232 +1,306 @@
+import { type Static, type TSchema, Type, type TUnsafe } from '@sinclair/typebox';
+import { QUANTITY_PATTERN } from './values.js';
+
 /**
- * The JSON Schema (2020-12) of the app spec. It is the contract published to editors (`stepwise schema`,
- * `schema/app.schema.json`) and the source of the builtin Rollout CRD's step schema (`stepwise crd`), so the
- * shapes shared with the Rollout live in `$defs`. Union types are used instead of `oneOf` so that a bad value
- * yields one precise message rather than one per branch.
+ * The app spec (`apiVersion: stepwise.dev/v1alpha1`, `kind: App`), written once: as TypeBox schemas that are
+ * plain JSON Schema (2020-12), from which the TypeScript types are derived (`types.ts`), so a field cannot exist
+ * in one and not the other. The schema is the contract published to editors (`stepwise schema`,
+ * `schema/app.schema.json`; descriptions show on hover) and the source of the builtin Rollout CRD's step schema
+ * (`stepwise crd`), so the shapes shared with the Rollout live in `$defs`. Leaves keep JSON Schema's `enum` and
+ * type unions rather than `anyOf`, so that a bad value yields one precise message rather than one per branch.
  */
 export const SCHEMA_ID = 'https://stepwise.dev/schemas/v1alpha1/app.schema.json';
+export const API_VERSION = 'stepwise.dev/v1alpha1';
 
-type Schema = Record<string, unknown>;
-
-const stringMap: Schema = { type: 'object', additionalProperties: { type: 'string' } };
-const dnsName: Schema = { type: 'string', minLength: 1, maxLength: 63, pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$' };
 /** Header and query-parameter names as HTTP defines tokens (the same rule as Gateway API and OpenKruise). */
 export const HTTP_TOKEN_PATTERN = "^[A-Za-z0-9!#$%&'*+\\-.^_`|~]+$";
-const percent: Schema = { type: 'string', pattern: '^[0-9]+(\\.[0-9]+)?%$' };
+const DNS_LABEL_PATTERN = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$';
+const PERCENT_PATTERN = '^[0-9]+(\\.[0-9]+)?%$';
 
-export const defs: Record<string, Schema> = {
-  replicas: {
-    description: 'A pod count (3) or a percentage of the workload replicas ("20%").',
-    type: ['integer', 'string'],
-    minimum: 1,
-    pattern: '^[0-9]+(\\.[0-9]+)?%$',
-  },
-  traffic: { ...percent, description: 'Share of traffic for the new version, e.g. "10%".' },
-  pause: {
-    description: '{} waits for approval; {duration: N} continues after N seconds.',
-    type: 'object',
-    additionalProperties: false,
-    properties: { duration: { type: 'integer', minimum: 0 } },
-  },
-  stringMatch: {
-    type: 'object',
-    additionalProperties: false,
-    required: ['name', 'value'],
-    properties: {
-      name: { type: 'string', minLength: 1, maxLength: 256, pattern: HTTP_TOKEN_PATTERN },
-      value: { type: 'string', minLength: 1, maxLength: 4096 },
-      type: { enum: ['Exact', 'RegularExpression'], default: 'Exact' },
-    },
-  },
-  match: {
-    description: 'Requests matching every field of one entry go to the new version.',
-    type: 'object',
-    additionalProperties: false,
-    minProperties: 1,
-    properties: {
-      headers: { type: 'array', minItems: 1, maxItems: 16, items: { $ref: '#/$defs/stringMatch' } },
-      cookie: { type: 'string', minLength: 1, maxLength: 256, pattern: HTTP_TOKEN_PATTERN },
-      queryParams: { type: 'array', minItems: 1, maxItems: 16, items: { $ref: '#/$defs/stringMatch' } },
-      path: {
-        type: 'object',
-        additionalProperties: false,
-        required: ['value'],
-        properties: {
-          type: { enum: ['Exact', 'PathPrefix', 'RegularExpression'], default: 'PathPrefix' },
-          value: { type: 'string', minLength: 1, maxLength: 1024, pattern: '^/' },
-        },
-      },
-    },
-  },
-  step: {
-    type: 'object',
-    additionalProperties: false,
-    required: ['replicas'],
-    properties: {
-      replicas: { $ref: '#/$defs/replicas' },
-      traffic: { $ref: '#/$defs/traffic' },
-      matches: { type: 'array', minItems: 1, maxItems: 16, items: { $ref: '#/$defs/match' } },
-      pause: { $ref: '#/$defs/pause' },
-    },
-  },
-};
+/** A JSON Schema leaf kept exactly as written, with the TypeScript type it stands for. */
+const leaf = <T>(schema: Record<string, unknown>): TUnsafe<T> => Type.Unsafe<T>(schema);
+const oneOf = <const V extends readonly string[]>(values: V, options: { default?: V[number]; description?: string } = {}) =>
+  leaf<V[number]>({ enum: [...values], ...options });
+const closed = { additionalProperties: false } as const;
+const stringMap = (description?: string) =>
+  leaf<Record<string, string>>({ type: 'object', additionalProperties: { type: 'string' }, ...(description ? { description } : {}) });
+const dnsLabel = (options: { default?: string; description?: string } = {}) =>
+  Type.String({ minLength: 1, maxLength: 63, pattern: DNS_LABEL_PATTERN, ...options });
 
-const workload: Schema = {
-  type: 'object',
-  additionalProperties: false,
-  required: ['image'],
-  properties: {
-    kind: { enum: ['Deployment', 'StatefulSet'], default: 'Deployment' },
-    image: { type: 'string', minLength: 1 },
-    replicas: { type: 'integer', minimum: 0, default: 1 },
-    port: { type: 'integer', minimum: 1, maximum: 65535, default: 8080 },
-    portName: { type: 'string', pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$', maxLength: 15, default: 'http' },
-    env: {
-      description: 'A map of names to values, or a list of Kubernetes EnvVar objects.',
-      type: ['object', 'array'],
-      additionalProperties: { type: 'string' },
-      items: {
-        type: 'object',
-        required: ['name'],
-        additionalProperties: false,
-        properties: {
-          name: { type: 'string', minLength: 1 },
-          value: { type: 'string' },
-          valueFrom: { type: 'object' },
+/** A pod count (`3`) or a percentage of the workload's replicas (`"20%"`). */
+export type ReplicasValue = number | `${number}%`;
+/** A percentage of traffic, e.g. `"10%"`. */
+export type TrafficValue = `${number}%`;
+
+const Replicas = leaf<ReplicasValue>({
+  description: 'A pod count (3) or a percentage of the workload replicas ("20%").',
+  type: ['integer', 'string'],
+  minimum: 1,
+  pattern: PERCENT_PATTERN,
+});
+const Traffic = leaf<TrafficValue>({
+  type: 'string',
+  pattern: PERCENT_PATTERN,
+  description: 'Share of traffic for the new version, e.g. "10%".',
+});
+const Pause = Type.Object(
+  { duration: Type.Optional(Type.Integer({ minimum: 0 })) },
+  { ...closed, description: '{} waits for approval; {duration: N} continues after N seconds.' },
+);
+const StringMatch = Type.Object(
+  {
+    name: Type.String({ minLength: 1, maxLength: 256, pattern: HTTP_TOKEN_PATTERN }),
+    value: Type.String({ minLength: 1, maxLength: 4096 }),
+    type: Type.Optional(oneOf(['Exact', 'RegularExpression'], { default: 'Exact' })),
+  },
+  closed,
+);
+const Match = Type.Object(
+  {
+    headers: Type.Optional(Type.Array(ref('stringMatch', StringMatch), { minItems: 1, maxItems: 16 })),
+    cookie: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 256,
+        pattern: HTTP_TOKEN_PATTERN,
+        description: 'Cookie name; a request with this cookie set to `always` goes to the new version (ingress-nginx).',
+      }),
+    ),
+    queryParams: Type.Optional(Type.Array(ref('stringMatch', StringMatch), { minItems: 1, maxItems: 16 })),
+    path: Type.Optional(
+      Type.Object(
+        {
+          type: Type.Optional(oneOf(['Exact', 'PathPrefix', 'RegularExpression'], { default: 'PathPrefix' })),
+          value: Type.String({ minLength: 1, maxLength: 1024, pattern: '^/' }),
         },
-      },
-    },
-    command: { type: 'array', items: { type: 'string' } },
-    args: { type: 'array', items: { type: 'string' } },
-    resources: {
-      type: 'object',
-      additionalProperties: false,
-      properties: Object.fromEntries(
-        ['requests', 'limits'].map((k) => [
-          k,
-          {
-            type: 'object',
-            additionalProperties: false,
-            properties: { cpu: { type: ['string', 'number'] }, memory: { type: 'string' } },
-          },
-        ]),
+        closed,
       ),
-    },
-    readinessProbe: { type: 'object', description: 'A Kubernetes Probe.' },
-    livenessProbe: { type: 'object', description: 'A Kubernetes Probe.' },
-    podLabels: stringMap,
-    podAnnotations: stringMap,
+    ),
   },
+  { ...closed, minProperties: 1, description: 'Requests matching every field of one entry go to the new version.' },
+);
+const Step = Type.Object(
+  {
+    replicas: ref('replicas', Replicas),
+    traffic: Type.Optional(ref('traffic', Traffic)),
+    matches: Type.Optional(
+      Type.Array(ref('match', Match), {
+        minItems: 1,
+        maxItems: 16,
+        description: 'Requests matching any entry go to the new version (OR between entries, AND within one).',
+      }),
+    ),
+    pause: Type.Optional(ref('pause', Pause)),
+  },
+  closed,
+);
+
+/** The shapes shared with the builtin Rollout CRD, by name. */
+type DefName = 'replicas' | 'traffic' | 'pause' | 'stringMatch' | 'match' | 'step';
+
+/** A reference into `$defs`, typed as the schema it names. */
+function ref<T extends TSchema>(name: DefName, _schema: T): TUnsafe<Static<T>> {
+  return Type.Unsafe<Static<T>>({ $ref: `#/$defs/${name}` });
+}
+
+export const defs: Readonly<Record<string, TSchema>> = {
+  replicas: Replicas,
+  traffic: Traffic,
+  pause: Pause,
+  stringMatch: StringMatch,
+  match: Match,
+  step: Step,
 };
 
-const route: Schema = {
-  type: 'object',
-  additionalProperties: false,
-  minProperties: 1,
-  properties: {
-    ingress: {
-      type: 'object',
-      additionalProperties: false,
-      properties: {
-        name: dnsName,
-        className: { type: 'string', default: 'nginx' },
-        host: { type: 'string' },
-        path: { type: 'string', pattern: '^/', default: '/' },
-        pathType: { enum: ['Prefix', 'Exact', 'ImplementationSpecific'], default: 'Prefix' },
-        tls: {
-          type: 'object',
-          additionalProperties: false,
-          required: ['secretName'],
-          properties: { secretName: { type: 'string' } },
-        },
-        annotations: stringMap,
-      },
-    },
-    gateway: {
-      type: 'object',
-      additionalProperties: false,
-      required: ['parentRefs'],
-      properties: {
-        name: dnsName,
-        parentRefs: {
-          type: 'array',
-          minItems: 1,
-          items: {
-            type: 'object',
-            additionalProperties: false,
-            required: ['name'],
-            properties: { name: { type: 'string' }, namespace: { type: 'string' }, sectionName: { type: 'string' } },
-          },
-        },
-        hostnames: { type: 'array', items: { type: 'string' } },
-        path: { type: 'string', pattern: '^/', default: '/' },
-        pathType: { enum: ['PathPrefix', 'Exact'], default: 'PathPrefix' },
-      },
-    },
+const EnvVarSchema = Type.Object(
+  {
+    name: Type.String({ minLength: 1 }),
+    value: Type.Optional(Type.String()),
+    valueFrom: Type.Optional(leaf<Record<string, unknown>>({ type: 'object' })),
   },
-};
+  closed,
+);
+const quantity = leaf<string | number>({ type: ['string', 'number'], minimum: 0, pattern: QUANTITY_PATTERN });
+const ResourceListSchema = Type.Object({ cpu: Type.Optional(quantity), memory: Type.Optional(quantity) }, closed);
+const probe = leaf<Record<string, unknown>>({ type: 'object', description: 'A Kubernetes Probe.' });
 
-const rollout: Schema = {
-  type: 'object',
-  additionalProperties: false,
-  required: ['strategy'],
-  properties: {
-    strategy: { enum: ['canary', 'blueGreen', 'abTest'] },
-    engine: { enum: ['builtin', 'kruise'], default: 'builtin' },
-    steps: { type: 'array', items: { $ref: '#/$defs/step' } },
-    stepWeight: { type: 'integer', minimum: 1, maximum: 100 },
-    maxWeight: { type: 'integer', minimum: 1, maximum: 100 },
-    stepWeights: { type: 'array', minItems: 1, items: { type: 'integer', minimum: 1 } },
-    pause: { $ref: '#/$defs/pause' },
-    gracePeriodSeconds: { type: 'integer', minimum: 0, default: 3 },
-    failureThreshold: { type: ['integer', 'string'], minimum: 0, pattern: '^[0-9]+(\\.[0-9]+)?%$' },
-    progressDeadlineSeconds: { type: 'integer', minimum: 1, default: 600 },
+const Workload = Type.Object(
+  {
+    kind: Type.Optional(
+      oneOf(['Deployment', 'StatefulSet'], {
+        default: 'Deployment',
+        description: 'StatefulSet supports the canary strategy only (released through its partition).',
+      }),
+    ),
+    image: Type.String({ minLength: 1 }),
+    replicas: Type.Optional(Type.Integer({ minimum: 0, default: 1 })),
+    port: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535, default: 8080, description: 'The container port.' })),
+    portName: Type.Optional(
+      Type.String({
+        pattern: DNS_LABEL_PATTERN,
+        maxLength: 15,
+        default: 'http',
+        description: "The container port's name, also the Service's targetPort.",
+      }),
+    ),
+    env: Type.Optional(
+      leaf<Record<string, string> | EnvVar[]>({
+        description: 'A map of names to values, or a list of Kubernetes EnvVar objects.',
+        type: ['object', 'array'],
+        additionalProperties: { type: 'string' },
+        items: EnvVarSchema,
+      }),
+    ),
+    command: Type.Optional(Type.Array(Type.String())),
+    args: Type.Optional(Type.Array(Type.String())),
+    resources: Type.Optional(
+      Type.Object(
+        { requests: Type.Optional(ResourceListSchema), limits: Type.Optional(ResourceListSchema) },
+        { ...closed, description: 'Requests and limits. No defaults: Stepwise never invents resource numbers.' },
+      ),
+    ),
+    readinessProbe: Type.Optional(probe),
+    livenessProbe: Type.Optional(probe),
+    podLabels: Type.Optional(stringMap('Labels for the pod template only.')),
+    podAnnotations: Type.Optional(stringMap('Annotations for the pod template only.')),
   },
-};
+  closed,
+);
+
+const IngressRoute = Type.Object(
+  {
+    name: Type.Optional(dnsLabel({ description: 'Default: the app name.' })),
+    className: Type.Optional(Type.String({ default: 'nginx', description: "The canary annotations are ingress-nginx's." })),
+    host: Type.Optional(Type.String()),
+    path: Type.Optional(Type.String({ pattern: '^/', default: '/' })),
+    pathType: Type.Optional(oneOf(['Prefix', 'Exact', 'ImplementationSpecific'], { default: 'Prefix' })),
+    tls: Type.Optional(Type.Object({ secretName: Type.String() }, closed)),
+    annotations: Type.Optional(stringMap()),
+  },
+  closed,
+);
+const ParentRefSchema = Type.Object(
+  { name: Type.String(), namespace: Type.Optional(Type.String()), sectionName: Type.Optional(Type.String()) },
+  closed,
+);
+const GatewayRoute = Type.Object(
+  {
+    name: Type.Optional(dnsLabel({ description: 'Default: the app name.' })),
+    parentRefs: Type.Array(ParentRefSchema, { minItems: 1 }),
+    hostnames: Type.Optional(Type.Array(Type.String())),
+    path: Type.Optional(Type.String({ pattern: '^/', default: '/' })),
+    pathType: Type.Optional(oneOf(['PathPrefix', 'Exact'], { default: 'PathPrefix' })),
+  },
+  closed,
+);
+const Route = Type.Object(
+  { ingress: Type.Optional(IngressRoute), gateway: Type.Optional(GatewayRoute) },
+  {
+    ...closed,
+    minProperties: 1,
+    description: 'How clients reach the app: exactly one of ingress or gateway; required for any step with traffic or matches.',
+  },
+);
+
+const STRATEGIES = ['canary', 'blueGreen', 'abTest'] as const;
+const ENGINES = ['builtin', 'kruise'] as const;
+
+const Rollout = Type.Object(
+  {
+    strategy: oneOf(STRATEGIES, {
+      description:
+        'canary: new pods in a separate canary workload, traffic shifted by weight; blueGreen: a full new set beside ' +
+        'the old one, traffic switched (traffic: 0% allowed); abTest: every step routes by matches.',
+    }),
+    engine: Type.Optional(
+      oneOf(ENGINES, { default: 'builtin', description: "builtin: Stepwise's reconciler; kruise: rollouts.kruise.io/v1beta1." }),
+    ),
+    steps: Type.Optional(
+      Type.Array(ref('step', Step), { description: 'Explicit steps. Mutually exclusive with the shorthand below.' }),
+    ),
+    stepWeight: Type.Optional(
+      Type.Integer({ minimum: 1, maximum: 100, description: 'Flagger shorthand: traffic grows by this much per step up to maxWeight.' }),
+    ),
+    maxWeight: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, description: 'Flagger shorthand; 100 when absent.' })),
+    stepWeights: Type.Optional(
+      Type.Array(Type.Integer({ minimum: 1 }), {
+        minItems: 1,
+        description: 'Flagger shorthand: explicit traffic weights, e.g. [1, 5, 20, 50].',
+      }),
+    ),
+    pause: Type.Optional(ref('pause', Pause)),
+    gracePeriodSeconds: Type.Optional(
+      Type.Integer({ minimum: 0, default: 3, description: 'Seconds to wait after each traffic change.' }),
+    ),
+    failureThreshold: Type.Optional(
+      leaf<ReplicasValue>({
+        type: ['integer', 'string'],
+        minimum: 0,
+        pattern: PERCENT_PATTERN,
+        description: 'Updated pods allowed to be not Ready when a step is judged ready (count or %); 0 when absent.',
+      }),
+    ),
+    progressDeadlineSeconds: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        default: 600,
+        description: 'A release whose new pods are not Ready within this many seconds is rolled back.',
+      }),
+    ),
+  },
+  closed,
+);
+
+const Service = Type.Object(
+  {
+    name: Type.Optional(dnsLabel({ description: 'Default: the app name.' })),
+    port: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535, default: 80 })),
+    targetPort: Type.Optional(leaf<number | string>({ type: ['integer', 'string'], description: "Default: the workload's port name." })),
+  },
+  { ...closed, default: {} },
+);
 
 /** The app spec schema. */
-export const appSchema: Schema = {
-  $schema: 'https://json-schema.org/draft/2020-12/schema',
-  $id: SCHEMA_ID,
-  title: 'Stepwise App',
-  description: 'One app and how a new version of it is released (stepwise.dev/v1alpha1).',
-  type: 'object',
-  additionalProperties: false,
-  required: ['apiVersion', 'kind', 'metadata', 'spec'],
-  properties: {
-    apiVersion: { const: 'stepwise.dev/v1alpha1' },
-    kind: { const: 'App' },
-    metadata: {
-      type: 'object',
-      additionalProperties: false,
-      required: ['name'],
-      properties: {
-        name: dnsName,
-        namespace: { ...dnsName, default: 'default' },
-        labels: stringMap,
-        annotations: stringMap,
+export const appSchema = Type.Object(
+  {
+    apiVersion: Type.Literal(API_VERSION),
+    kind: Type.Literal('App'),
+    metadata: Type.Object(
+      {
+        name: dnsLabel({ description: 'Names the workload and, by default, the Service, route and Rollout.' }),
+        namespace: Type.Optional(dnsLabel({ default: 'default' })),
+        labels: Type.Optional(stringMap('Added to every object Stepwise emits.')),
+        annotations: Type.Optional(stringMap('Added to every object Stepwise emits.')),
       },
-    },
-    spec: {
-      type: 'object',
-      additionalProperties: false,
-      required: ['workload', 'rollout'],
-      properties: {
-        workload,
-        service: {
-          type: 'object',
-          additionalProperties: false,
-          default: {},
-          properties: {
-            name: dnsName,
-            port: { type: 'integer', minimum: 1, maximum: 65535, default: 80 },
-            targetPort: { type: ['integer', 'string'] },
-          },
-        },
-        route,
-        rollout,
-      },
-    },
+      closed,
+    ),
+    spec: Type.Object(
+      { workload: Workload, service: Type.Optional(Service), route: Type.Optional(Route), rollout: Rollout },
+      closed,
+    ),
   },
-  $defs: defs,
-};
+  {
+    ...closed,
+    $schema: 'https://json-schema.org/draft/2020-12/schema',
+    $id: SCHEMA_ID,
+    title: 'Stepwise App',
+    description: 'One app and how a new version of it is released (stepwise.dev/v1alpha1).',
+    $defs: defs,
+  },
+);
+
+export type AppSpec = Static<typeof appSchema>;
+export type WorkloadSpec = AppSpec['spec']['workload'];
+export type WorkloadKind = NonNullable<WorkloadSpec['kind']>;
+export type EnvVar = Static<typeof EnvVarSchema>;
+export type ResourceList = Static<typeof ResourceListSchema>;
+export type IngressRouteSpec = Static<typeof IngressRoute>;
+export type GatewayRouteSpec = Static<typeof GatewayRoute>;
+export type ParentRef = Static<typeof ParentRefSchema>;
+export type RolloutSpec = Static<typeof Rollout>;
+export type Strategy = (typeof STRATEGIES)[number];
+export type Engine = (typeof ENGINES)[number];
+export type StepSpec = Static<typeof Step>;
+export type PauseSpec = Static<typeof Pause>;
+export type MatchSpec = Static<typeof Match>;
+export type HeaderMatch = Static<typeof StringMatch>;

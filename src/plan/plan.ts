@@ -1,6 +1,6 @@
 import type { NormalizedApp, RollingStyle } from '../appspec/normalize.js';
 import type { MatchSpec, ReplicasValue, Strategy } from '../appspec/types.js';
-import { parseQuantity } from './quantity.js';
+import { parseQuantity } from '../appspec/values.js';
 import { parsePercent } from '../appspec/values.js';
 import { stepPods } from './replicas.js';
 

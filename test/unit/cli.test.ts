@@ -94,11 +94,12 @@ test('plan: a table per app with the peak extra capacity, or JSON', () => {
 });
 
 test('schema prints the published JSON Schema; crd prints the builtin Rollout CRD', () => {
-  const schema = JSON.parse(stepwise(['schema']).stdout);
-  assert.deepEqual(schema, appSchema);
+  // The schema as JSON: what editors and Ajv see (TypeBox's own metadata is not part of it).
+  const published = JSON.parse(JSON.stringify(appSchema));
+  assert.deepEqual(JSON.parse(stepwise(['schema']).stdout), published);
   assert.deepEqual(
     JSON.parse(readFileSync(`${ROOT}schema/app.schema.json`, 'utf8')),
-    appSchema,
+    published,
     'schema/app.schema.json is stale: npm run schema:write',
   );
   const crd = parse(stepwise(['crd']).stdout);

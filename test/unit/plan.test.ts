@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { planApp } from '../../src/plan/plan.js';
-import { formatBytes, formatCpu, parseQuantity } from '../../src/plan/quantity.js';
+import { parseQuantity } from '../../src/appspec/values.js';
+import { formatBytes, formatCpu } from '../../src/plan/quantity.js';
 import { loadApps } from '../../src/appspec/load.js';
 import { ROOT } from '../support/paths.js';
 
@@ -94,7 +95,9 @@ test('quantities', () => {
   assert.equal(parseQuantity('128Mi'), 128 * 2 ** 20);
   assert.equal(parseQuantity('1G'), 1e9);
   assert.equal(parseQuantity(2), 2);
-  assert.throws(() => parseQuantity('lots'), /not a Kubernetes quantity/);
+  assert.equal(parseQuantity('.5'), 0.5);
+  assert.equal(parseQuantity('1e3'), 1000);
+  for (const bad of ['lots', '1.2.3', '5Mb', '-5Gi', '']) assert.throws(() => parseQuantity(bad), /not a Kubernetes quantity/, bad);
   assert.equal(formatCpu(2.5), '2500m');
   assert.equal(formatCpu(2), '2');
   assert.equal(formatBytes(1.25 * 2 ** 30), '1.25Gi');

@@ -117,6 +117,17 @@ test('schema errors name file, line, column and field, all at once, with a hint 
   ]);
 });
 
+test('CPU and memory follow the Kubernetes quantity grammar, checked where they are written', () => {
+  const resources = (cpu: string, memory: string) => `\n    resources: {requests: {cpu: ${cpu}, memory: ${memory}}}`;
+  assert.deepEqual(errors([{ file: 'app.yaml', text: app('    strategy: canary\n    steps: [{replicas: 1}]', resources('"1.2.3"', 'lots')) }]), [
+    'app.yaml:10:33: spec.workload.resources.requests.cpu: must be a Kubernetes quantity such as 250m, 0.5, 1Gi or 512Mi, got "1.2.3"',
+    'app.yaml:10:50: spec.workload.resources.requests.memory: must be a Kubernetes quantity such as 250m, 0.5, 1Gi or 512Mi, got "lots"',
+  ]);
+  for (const [cpu, memory] of [['250m', '128Mi'], ['0.5', '1Gi'], ['2', '1e9'], ['.5', '512M']]) {
+    assert.deepEqual(errors([{ file: 'app.yaml', text: app('    strategy: canary\n    steps: [{replicas: 1}]', resources(cpu!, memory!)) }]), []);
+  }
+});
+
 test('YAML syntax errors, duplicate keys among them, are located', () => {
   assert.match(
     errors([{ file: 'bad.yaml', text: 'apiVersion: [\n' }])[0]!,
