@@ -78,7 +78,8 @@ export class Rollout extends Construct {
     const expectedKind = route?.kind === 'ingress' ? 'Ingress' : 'HTTPRoute';
     if (route && route.object.kind !== expectedKind)
       throw new Error(
-        `${this.node.path}: ${route.kind === 'ingress' ? 'ingress' : 'httpRoute'} must be an ${expectedKind}, got ${route.object.kind} "${route.object.name}"`,
+        `${this.node.path}: ${route.kind === 'ingress' ? 'ingress' : 'httpRoute'} must be an ${expectedKind}, got ` +
+          `${route.object.kind} "${route.object.name}"`,
       );
 
     const { workload: _w, service: _s, ingress: _i, httpRoute: _h, name, labels, ...spec } = props;

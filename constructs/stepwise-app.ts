@@ -34,9 +34,10 @@ export class StepwiseApp extends Construct {
     if (issues.some((i) => i.severity === 'error')) throw new SpecError(issues);
     const loaded = options.name ? apps.find((a) => a.app.name === options.name) : apps[0];
     if (!loaded || (!options.name && apps.length > 1)) {
-      throw new Error(
-        `${files.join(' + ')}: ${options.name ? `no app named "${options.name}"` : `holds ${apps.length} apps; pick one with options.name`}`,
-      );
+      const why = options.name
+        ? `no app named "${options.name}"`
+        : `holds ${apps.length} apps; pick one with options.name`;
+      throw new Error(`${files.join(' + ')}: ${why}`);
     }
     return new StepwiseApp(scope, id, { spec: loaded.spec, ...(options.engine ? { engine: options.engine } : {}) });
   }

@@ -181,7 +181,10 @@ const burst = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : [])
 const afterBurst = await controllerStats();
 const perReview = (from: typeof before, to: typeof before) => {
   const n = to.webhook.reviews - from.webhook.reviews;
-  return `${((to.webhook.totalMs - from.webhook.totalMs) / n).toFixed(2)} ms on average over ${n}, on ${to.webhook.connections - from.webhook.connections} new connections`;
+  return (
+    `${((to.webhook.totalMs - from.webhook.totalMs) / n).toFixed(2)} ms on average over ${n}, on ` +
+    `${to.webhook.connections - from.webhook.connections} new connections`
+  );
 };
 const row = (label: string, xs: number[]) =>
   `| ${label} | ${quantile(xs, 0.5).toFixed(1)} ms | ${quantile(xs, 0.99).toFixed(1)} ms |`;
@@ -199,7 +202,8 @@ console.log(
 console.log(`added by admission: p50 ${addedP50.toFixed(1)} ms, p99 ${addedP99.toFixed(1)} ms (target p99 ≤ 20 ms)`);
 console.log(`the API server's call to the webhook, one at a time: ${callMs.toFixed(2)} ms on average`);
 console.log(
-  `review inside the controller, request in to response out: ${perReview(before, afterSequential)} one at a time; ${perReview(afterSequential, afterBurst)} in the burst`,
+  `review inside the controller, request in to response out: ${perReview(before, afterSequential)} one at a time; ` +
+    `${perReview(afterSequential, afterBurst)} in the burst`,
 );
 console.log(
   `burst: ${BURST} applies in ${burstMs.toFixed(0)} ms, ${failures.length} failed${

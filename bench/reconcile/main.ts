@@ -216,7 +216,9 @@ async function approvalLatency(): Promise<PartResult> {
   await dropNamespaces(['latency']);
   const p50 = median(latencies);
   return {
-    line: `approval -> traffic updated: p50 ${ms(p50)}, p95 ${ms(percentile(latencies, 95))} over ${latencies.length} steps (target p50 <= 250 ms)`,
+    line:
+      `approval -> traffic updated: p50 ${ms(p50)}, p95 ${ms(percentile(latencies, 95))} over ` +
+      `${latencies.length} steps (target p50 <= 250 ms)`,
     met: p50 <= 250,
     figures: { approvalLatencyMs: { p50, p95: percentile(latencies, 95), steps: latencies.length } },
   };
@@ -305,14 +307,15 @@ async function releaseVsDeployment(): Promise<PartResult> {
   const rows = [];
   for (const startUpMs of START_UP_MS) rows.push(await releaseAt(startUpMs));
   const judged = rows.find((r) => r.startUpMs === JUDGED_START_UP_MS)!;
+  const lines = rows.map(
+    (r) =>
+      `pods Ready ${r.startUpMs} ms after start: zero-pause blue-green release ${ms(r.releaseMs)}; ` +
+      `the same Deployment's own rolling update ${ms(r.deploymentUpdateMs)} (ratio ` +
+      `${r.releaseOverUpdate.toFixed(2)}), ` +
+      `created until Ready ${ms(r.deploymentCreateMs)} (ratio ${r.releaseOverCreate.toFixed(2)})`,
+  );
   return {
-    line:
-      rows
-        .map(
-          (r) =>
-            `pods Ready ${r.startUpMs} ms after start: zero-pause blue-green release ${ms(r.releaseMs)}; the same Deployment's own rolling update ${ms(r.deploymentUpdateMs)} (ratio ${r.releaseOverUpdate.toFixed(2)}), created until Ready ${ms(r.deploymentCreateMs)} (ratio ${r.releaseOverCreate.toFixed(2)})`,
-        )
-        .join('\n') + `\n  target: both ratios <= 1.5 with pods Ready ${JUDGED_START_UP_MS} ms after start`,
+    line: [...lines, `  target: both ratios <= 1.5 with pods Ready ${JUDGED_START_UP_MS} ms after start`].join('\n'),
     met: judged.releaseOverUpdate <= 1.5 && judged.releaseOverCreate <= 1.5,
     figures: { release: rows },
   };
@@ -550,9 +553,15 @@ async function manyReleases(): Promise<PartResult> {
   const peakRssMiB = peakRss / 2 ** 20;
   return {
     line: [
-      `${scale} Deployments rolling to a new image by themselves, all at once: slowest ${ms(nativeSlowest)}, all done ${ms(nativeAll)}`,
-      `${scale} releases at once: peak RSS ${peakRssMiB.toFixed(0)} MiB (target <= 250; ${(idleRss / 2 ** 20).toFixed(0)} MiB before), ${requestsPerStep.toFixed(1)} API requests per step, slowest step ${ms(slowestStep)} (target <= 5000), slowest finalising ${ms(slowestFinalising)} (Healthy after the workload's own rolling update: median ${ms(median(afterWorkload))}, max ${ms(Math.max(...afterWorkload))}), all done ${ms(total)} (writing them took ${ms(applied)})`,
-      `  slowest step / slowest Deployment rollout alone: ${(slowestStep / nativeSlowest).toFixed(2)}; all done / all rolled out alone: ${(total / nativeAll).toFixed(2)}`,
+      `${scale} Deployments rolling to a new image by themselves, all at once: slowest ${ms(nativeSlowest)}, all ` +
+        `done ${ms(nativeAll)}`,
+      `${scale} releases at once: peak RSS ${peakRssMiB.toFixed(0)} MiB (target <= 250; ` +
+        `${(idleRss / 2 ** 20).toFixed(0)} MiB before), ${requestsPerStep.toFixed(1)} API requests per step, ` +
+        `slowest step ${ms(slowestStep)} (target <= 5000), slowest finalising ${ms(slowestFinalising)} (Healthy ` +
+        `after the workload's own rolling update: median ${ms(median(afterWorkload))}, max ` +
+        `${ms(Math.max(...afterWorkload))}), all done ${ms(total)} (writing them took ${ms(applied)})`,
+      `  slowest step / slowest Deployment rollout alone: ${(slowestStep / nativeSlowest).toFixed(2)}; all done / ` +
+        `all rolled out alone: ${(total / nativeAll).toFixed(2)}`,
       `  the API server's work during the releases (requests by verb and resource, watch events by resource):\n${load}`,
     ].join('\n'),
     met: peakRssMiB <= 250 && slowestStep <= 5000,

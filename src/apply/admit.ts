@@ -3,7 +3,7 @@ import { describeObject } from '../k8s/client.js';
 import { ROLLOUT_NAME_LABEL } from '../render/labels.js';
 import { ANNOTATIONS, LABELS, templateHash, type Workload } from '../reconciler/observed.js';
 import { ownedReplicaSets, type Reader } from '../reconciler/observe.js';
-import type { RolloutObject } from '../reconciler/types.js';
+import { type RolloutObject, strategyOf } from '../reconciler/types.js';
 import { desiredRouteRules, type RouteRule } from '../traffic/gateway.js';
 import type { KubeObject } from '../k8s/objects.js';
 import { canaryServiceName, REVISION_LABEL } from '../traffic/service.js';
@@ -39,7 +39,7 @@ export interface Governance {
 }
 
 export function governanceOf(rollout: RolloutObject): Governance {
-  const routing = (rollout.spec.strategy.canary ?? rollout.spec.strategy.blueGreen)?.trafficRoutings?.[0];
+  const { routing } = strategyOf(rollout);
   return {
     rollout: { name: rollout.metadata.name, namespace: rollout.metadata.namespace ?? 'default' },
     workload: { kind: rollout.spec.workloadRef.kind, name: rollout.spec.workloadRef.name },
@@ -140,7 +140,8 @@ function admitWorkload(
     const rollback = templateChanged && newHash === stable.templateHash;
     if (templateChanged && !rollback) {
       throw new AdmissionError(
-        `${describeObject(live)}: a release is in progress; ${howToProceed(governance)} before applying another version`,
+        `${describeObject(live)}: a release is in progress; ${howToProceed(governance)} before applying another ` +
+          `version`,
       );
     }
     for (const key of [ANNOTATIONS.inProgressing, ANNOTATIONS.originalStrategy]) {
@@ -184,7 +185,8 @@ function admitService(request: AdmissionRequest & { live: KubeObject }, governan
   if (isDeepStrictEqual(wanted, pinned)) return unchanged(request.desired);
   if (!isDeepStrictEqual(withoutPin(wanted), withoutPin(pinned))) {
     throw new AdmissionError(
-      `${describeObject(request.live)}: its selector changed while a release pins it to one version; ${howToProceed(governance)} first`,
+      `${describeObject(request.live)}: its selector changed while a release pins it to one version; ` +
+        `${howToProceed(governance)} first`,
     );
   }
   const object = structuredClone(request.desired);
@@ -209,7 +211,8 @@ function admitRoute(
   if (isDeepStrictEqual(wanted, routed)) return unchanged(request.desired);
   if (!isDeepStrictEqual(original(wanted), liveOriginal)) {
     throw new AdmissionError(
-      `${describeObject(request.live)}: its rules changed while a release routes traffic through them; ${howToProceed(governance)} first`,
+      `${describeObject(request.live)}: its rules changed while a release routes traffic through them; ` +
+        `${howToProceed(governance)} first`,
     );
   }
   const object = structuredClone(request.desired);
@@ -220,5 +223,8 @@ function admitRoute(
 /** The three ways out of a running release, as commands to copy. */
 function howToProceed(g: Governance): string {
   const target = `${g.rollout.name} -n ${g.rollout.namespace}`;
-  return `finish it (stepwise promote ${target} --full), roll it back (stepwise abort ${target}) or put the old template back (stepwise undo ${target})`;
+  return (
+    `finish it (stepwise promote ${target} --full), roll it back (stepwise abort ${target}) or put the old ` +
+    `template back (stepwise undo ${target})`
+  );
 }

@@ -74,16 +74,20 @@ async function planObject(client: KubeClient, object: KubeObject, governance?: G
 
 /** Plans the objects of one app (see `AppPlan`); `namespace` overrides the app's. */
 export async function planApply(client: KubeClient, app: NormalizedApp, namespace?: string): Promise<AppPlan> {
-  const rendered = renderApp(app).map((o) => (namespace ? { ...o, metadata: { ...o.metadata, namespace } } : o));
-  const rollout = rendered.find((o) => o.kind === 'Rollout' && o.apiVersion === BUILTIN_API_VERSION);
+  const inNamespace = (o: KubeObject) => (namespace ? { ...o, metadata: { ...o.metadata, namespace } } : o);
+  const [workload, ...rest] = renderApp(app).map(inNamespace) as [KubeObject, ...KubeObject[]];
+  const rollout = rest.find((o) => o.kind === 'Rollout' && o.apiVersion === BUILTIN_API_VERSION);
   const governance = rollout ? governanceOf(rollout as RolloutObject) : undefined;
-  const [workload, ...rest] = await beforeAnyWrite(() =>
-    Promise.all(rendered.map((o) => planObject(client, o, governance))),
+  const [planned, others] = await beforeAnyWrite(() =>
+    Promise.all([
+      planObject(client, workload, governance),
+      Promise.all(rest.map((o) => planObject(client, o, governance))),
+    ]),
   );
   return {
-    objects: [...rest, workload!].map(({ object, change }) => ({ object, change })),
-    release: workload!.release,
-    rollback: workload!.rollback,
+    objects: [...others, planned].map(({ object, change }) => ({ object, change })),
+    release: planned.release,
+    rollback: planned.rollback,
   };
 }
 

@@ -115,6 +115,10 @@ const PATTERN_MEANINGS: Record<string, string> = {
   [QUANTITY_PATTERN]: 'must be a Kubernetes quantity such as 250m, 0.5, 1Gi or 512Mi',
 };
 
+/** `, got <value>` for a scalar the schema refused. */
+const gotValue = (data: unknown) =>
+  data !== undefined && typeof data !== 'object' ? `, got ${JSON.stringify(data)}` : '';
+
 function schemaViolation(e: ErrorObject): RuleViolation {
   const p = e.params as Record<string, unknown>;
   switch (e.keyword) {
@@ -124,16 +128,19 @@ function schemaViolation(e: ErrorObject): RuleViolation {
       const key = String(p.additionalProperty);
       const known = Object.keys((e.parentSchema as { properties?: object } | undefined)?.properties ?? {});
       const guess = closest(key, known);
+      const hint = guess ? `; did you mean "${guess}"?` : known.length ? `; expected one of: ${known.join(', ')}` : '';
       return {
         pointer: `${e.instancePath}/${key}`,
         atKey: true,
-        message: `unknown field "${key}"${guess ? `; did you mean "${guess}"?` : known.length ? `; expected one of: ${known.join(', ')}` : ''}`,
+        message: `unknown field "${key}"${hint}`,
       };
     }
     case 'enum':
       return {
         pointer: e.instancePath,
-        message: `must be one of: ${(p.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}, got ${JSON.stringify(e.data)}`,
+        message:
+          `must be one of: ${(p.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}, got ` +
+          `${JSON.stringify(e.data)}`,
       };
     case 'const':
       return {
@@ -150,12 +157,14 @@ function schemaViolation(e: ErrorObject): RuleViolation {
     case 'pattern':
       return {
         pointer: e.instancePath,
-        message: `${PATTERN_MEANINGS[String(p.pattern)] ?? `must match ${String(p.pattern)}`}, got ${JSON.stringify(e.data)}`,
+        message:
+          `${PATTERN_MEANINGS[String(p.pattern)] ?? `must match ${String(p.pattern)}`}, got ` +
+          `${JSON.stringify(e.data)}`,
       };
     default:
       return {
         pointer: e.instancePath,
-        message: `${e.message ?? 'is invalid'}${e.data !== undefined && typeof e.data !== 'object' ? `, got ${JSON.stringify(e.data)}` : ''}`,
+        message: `${e.message ?? 'is invalid'}${gotValue(e.data)}`,
       };
   }
 }
@@ -184,22 +193,24 @@ function closest(word: string, candidates: readonly string[]): string | undefine
 function editDistance(a: string, b: string): number {
   const row = Array.from({ length: b.length + 1 }, (_, j) => j);
   for (let i = 1; i <= a.length; i++) {
-    let diagonal = row[0]!;
+    let diagonal = row[0];
     row[0] = i;
     for (let j = 1; j <= b.length; j++) {
-      const above = row[j]!;
-      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, diagonal + (a[i - 1] === b[j - 1] ? 0 : 1));
+      const above = row[j];
+      row[j] = Math.min(row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] === b[j - 1] ? 0 : 1));
       diagonal = above;
     }
   }
-  return row[b.length]!;
+  return row[b.length];
 }
 
 function dedupe(violations: RuleViolation[]): RuleViolation[] {
   const seen = new Set<string>();
   return violations.filter((v) => {
     const key = `${v.pointer}\0${v.message}`;
-    return seen.has(key) ? false : (seen.add(key), true);
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
   });
 }
 

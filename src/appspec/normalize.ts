@@ -1,4 +1,5 @@
 import { expandWeights } from './shorthand.js';
+import { ROLLOUT_DEFAULTS } from './values.js';
 import type {
   AppSpec,
   EnvVar,
@@ -73,9 +74,19 @@ export interface NormalizedApp {
   stepSources: string[];
 }
 
-export function rollingStyle(strategy: Strategy, kind: WorkloadKind): RollingStyle {
+/**
+ * The one derivation of the rolling style, for app specs, the builtin reconciler and Kruise Rollouts alike.
+ * OpenKruise releases a Deployment canary in place (partition style, with its Advanced Deployment controller)
+ * unless `enableExtraWorkloadForCanary` is set; Stepwise's engines always bring up a canary Deployment (the
+ * kruise engine sets the field, the builtin reconciler has no in-place style for Deployments).
+ */
+export function rollingStyle(
+  strategy: Strategy | 'blueGreen',
+  kind: string,
+  extraWorkloadForCanary = true,
+): RollingStyle {
   if (strategy === 'blueGreen') return 'blueGreen';
-  return kind === 'StatefulSet' ? 'partition' : 'canary';
+  return kind === 'Deployment' && extraWorkloadForCanary ? 'canary' : 'partition';
 }
 
 /**
@@ -148,9 +159,9 @@ export function normalizeRollout(
       engine: r.engine ?? 'builtin',
       style: rollingStyle(r.strategy, kind),
       steps,
-      gracePeriodSeconds: r.gracePeriodSeconds ?? 3,
+      gracePeriodSeconds: r.gracePeriodSeconds ?? ROLLOUT_DEFAULTS.gracePeriodSeconds,
       ...(r.failureThreshold !== undefined ? { failureThreshold: r.failureThreshold } : {}),
-      progressDeadlineSeconds: r.progressDeadlineSeconds ?? 600,
+      progressDeadlineSeconds: r.progressDeadlineSeconds ?? ROLLOUT_DEFAULTS.progressDeadlineSeconds,
     },
     sources,
   };

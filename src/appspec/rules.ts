@@ -28,6 +28,9 @@ export interface StepRuleContext {
  * The step rules of the OpenKruise Rollout webhook (`validateRolloutSpecCanarySteps`), reported for every
  * step at once. `stepPointer(i)` says where step i lives in the source document.
  */
+const ZERO_TRAFFIC_HINT =
+  '; 0% is only meaningful for blueGreen (omit traffic to keep all of it on the stable version)';
+
 export function validateSteps(
   steps: readonly NormalizedStep[],
   ctx: StepRuleContext,
@@ -74,7 +77,7 @@ export function validateSteps(
           message:
             ctx.strategy === 'blueGreen'
               ? `traffic must be in [0%, 100%], got ${step.traffic}`
-              : `traffic must be in (0%, 100%], got ${step.traffic}${t === 0 ? '; 0% is only meaningful for blueGreen (omit traffic to keep all of it on the stable version)' : ''}`,
+              : `traffic must be in (0%, 100%], got ${step.traffic}${t === 0 ? ZERO_TRAFFIC_HINT : ''}`,
         });
       }
     }
@@ -86,11 +89,13 @@ export function validateSteps(
     ) {
       out.push({
         pointer: at('replicas'),
-        message: `a step that routes traffic while updating in place may update at most ${limit}% of pods, got ${replicas} (the stable Service needs pods left to select)`,
+        message:
+          `a step that routes traffic while updating in place may update at most ${limit}% of pods, got ` +
+          `${replicas} (the stable Service needs pods left to select)`,
       });
     }
     if (i > 0) {
-      const prev = steps[i - 1]!.replicas as unknown;
+      const prev = steps[i - 1].replicas as unknown;
       const prevPercent = parsePercent(prev);
       if (typeof prev === 'number' && typeof replicas === 'number' && replicas < prev) {
         out.push({
@@ -146,7 +151,7 @@ export function validateRollout(rollout: RolloutSpec, ctx: RolloutContext): Rule
       out.push({ pointer: `${base}/stepWeights`, message: 'use stepWeight (with maxWeight) or stepWeights, not both' });
     if (rollout.maxWeight !== undefined && rollout.stepWeight === undefined)
       out.push({ pointer: `${base}/maxWeight`, message: 'maxWeight goes with stepWeight' });
-    if (rollout.stepWeights && rollout.stepWeights.some((w, i, a) => i > 0 && w <= a[i - 1]!)) {
+    if (rollout.stepWeights?.some((w, i, a) => i > 0 && w <= a[i - 1])) {
       out.push({ pointer: `${base}/stepWeights`, message: 'stepWeights must increase' });
     }
   } else if (!rollout.steps) {
@@ -172,7 +177,7 @@ export function validateRollout(rollout: RolloutSpec, ctx: RolloutContext): Rule
       });
     if (rollout.strategy === 'abTest' && !step.matches?.length)
       out.push({
-        pointer: sources[i]!,
+        pointer: sources[i],
         message: 'abTest steps route by matches: add headers, a cookie, query parameters or a path',
       });
     if (ctx.routeKind === 'ingress' && step.matches) out.push(...nginxMatchRules(step.matches, at('matches')));
@@ -205,7 +210,9 @@ export function validateApp(spec: AppSpec): RuleViolation[] {
   if (route && serviceName.length + '-canary'.length > 63) {
     out.push({
       pointer: service?.name ? '/spec/service/name' : '/metadata/name',
-      message: `service name "${serviceName}" is too long for its canary Service "${serviceName}-canary" (63 characters at most)`,
+      message:
+        `service name "${serviceName}" is too long for its canary Service "${serviceName}-canary" (63 ` +
+        `characters at most)`,
     });
   }
   if (!workload.readinessProbe) {
@@ -213,7 +220,8 @@ export function validateApp(spec: AppSpec): RuleViolation[] {
       pointer: '/spec/workload',
       severity: 'warning',
       message:
-        'no readinessProbe: pods count as Ready as soon as they start, so a step may send traffic to a version that is not serving yet',
+        'no readinessProbe: pods count as Ready as soon as they start, so a step may send traffic to a version that ' +
+        'is not serving yet',
     });
   }
   return out;

@@ -1,5 +1,5 @@
 import { type Static, type TSchema, Type, type TUnsafe } from '@sinclair/typebox';
-import { QUANTITY_PATTERN } from './values.js';
+import { QUANTITY_PATTERN, ROLLOUT_DEFAULTS } from './values.js';
 
 /**
  * The app spec (`apiVersion: stepwise.dev/v1alpha1`, `kind: App`), written once: as TypeBox schemas that are
@@ -19,11 +19,17 @@ const PERCENT_PATTERN = '^[0-9]+(\\.[0-9]+)?%$';
 
 /** A JSON Schema leaf kept exactly as written, with the TypeScript type it stands for. */
 const leaf = <T>(schema: Record<string, unknown>): TUnsafe<T> => Type.Unsafe<T>(schema);
-const oneOf = <const V extends readonly string[]>(values: V, options: { default?: V[number]; description?: string } = {}) =>
-  leaf<V[number]>({ enum: [...values], ...options });
+const oneOf = <const V extends readonly string[]>(
+  values: V,
+  options: { default?: V[number]; description?: string } = {},
+) => leaf<V[number]>({ enum: [...values], ...options });
 const closed = { additionalProperties: false } as const;
 const stringMap = (description?: string) =>
-  leaf<Record<string, string>>({ type: 'object', additionalProperties: { type: 'string' }, ...(description ? { description } : {}) });
+  leaf<Record<string, string>>({
+    type: 'object',
+    additionalProperties: { type: 'string' },
+    ...(description ? { description } : {}),
+  });
 const dnsLabel = (options: { default?: string; description?: string } = {}) =>
   Type.String({ minLength: 1, maxLength: 63, pattern: DNS_LABEL_PATTERN, ...options });
 
@@ -134,7 +140,9 @@ const Workload = Type.Object(
     ),
     image: Type.String({ minLength: 1 }),
     replicas: Type.Optional(Type.Integer({ minimum: 0, default: 1 })),
-    port: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535, default: 8080, description: 'The container port.' })),
+    port: Type.Optional(
+      Type.Integer({ minimum: 1, maximum: 65535, default: 8080, description: 'The container port.' }),
+    ),
     portName: Type.Optional(
       Type.String({
         pattern: DNS_LABEL_PATTERN,
@@ -170,7 +178,9 @@ const Workload = Type.Object(
 const IngressRoute = Type.Object(
   {
     name: Type.Optional(dnsLabel({ description: 'Default: the app name.' })),
-    className: Type.Optional(Type.String({ default: 'nginx', description: "The canary annotations are ingress-nginx's." })),
+    className: Type.Optional(
+      Type.String({ default: 'nginx', description: "The canary annotations are ingress-nginx's." }),
+    ),
     host: Type.Optional(Type.String()),
     path: Type.Optional(Type.String({ pattern: '^/', default: '/' })),
     pathType: Type.Optional(oneOf(['Prefix', 'Exact', 'ImplementationSpecific'], { default: 'Prefix' })),
@@ -198,7 +208,8 @@ const Route = Type.Object(
   {
     ...closed,
     minProperties: 1,
-    description: 'How clients reach the app: exactly one of ingress or gateway; required for any step with traffic or matches.',
+    description:
+      'How clients reach the app: exactly one of ingress or gateway; required for any step with traffic or matches.',
   },
 );
 
@@ -213,15 +224,24 @@ const Rollout = Type.Object(
         'the old one, traffic switched (traffic: 0% allowed); abTest: every step routes by matches.',
     }),
     engine: Type.Optional(
-      oneOf(ENGINES, { default: 'builtin', description: "builtin: Stepwise's reconciler; kruise: rollouts.kruise.io/v1beta1." }),
+      oneOf(ENGINES, {
+        default: 'builtin',
+        description: "builtin: Stepwise's reconciler; kruise: rollouts.kruise.io/v1beta1.",
+      }),
     ),
     steps: Type.Optional(
       Type.Array(ref('step', Step), { description: 'Explicit steps. Mutually exclusive with the shorthand below.' }),
     ),
     stepWeight: Type.Optional(
-      Type.Integer({ minimum: 1, maximum: 100, description: 'Flagger shorthand: traffic grows by this much per step up to maxWeight.' }),
+      Type.Integer({
+        minimum: 1,
+        maximum: 100,
+        description: 'Flagger shorthand: traffic grows by this much per step up to maxWeight.',
+      }),
     ),
-    maxWeight: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, description: 'Flagger shorthand; 100 when absent.' })),
+    maxWeight: Type.Optional(
+      Type.Integer({ minimum: 1, maximum: 100, description: 'Flagger shorthand; 100 when absent.' }),
+    ),
     stepWeights: Type.Optional(
       Type.Array(Type.Integer({ minimum: 1 }), {
         minItems: 1,
@@ -230,7 +250,11 @@ const Rollout = Type.Object(
     ),
     pause: Type.Optional(ref('pause', Pause)),
     gracePeriodSeconds: Type.Optional(
-      Type.Integer({ minimum: 0, default: 3, description: 'Seconds to wait after each traffic change.' }),
+      Type.Integer({
+        minimum: 0,
+        default: ROLLOUT_DEFAULTS.gracePeriodSeconds,
+        description: 'Seconds to wait after each traffic change.',
+      }),
     ),
     failureThreshold: Type.Optional(
       leaf<ReplicasValue>({
@@ -243,7 +267,7 @@ const Rollout = Type.Object(
     progressDeadlineSeconds: Type.Optional(
       Type.Integer({
         minimum: 1,
-        default: 600,
+        default: ROLLOUT_DEFAULTS.progressDeadlineSeconds,
         description: 'A release whose new pods are not Ready within this many seconds is rolled back.',
       }),
     ),
@@ -255,7 +279,9 @@ const Service = Type.Object(
   {
     name: Type.Optional(dnsLabel({ description: 'Default: the app name.' })),
     port: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535, default: 80 })),
-    targetPort: Type.Optional(leaf<number | string>({ type: ['integer', 'string'], description: "Default: the workload's port name." })),
+    targetPort: Type.Optional(
+      leaf<number | string>({ type: ['integer', 'string'], description: "Default: the workload's port name." }),
+    ),
   },
   { ...closed, default: {} },
 );

@@ -14,7 +14,7 @@ export function expandWeights(s: WeightShorthand): number[] {
   const weights = s.stepWeights ?? [];
   const max =
     !fixed && weights.length > 0
-      ? Math.min(100, weights[weights.length - 1]!)
+      ? Math.min(100, weights[weights.length - 1])
       : s.maxWeight && s.maxWeight > 0
         ? s.maxWeight
         : 100;
@@ -22,9 +22,9 @@ export function expandWeights(s: WeightShorthand): number[] {
     if (fixed || weights.length === 0) return s.stepWeight ?? 100;
     const room = 100 - current;
     if (room === 0) return 1;
-    if (current === 0) return Math.min(room, weights[0]!);
+    if (current === 0) return Math.min(room, weights[0]);
     const i = weights.indexOf(current);
-    return i >= 0 && i + 1 < weights.length ? Math.min(room, weights[i + 1]! - current) : room;
+    return i >= 0 && i + 1 < weights.length ? Math.min(room, weights[i + 1] - current) : room;
   };
   const out: number[] = [];
   for (let canary = 0; canary < max; ) {

@@ -1,5 +1,5 @@
 import { LineCounter, parse, parseAllDocuments, isMap, isScalar, isSeq, isAlias, type Node, type Scalar } from 'yaml';
-import { type SourceLocation, type SpecIssue } from './errors.js';
+import type { SourceLocation, SpecIssue } from './errors.js';
 
 /** The tag that marks a value as replaceable by a later layer (CUE's `*value` default marker). */
 export const DEFAULT_TAG = '!default';
@@ -113,7 +113,7 @@ function convert(node: Node, at: (offset: number) => SourceLocation, issues: Spe
 }
 
 function firstLine(message: string): string {
-  return message.split('\n')[0]!;
+  return message.split('\n')[0];
 }
 
 /** Where a field is written: its value, and its key when it has one. */

@@ -24,7 +24,9 @@ export function unify(
     issues.push({
       location: later.location,
       path: joinPath(path),
-      message: `conflicting values ${describe(later)} and ${describe(earlier)} (at ${formatLocation(earlier.location)}); tag one of them !default to let the other win`,
+      message:
+        `conflicting values ${describe(later)} and ${describe(earlier)} (at ` +
+        `${formatLocation(earlier.location)}); tag one of them !default to let the other win`,
       severity: 'error',
     });
   }
@@ -43,7 +45,8 @@ function mergeMaps(
   for (const [key, value] of b.entries) {
     const existing = entries.get(key);
     entries.set(key, existing ? unify(existing, value, [...path, key], issues) : value);
-    if (!existing) keyLocations.set(key, b.keyLocations.get(key)!);
+    const location = b.keyLocations.get(key);
+    if (!existing && location) keyLocations.set(key, location);
   }
   return { kind: 'map', entries, keyLocations, location: a.location, isDefault };
 }
@@ -52,7 +55,7 @@ function sameValue(a: SourceNode, b: SourceNode): boolean {
   if (a.kind !== b.kind) return false;
   if (a.kind === 'scalar' && b.kind === 'scalar') return a.value === b.value;
   if (a.kind === 'seq' && b.kind === 'seq')
-    return a.items.length === b.items.length && a.items.every((item, i) => sameValue(item, b.items[i]!));
+    return a.items.length === b.items.length && a.items.every((item, i) => sameValue(item, b.items[i]));
   if (a.kind === 'map' && b.kind === 'map') {
     return (
       a.entries.size === b.entries.size &&

@@ -1,3 +1,14 @@
+/**
+ * The release defaults, written once: the app spec's schema, normalization, the builtin Rollout's CRD and the
+ * reconciler (for hand-written Rollouts that leave them out) all take them from here.
+ */
+export const ROLLOUT_DEFAULTS = {
+  /** Seconds to wait after each traffic change (OpenKruise's default). */
+  gracePeriodSeconds: 3,
+  /** A release whose new pods are not Ready within this many seconds is rolled back. */
+  progressDeadlineSeconds: 600,
+} as const;
+
 /** Parses `"12.5%"` to 12.5; anything else to undefined. */
 export function parsePercent(value: unknown): number | undefined {
   if (typeof value !== 'string') return undefined;
@@ -14,7 +25,17 @@ export const QUANTITY_PATTERN =
 const QUANTITY = new RegExp(QUANTITY_PATTERN);
 
 const BINARY: Record<string, number> = { Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40, Pi: 2 ** 50, Ei: 2 ** 60 };
-const DECIMAL: Record<string, number> = { n: 1e-9, u: 1e-6, m: 1e-3, k: 1e3, M: 1e6, G: 1e9, T: 1e12, P: 1e15, E: 1e18 };
+const DECIMAL: Record<string, number> = {
+  n: 1e-9,
+  u: 1e-6,
+  m: 1e-3,
+  k: 1e3,
+  M: 1e6,
+  G: 1e9,
+  T: 1e12,
+  P: 1e15,
+  E: 1e18,
+};
 
 /** A quantity (`"250m"`, `"1.5"`, `"128Mi"`, `"1e3"`) as its plain number value; one the schema accepted. */
 export function parseQuantity(q: string | number): number {
@@ -22,5 +43,5 @@ export function parseQuantity(q: string | number): number {
   if (!QUANTITY.test(q)) throw new Error(`not a Kubernetes quantity: ${JSON.stringify(q)}`);
   const suffix = /(Ki|Mi|Gi|Ti|Pi|Ei|[numkMGTPE])$/.exec(q)?.[1];
   const number = suffix ? q.slice(0, -suffix.length) : q;
-  return Number(number) * (suffix ? (BINARY[suffix] ?? DECIMAL[suffix]!) : 1);
+  return Number(number) * (suffix ? (BINARY[suffix] ?? DECIMAL[suffix] ?? 1) : 1);
 }

@@ -18,7 +18,7 @@ function stdinAsValue(argv: readonly string[]): string[] {
     if ((argv[i] === '-f' || argv[i] === '--file') && argv[i + 1] === '-') {
       out.push('--file=-');
       i++;
-    } else out.push(argv[i]!);
+    } else out.push(argv[i]);
   }
   return out;
 }

@@ -1,4 +1,5 @@
 import { defs } from '../appspec/schema.js';
+import { ROLLOUT_DEFAULTS } from '../appspec/values.js';
 import { BUILTIN_API_VERSION, BUILTIN_GROUP } from './builtin.js';
 
 type Schema = Record<string, unknown>;
@@ -23,7 +24,11 @@ const intOrString: Schema = { 'x-kubernetes-int-or-string': true, anyOf: [{ type
  * (unknown fields are pruned anyway, which is what `additionalProperties: false` says).
  */
 export function toStructural(schema: Schema): Schema {
-  if (typeof schema.$ref === 'string') return toStructural(defs[schema.$ref.replace('#/$defs/', '')]!);
+  if (typeof schema.$ref === 'string') {
+    const target = defs[schema.$ref.replace('#/$defs/', '')];
+    if (!target) throw new Error(`no $defs entry for ${schema.$ref}`);
+    return toStructural(target);
+  }
   const types = schema.type;
   if (Array.isArray(types)) {
     if (types.includes('integer') && types.includes('string'))
@@ -62,7 +67,7 @@ const strategyBody: Schema = {
         required: ['service'],
         properties: {
           service: { type: 'string', minLength: 1 },
-          gracePeriodSeconds: { type: 'integer', minimum: 0, default: 3 },
+          gracePeriodSeconds: { type: 'integer', minimum: 0, default: ROLLOUT_DEFAULTS.gracePeriodSeconds },
           ingress: {
             type: 'object',
             required: ['name'],
@@ -94,7 +99,7 @@ export const rolloutSpecSchema: Schema = {
       properties: { canary: strategyBody, blueGreen: strategyBody, paused: { type: 'boolean', default: false } },
     },
     disabled: { type: 'boolean', default: false },
-    progressDeadlineSeconds: { type: 'integer', minimum: 1, default: 600 },
+    progressDeadlineSeconds: { type: 'integer', minimum: 1, default: ROLLOUT_DEFAULTS.progressDeadlineSeconds },
   },
 };
 

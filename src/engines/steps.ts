@@ -40,7 +40,9 @@ export function workloadRef(m: RolloutModel) {
   return { apiVersion: 'apps/v1', kind: m.workload.kind, name: m.workload.name };
 }
 
-/** OpenKruise has no cookie field: nginx reads a header named canary-by-cookie; Gateway API matches the Cookie header. */
+/**
+ * OpenKruise has no cookie field: nginx reads a header named canary-by-cookie; Gateway API matches the Cookie header.
+ */
 export function kruiseCookie(routeKind: 'ingress' | 'gateway' | undefined) {
   return ({ cookie, ...rest }: MatchSpec): MatchSpec => {
     if (!cookie) return rest;

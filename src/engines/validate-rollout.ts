@@ -1,4 +1,4 @@
-import type { NormalizedStep } from '../appspec/normalize.js';
+import { rollingStyle, type NormalizedStep } from '../appspec/normalize.js';
 import { validateSteps, type RuleViolation } from '../appspec/rules.js';
 
 const SUPPORTED_WORKLOADS = new Set([
@@ -27,14 +27,21 @@ export interface RolloutSpecLike {
   strategy?: { canary?: RolloutBody; blueGreen?: RolloutBody };
 }
 
+export interface ValidationOptions {
+  /**
+   * Whose Rollout: `kruise` (its webhook's rules exactly) or `builtin`, which shares the shape but always runs a
+   * Deployment canary with a canary Deployment. @default "kruise"
+   */
+  engine?: 'builtin' | 'kruise';
+  /** Kruise's `--partition-percent-limit`. @default 50 */
+  partitionPercentLimit?: number;
+}
+
 /**
  * The OpenKruise Rollout webhook's rules for a Rollout spec in its (v1beta1) shape, which the builtin
  * Rollout shares: the reconciler runs them on Rollouts written by hand, since no webhook guards them.
  */
-export function validateRolloutSpec(
-  spec: RolloutSpecLike,
-  options: { partitionPercentLimit?: number } = {},
-): RuleViolation[] {
+export function validateRolloutSpec(spec: RolloutSpecLike, options: ValidationOptions = {}): RuleViolation[] {
   const out: RuleViolation[] = [];
   const { canary, blueGreen } = spec.strategy ?? {};
   if (!canary && !blueGreen)
@@ -44,7 +51,7 @@ export function validateRolloutSpec(
   const gvk = `${ref.apiVersion}/${ref.kind}`;
   if (!ref.name || !SUPPORTED_WORKLOADS.has(gvk))
     out.push({ pointer: '/spec/workloadRef', message: `unsupported workload ${gvk}` });
-  const body = (canary ?? blueGreen)!;
+  const body = canary ?? blueGreen ?? {};
   const key = canary ? 'canary' : 'blueGreen';
   if (blueGreen && !['apps/v1/Deployment', 'apps.kruise.io/v1alpha1/CloneSet'].includes(gvk)) {
     out.push({ pointer: '/spec/workloadRef', message: 'blueGreen supports only a Deployment or a CloneSet' });
@@ -64,16 +71,23 @@ export function validateRolloutSpec(
     if ((r.gracePeriodSeconds ?? 0) < 0)
       out.push({ pointer: `${at}/gracePeriodSeconds`, message: 'gracePeriodSeconds must not be negative' });
   });
-  const style = blueGreen
-    ? 'blueGreen'
-    : canary!.enableExtraWorkloadForCanary && gvk === 'apps/v1/Deployment'
-      ? 'canary'
-      : 'partition';
+  const extraWorkload = options.engine === 'builtin' || canary?.enableExtraWorkloadForCanary === true;
+  const style = rollingStyle(
+    blueGreen ? 'blueGreen' : 'canary',
+    gvk === 'apps/v1/Deployment' ? 'Deployment' : gvk,
+    extraWorkload,
+  );
   const steps = (body.steps ?? []).map((s) => ({ ...s, pause: s.pause ?? {} }));
   out.push(
     ...validateSteps(
       steps,
-      { strategy: blueGreen ? 'blueGreen' : 'canary', style, ...options },
+      {
+        strategy: blueGreen ? 'blueGreen' : 'canary',
+        style,
+        ...(options.partitionPercentLimit !== undefined
+          ? { partitionPercentLimit: options.partitionPercentLimit }
+          : {}),
+      },
       (i) => `/spec/strategy/${key}/steps${i < 0 ? '' : `/${i}`}`,
     ),
   );

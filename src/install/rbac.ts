@@ -25,7 +25,10 @@ export const RECONCILER_RULES = [
   { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['get', 'create', 'update'] },
 ];
 
-/** The admission webhook's own: its certificate Secret (in the controller's namespace) and its configuration's CA bundle. */
+/**
+ * The admission webhook's own: its certificate Secret (in the controller's namespace) and its configuration's CA
+ * bundle.
+ */
 const SECRET_RULES = [
   { apiGroups: [''], resources: ['secrets'], verbs: ['create'] },
   { apiGroups: [''], resources: ['secrets'], verbs: ['get', 'update'], resourceNames: [DEFAULT_SECRET_NAME] },

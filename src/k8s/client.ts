@@ -171,9 +171,10 @@ export class KubeClient {
     await this.kubeConfig.applyToHTTPSOptions(opts);
     const https = url.protocol === 'https:';
     // client-node hands out a new Agent per request, so every request would pay a TLS handshake; keep one.
-    opts.agent = https
-      ? (this.httpsAgent ??= new HttpsAgent({ ...pick(opts as Record<string, unknown>, TLS_OPTIONS), keepAlive: true }))
-      : (this.httpAgent ??= new HttpAgent({ keepAlive: true }));
+    if (https)
+      this.httpsAgent ??= new HttpsAgent({ ...pick(opts as Record<string, unknown>, TLS_OPTIONS), keepAlive: true });
+    else this.httpAgent ??= new HttpAgent({ keepAlive: true });
+    opts.agent = https ? this.httpsAgent : this.httpAgent;
     return new Promise<IncomingMessage>((resolve, reject) => {
       const req = (https ? httpsRequest : httpRequest)(url, opts, resolve);
       req.on('error', reject);
@@ -217,7 +218,8 @@ export class KubeClient {
     const base = ref.apiVersion.includes('/') ? `/apis/${ref.apiVersion}` : `/api/${ref.apiVersion}`;
     const namespace = ref.namespace ?? (ref.name === undefined ? undefined : 'default');
     const ns = namespaced && namespace !== undefined ? `/namespaces/${encodeURIComponent(namespace)}` : '';
-    return `${base}${ns}/${plural}${ref.name ? `/${encodeURIComponent(ref.name)}` : ''}${subresource ? `/${subresource}` : ''}`;
+    const name = ref.name ? `/${encodeURIComponent(ref.name)}` : '';
+    return `${base}${ns}/${plural}${name}${subresource ? `/${subresource}` : ''}`;
   }
 
   async get<T extends KubeObject = KubeObject>(ref: ObjectRef & { name: string }): Promise<T | undefined> {

@@ -93,12 +93,9 @@ export class Informer {
     }
     const out: T[] = [];
     for (const key of candidates ?? this.objects.keys()) {
-      const o = this.objects.get(key)!;
-      if (
-        (namespace === undefined || o.metadata.namespace === namespace) &&
-        terms.every((t) => this.byLabel.get(t)!.has(key))
-      )
-        out.push(o as T);
+      const o = this.objects.get(key);
+      const inScope = namespace === undefined || o?.metadata.namespace === namespace;
+      if (o && inScope && terms.every((t) => this.byLabel.get(t)?.has(key))) out.push(o as T);
     }
     return out;
   }
@@ -131,8 +128,8 @@ export class Informer {
     this.objects.set(key, object);
     for (const [k, v] of Object.entries(object.metadata.labels ?? {})) {
       const term = `${k}=${v}`;
-      let keys = this.byLabel.get(term);
-      if (!keys) this.byLabel.set(term, (keys = new Set()));
+      const keys = this.byLabel.get(term) ?? new Set<string>();
+      this.byLabel.set(term, keys);
       keys.add(key);
     }
     return key;
@@ -183,7 +180,9 @@ export class Informer {
     this.resourceVersion = list.metadata.resourceVersion;
   }
 
-  /** Watches from the listed version on, until stopped: resumes where a stream ended, lists again when told 410 Gone. */
+  /**
+   * Watches from the listed version on, until stopped: resumes where a stream ended, lists again when told 410 Gone.
+   */
   private async run(): Promise<void> {
     if (this.unavailable) return;
     const path = await this.collectionPath();

@@ -31,7 +31,10 @@ export interface Plan {
   peak: { extraPods: number; cpuCores: number; memoryBytes: number };
 }
 
-/** Pod counts per step follow OpenKruise: ceil, clamped, and capped below 100% where pods are replaced in place or by surge. */
+/**
+ * Pod counts per step follow OpenKruise: ceil, clamped, and capped below 100% where pods are replaced in place or by
+ * surge.
+ */
 export function planApp(app: NormalizedApp): Plan {
   const { style, strategy, steps } = app.rollout;
   const total = app.workload.replicas;
@@ -42,7 +45,7 @@ export function planApp(app: NormalizedApp): Plan {
       replicas: step.replicas,
       canaryPods,
       stablePods: style === 'partition' ? total - canaryPods : total,
-      ...(step.traffic !== undefined ? { traffic: parsePercent(step.traffic)! } : {}),
+      ...(parsePercent(step.traffic) !== undefined ? { traffic: parsePercent(step.traffic) } : {}),
       matches: step.matches ?? [],
       pause: stepPause(strategy, step.pause.duration, step.replicas, i === steps.length - 1),
     };

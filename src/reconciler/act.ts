@@ -58,7 +58,10 @@ export async function perform(
   return resourceVersion;
 }
 
-/** Writes the Rollout's status, unless it is what the Rollout already has; fails with 409 if the Rollout changed since it was read. */
+/**
+ * Writes the Rollout's status, unless it is what the Rollout already has; fails with 409 if the Rollout changed since
+ * it was read.
+ */
 export async function writeStatus(
   client: KubeClient,
   rollout: RolloutObject,

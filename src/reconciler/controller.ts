@@ -8,7 +8,7 @@ import { ROLLOUT_REF } from './observe.js';
 import { EventRecorder } from './act.js';
 import { WorkQueue } from './queue.js';
 import { reconcileOnce } from './run.js';
-import type { RolloutObject } from './types.js';
+import { type RolloutObject, strategyOf } from './types.js';
 import { canaryWorkloadName } from './workload.js';
 
 const WATCHED = [
@@ -46,7 +46,9 @@ export interface ControllerStats {
  */
 export class Controller implements Reader {
   private readonly informers = new Map<string, Informer>();
-  /** `namespace/family/name` of an object a Rollout governs → the Rollouts concerned (any event must find them fast). */
+  /**
+   * `namespace/family/name` of an object a Rollout governs → the Rollouts concerned (any event must find them fast).
+   */
   private readonly concerned = new Map<string, Set<string>>();
   private readonly governedBy = new Map<string, string[]>();
   private readonly queue = new WorkQueue();
@@ -104,7 +106,9 @@ export class Controller implements Reader {
   }
 
   private informer(kind: string): Informer {
-    return this.informers.get(kind)!;
+    const informer = this.informers.get(kind);
+    if (!informer) throw new Error(`no informer for ${kind}: sync() first`);
+    return informer;
   }
 
   // Reader over the cache, for observe().
@@ -128,10 +132,7 @@ export class Controller implements Reader {
       if (type !== 'DELETED') {
         const governed = governedKeys(o as RolloutObject);
         this.governedBy.set(key, governed);
-        for (const g of governed) {
-          if (!this.concerned.has(g)) this.concerned.set(g, new Set());
-          this.concerned.get(g)!.add(key);
-        }
+        for (const g of governed) this.concerned.set(g, (this.concerned.get(g) ?? new Set()).add(key));
       }
       this.queue.add(key);
       return;
@@ -191,7 +192,7 @@ const family = (kind: string) =>
 /** The objects whose changes a Rollout must see, as `namespace/family/name`. */
 function governedKeys(r: RolloutObject): string[] {
   const workload = r.spec.workloadRef.name;
-  const routing = (r.spec.strategy.canary ?? r.spec.strategy.blueGreen)?.trafficRoutings?.[0];
+  const { routing } = strategyOf(r);
   const names = [
     `Workload/${workload}`,
     `Workload/${canaryWorkloadName(workload)}`,

@@ -20,7 +20,7 @@ export function stepJump(
   const target = status.nextStepIndex;
   if (target === nextStepIndex(status.currentStepIndex, steps.length) || target < 1 || target > steps.length)
     return undefined;
-  const desired = scaledValue(steps[target - 1]!.replicas, workloadReplicas);
+  const desired = scaledValue(steps[target - 1].replicas, workloadReplicas);
   const state: StepState = desired === status.canaryReplicas ? 'StepTrafficRouting' : 'BeforeStepUpgrade';
   return {
     ...status,
@@ -46,7 +46,7 @@ export function recalculateStep(
       ? [currentIndex, ...steps.map((_, i) => i + 1).filter((i) => i !== currentIndex)]
       : steps.map((_, i) => i + 1);
   for (const index of order) {
-    if (scaledValue(steps[index - 1]!.replicas, workloadReplicas) >= deployedPods) return index;
+    if (scaledValue(steps[index - 1].replicas, workloadReplicas) >= deployedPods) return index;
   }
   return order[order.length - 1] ?? 1;
 }

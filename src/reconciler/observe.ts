@@ -4,7 +4,7 @@ import { canaryIngressName } from '../traffic/nginx.js';
 import { canaryServiceName } from '../traffic/service.js';
 import { isOwnedBy } from './actions.js';
 import type { Observed, Pod, Workload } from './observed.js';
-import type { RolloutObject } from './types.js';
+import { type RolloutObject, strategyOf } from './types.js';
 import { canaryWorkloadName } from './workload.js';
 
 export const ROLLOUT_REF = { apiVersion: 'stepwise.dev/v1alpha1', kind: 'Rollout' } as const;
@@ -14,7 +14,9 @@ const selectorString = (w: Workload | undefined) =>
     .map(([k, v]) => `${k}=${v}`)
     .join(',');
 
-/** A Deployment's own ReplicaSets: those its selector matches that it owns (a canary Deployment shares the selector). */
+/**
+ * A Deployment's own ReplicaSets: those its selector matches that it owns (a canary Deployment shares the selector).
+ */
 export async function ownedReplicaSets(reader: Reader, workload: Workload): Promise<Workload[]> {
   const sets = await reader.list<Workload>(
     { apiVersion: 'apps/v1', kind: 'ReplicaSet', namespace: workload.metadata.namespace },
@@ -39,7 +41,7 @@ export async function observe(
   const rollout = await client.get<RolloutObject>({ ...ROLLOUT_REF, name, namespace });
   if (!rollout) return undefined;
   const ref = rollout.spec.workloadRef;
-  const routing = (rollout.spec.strategy.canary ?? rollout.spec.strategy.blueGreen)?.trafficRoutings?.[0];
+  const { routing } = strategyOf(rollout);
   const get = <T extends KubeObject>(apiVersion: string, kind: string, objectName: string | undefined) =>
     objectName ? client.get<T>({ apiVersion, kind, name: objectName, namespace }) : Promise.resolve(undefined);
   const [workload, canaryWorkload, stableService, canaryService, ingress, canaryIngress, httpRoute] = await Promise.all(

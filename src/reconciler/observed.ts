@@ -136,9 +136,11 @@ export interface View {
   rolloutId: string;
 }
 
-export function view(o: Observed, canaryRevision: string): View | undefined {
+/** An observation of a Rollout whose workload exists. */
+export type WithWorkload = Observed & { workload: Workload };
+
+export function view(o: WithWorkload, canaryRevision: string): View {
   const w = o.workload;
-  if (!w) return undefined;
   const kind = w.kind as 'Deployment' | 'StatefulSet';
   const revisionLabel = REVISION_LABEL[kind];
   const hash = templateHash(w.spec.template);

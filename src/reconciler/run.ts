@@ -4,7 +4,7 @@ import { EventRecorder, isConflict, perform, writeStatus, type ActOptions } from
 import type { Action } from './actions.js';
 import { decide, type Decision, type RolloutEvent } from './decide.js';
 import { observe, type Reader } from './observe.js';
-import type { RolloutObject, RolloutStatus, SubStatus } from './types.js';
+import { type RolloutObject, type RolloutStatus, strategyOf, subStatusOf } from './types.js';
 
 /** Decisions one pass chains at most: a safety net against a world that never shows the pass's own writes. */
 const MAX_LINKS = 12;
@@ -81,25 +81,15 @@ export async function reconcileOnce(
   }
 }
 
-export function subStatus(rollout: RolloutObject): SubStatus | undefined {
-  return rollout.status?.canaryStatus ?? rollout.status?.blueGreenStatus;
-}
-
 /** Waiting for a person: paused at a step whose pause has no duration. */
 export function awaitsApproval(rollout: RolloutObject): boolean {
-  const sub = subStatus(rollout);
+  const sub = subStatusOf(rollout);
   if (rollout.status?.phase !== 'Progressing' || sub?.currentStepState !== 'StepPaused') return false;
-  const steps = (rollout.spec.strategy.canary ?? rollout.spec.strategy.blueGreen)!.steps;
+  const { kind, body } = strategyOf(rollout);
+  const steps = body.steps;
   const step = steps[sub.currentStepIndex - 1];
   if (!step) return false;
-  return (
-    stepPause(
-      rollout.spec.strategy.blueGreen ? 'blueGreen' : 'canary',
-      step.pause?.duration,
-      step.replicas,
-      sub.currentStepIndex === steps.length,
-    ).kind === 'manual'
-  );
+  return stepPause(kind, step.pause?.duration, step.replicas, sub.currentStepIndex === steps.length).kind === 'manual';
 }
 
 export function isSettled(rollout: RolloutObject): boolean {

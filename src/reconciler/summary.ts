@@ -2,6 +2,7 @@ import { CANARY_BY_COOKIE, CANARY_BY_HEADER, CANARY_WEIGHT } from '../traffic/ng
 import type { RouteRule } from '../traffic/gateway.js';
 import { canaryServiceName } from '../traffic/service.js';
 import { view, type Observed } from './observed.js';
+import { strategyOf, subStatusOf } from './types.js';
 
 /** What `stepwise status` shows: where the release is, the pods of each version, and where traffic goes. */
 export interface RolloutSummary {
@@ -22,15 +23,15 @@ export interface RolloutSummary {
 
 export function summarize(o: Observed): RolloutSummary {
   const { rollout } = o;
-  const sub = rollout.status?.canaryStatus ?? rollout.status?.blueGreenStatus;
-  const body = (rollout.spec.strategy.canary ?? rollout.spec.strategy.blueGreen)!;
-  const v = o.workload ? view(o, sub?.canaryRevision ?? '') : undefined;
+  const sub = subStatusOf(rollout);
+  const { body } = strategyOf(rollout);
+  const v = o.workload ? view({ ...o, workload: o.workload }, sub?.canaryRevision ?? '') : undefined;
   const releasing = rollout.status?.phase === 'Progressing';
   return {
     namespace: rollout.metadata.namespace ?? 'default',
     name: rollout.metadata.name,
     phase: rollout.status?.phase ?? 'Initial',
-    strategy: rollout.spec.strategy.blueGreen ? 'blueGreen' : 'canary',
+    strategy: strategyOf(rollout).kind,
     step: sub?.currentStepIndex ?? 0,
     steps: body.steps.length,
     state: sub?.currentStepState ?? '',
@@ -53,7 +54,7 @@ export function summarize(o: Observed): RolloutSummary {
 }
 
 function trafficOf(o: Observed): RolloutSummary['traffic'] {
-  const routing = (o.rollout.spec.strategy.canary ?? o.rollout.spec.strategy.blueGreen)?.trafficRoutings?.[0];
+  const { routing } = strategyOf(o.rollout);
   if (routing?.ingress) {
     const a = o.canaryIngress?.metadata.annotations ?? {};
     const matches = [
@@ -69,7 +70,7 @@ function trafficOf(o: Observed): RolloutSummary['traffic'] {
     const refs = weighted?.backendRefs ?? [];
     const total = refs.reduce((n, b) => n + (b.weight ?? 1), 0);
     const weight = total ? Math.round((100 * (refs.find((b) => b.name === canary)?.weight ?? 0)) / total) : 0;
-    const matchRules = rules.filter((r) => r.backendRefs?.length === 1 && r.backendRefs[0]!.name === canary);
+    const matchRules = rules.filter((r) => r.backendRefs?.length === 1 && r.backendRefs[0].name === canary);
     return { weight, matches: matchRules.flatMap((r) => (r.matches ?? []).map((m) => JSON.stringify(m))) };
   }
   return { weight: 0, matches: [] };

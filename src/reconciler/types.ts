@@ -104,3 +104,27 @@ export interface RolloutObject extends KubeObject {
   };
   status?: RolloutStatus;
 }
+
+export type StrategyKind = 'canary' | 'blueGreen';
+
+/** A Rollout's one strategy: which it is, its steps and routing, and the status key its progress lives under. */
+export interface RolloutStrategy {
+  kind: StrategyKind;
+  body: StrategyBody;
+  statusKey: 'canaryStatus' | 'blueGreenStatus';
+  /** The one traffic routing (OpenKruise allows one), when the Rollout routes traffic. */
+  routing?: TrafficRouting;
+}
+
+/** The strategy of a Rollout (a canary when it names neither; validation reports that). */
+export function strategyOf(rollout: RolloutObject): RolloutStrategy {
+  const { canary, blueGreen } = rollout.spec.strategy;
+  const kind: StrategyKind = !canary && blueGreen ? 'blueGreen' : 'canary';
+  const body = (kind === 'canary' ? canary : blueGreen) ?? { steps: [] };
+  const routing = body.trafficRoutings?.[0];
+  return { kind, body, statusKey: `${kind}Status`, ...(routing ? { routing } : {}) };
+}
+
+/** The sub-status of a Rollout's strategy, once a release or the first healthy pass has written it. */
+export const subStatusOf = (rollout: RolloutObject): SubStatus | undefined =>
+  rollout.status?.[strategyOf(rollout).statusKey];

@@ -1,7 +1,7 @@
 import { ROLLOUT_NAME_LABEL } from '../render/labels.js';
 import type { RollingStyle } from '../appspec/normalize.js';
 import { ownedBy, refOf, type Action } from './actions.js';
-import { ANNOTATIONS, LABELS, comparableTemplate, type Observed, type View, type Workload } from './observed.js';
+import { ANNOTATIONS, LABELS, comparableTemplate, type View, type Workload, type WithWorkload } from './observed.js';
 
 /** minReadySeconds that keeps new pods from ever counting as available (OpenKruise's MaxReadySeconds). */
 export const MAX_READY_SECONDS = 2147483646;
@@ -25,8 +25,8 @@ function originalStrategy(w: Workload): OriginalStrategy | undefined {
 }
 
 /** Brings `pods` new-version pods up for a step. Never scales new pods down (a jump back only moves traffic). */
-export function upgradeWorkload(o: Observed, style: RollingStyle, pods: number): Action[] {
-  const w = o.workload!;
+export function upgradeWorkload(o: WithWorkload, style: RollingStyle, pods: number): Action[] {
+  const w = o.workload;
   if (style === 'canary') {
     const current = o.canaryWorkload?.spec.replicas ?? 0;
     if (o.canaryWorkload && current >= pods) return [];
@@ -118,8 +118,8 @@ export function labelBatch(v: View, step: number, desired: number): Action[] {
  * On rollback the template goes back to the stable revision first, so what the controller rolls to is the
  * stable version, and the canary workload is emptied.
  */
-export function resumeWorkload(o: Observed, v: View, style: RollingStyle, rollback: boolean): Action[] {
-  const w = o.workload!;
+export function resumeWorkload(o: WithWorkload, v: View, style: RollingStyle, rollback: boolean): Action[] {
+  const w = o.workload;
   const actions: Action[] = [];
   if (
     rollback &&
@@ -177,8 +177,8 @@ export function resumeWorkload(o: Observed, v: View, style: RollingStyle, rollba
  * have in the same write: marked in-progressing with its stable revision, and held where it is (a Deployment
  * paused, a StatefulSet's partition keeping the pods not yet updated).
  */
-export function holdWorkload(o: Observed, stableRevision: string | undefined, updatedPods: number): Action {
-  const w = o.workload!;
+export function holdWorkload(o: WithWorkload, stableRevision: string | undefined, updatedPods: number): Action {
+  const w = o.workload;
   const hold =
     w.kind === 'StatefulSet'
       ? {
@@ -202,9 +202,11 @@ export function holdWorkload(o: Observed, stableRevision: string | undefined, up
   };
 }
 
-/** The workload carries its Rollout's name, so the admission webhook sees its writes (as Kruise labels its workloads). */
-export function labelGoverned(o: Observed): Action[] {
-  const w = o.workload!;
+/**
+ * The workload carries its Rollout's name, so the admission webhook sees its writes (as Kruise labels its workloads).
+ */
+export function labelGoverned(o: WithWorkload): Action[] {
+  const w = o.workload;
   if (w.metadata.labels?.[ROLLOUT_NAME_LABEL] !== undefined) return [];
   const patch = { metadata: { labels: { [ROLLOUT_NAME_LABEL]: o.rollout.metadata.name } } };
   return [
@@ -218,8 +220,8 @@ export function labelGoverned(o: Observed): Action[] {
 }
 
 /** The workload's own controller has finished: every pod is of the current template and available. */
-export function workloadSettled(o: Observed): boolean {
-  const w = o.workload!;
+export function workloadSettled(o: WithWorkload): boolean {
+  const w = o.workload;
   const s = w.status ?? {};
   const replicas = w.spec.replicas ?? 1;
   if ((s.observedGeneration ?? 0) < ((w.metadata.generation as number) ?? 0)) return false;
@@ -230,11 +232,11 @@ export function workloadSettled(o: Observed): boolean {
 }
 
 /** The last control markers go: the canary workload (Stepwise's own) and the stable-revision label. */
-export function releaseWorkload(o: Observed): Action[] {
+export function releaseWorkload(o: WithWorkload): Action[] {
   const actions: Action[] = [];
   if (o.canaryWorkload)
     actions.push({ kind: 'delete', ref: refOf(o.canaryWorkload), why: `delete ${o.canaryWorkload.metadata.name}` });
-  const w = o.workload!;
+  const w = o.workload;
   if (w.metadata.labels?.[LABELS.stableRevision] !== undefined) {
     actions.push({
       kind: 'merge',

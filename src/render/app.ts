@@ -12,7 +12,7 @@ import { renderRoute, renderService, renderWorkload } from './workload.js';
  * owns it and there is a route), Ingress or HTTPRoute, Rollout. The single source for `stepwise synth`,
  * the constructs and the reconciler.
  */
-export function renderApp(app: NormalizedApp, engine: Engine = app.rollout.engine): KubeObject[] {
+export function renderApp(app: NormalizedApp, engine: Engine = app.rollout.engine): [KubeObject, ...KubeObject[]] {
   const renderer = ENGINES[engine];
   const model = rolloutModel(app, objectLabels(app));
   const mark = (o: KubeObject) => (renderer.admission ? governedBy(o, model.name) : o);

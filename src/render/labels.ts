@@ -15,7 +15,10 @@ export function objectLabels(app: NormalizedApp): Record<string, string> {
   return { ...app.labels, [NAME_LABEL]: app.name, [MANAGED_BY_LABEL]: 'stepwise' };
 }
 
-/** The selector shared by the workload and the stable Service; it never changes, so it is safe as an immutable Deployment selector. */
+/**
+ * The selector shared by the workload and the stable Service; it never changes, so it is safe as an immutable
+ * Deployment selector.
+ */
 export function selectorLabels(app: NormalizedApp): Record<string, string> {
   return { [NAME_LABEL]: app.name };
 }

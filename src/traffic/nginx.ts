@@ -97,7 +97,7 @@ export function canaryIngress(
   const rules = (spec.rules ?? []).flatMap((rule) => {
     const paths = (rule.http?.paths ?? [])
       .filter((p) => p.backend?.service?.name === stableService)
-      .map((p) => ({ ...p, backend: { ...p.backend, service: { ...p.backend!.service, name: canaryService } } }));
+      .map((p) => ({ ...p, backend: { ...p.backend, service: { ...p.backend?.service, name: canaryService } } }));
     return paths.length ? [{ ...rule, http: { ...rule.http, paths } }] : [];
   });
   const { annotations } = nextCanaryAnnotations(stable.metadata.annotations ?? {}, routing);

@@ -83,8 +83,9 @@ const splitPem = (text: string) => text.match(/-----BEGIN CERTIFICATE-----[\s\S]
 function fromSecret(secret: Secret): StoredCertificates | undefined {
   const d = secret.data ?? {};
   const bundle = splitPem(decode(d['ca.crt']));
-  if (!bundle.length || !d['ca.key'] || !d['tls.crt'] || !d['tls.key']) return undefined;
-  const ca = { certPem: bundle[0]!, keyPem: decode(d['ca.key']) };
+  const [newest] = bundle;
+  if (!newest || !d['ca.key'] || !d['tls.crt'] || !d['tls.key']) return undefined;
+  const ca = { certPem: newest, keyPem: decode(d['ca.key']) };
   return {
     ca,
     bundle,
@@ -137,8 +138,7 @@ export function renewedCertificates(
   }
   const serving = stored?.serving;
   const current =
-    serving &&
-    serving.certPem &&
+    serving?.certPem &&
     stored?.ca === ca &&
     !dueForRenewal(serving.certPem, now) &&
     covers(serving.certPem, options.hosts);

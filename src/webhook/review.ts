@@ -56,12 +56,14 @@ export async function review(request: AdmissionRequestBody, lookup: AdmissionLoo
     const warnings = [
       ...(admission.release
         ? [
-            `stepwise: ${describeObject(object)} is a new version: Rollout ${rollout.metadata.name} releases it step by step`,
+            `stepwise: ${describeObject(object)} is a new version: Rollout ${rollout.metadata.name} releases it ` +
+              `step by step`,
           ]
         : []),
       ...(admission.rollback
         ? [
-            `stepwise: ${describeObject(object)} is back at its stable version: Rollout ${rollout.metadata.name} rolls the release back`,
+            `stepwise: ${describeObject(object)} is back at its stable version: Rollout ${rollout.metadata.name} ` +
+              `rolls the release back`,
           ]
         : []),
     ];

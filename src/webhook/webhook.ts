@@ -69,7 +69,7 @@ export class AdmissionWebhook {
   }
 
   get port(): number {
-    return this.server!.port;
+    return this.server?.port ?? 0;
   }
 
   /** TLS connections the webhook has accepted. */
@@ -115,7 +115,8 @@ export class AdmissionWebhook {
     this.options.log?.(
       installed
         ? 'the webhook configuration trusts this certificate: any deployer starts releases safely'
-        : 'no webhook configuration is installed: only `stepwise apply` starts releases safely (see `stepwise install --help`)',
+        : 'no webhook configuration is installed: only `stepwise apply` starts releases safely (see `stepwise ' +
+            'install --help`)',
     );
   }
 

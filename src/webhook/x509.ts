@@ -40,12 +40,12 @@ function integer(b: Buffer): Buffer {
   let i = 0;
   while (i < b.length - 1 && b[i] === 0) i++;
   const v = b.subarray(i);
-  return tlv(0x02, v[0]! & 0x80 ? Buffer.concat([Buffer.from([0]), v]) : v);
+  return tlv(0x02, v[0] & 0x80 ? Buffer.concat([Buffer.from([0]), v]) : v);
 }
 
 function oid(dotted: string): Buffer {
-  const [a, b, ...rest] = dotted.split('.').map(Number);
-  const out = [a! * 40 + b!];
+  const [a = 0, b = 0, ...rest] = dotted.split('.').map(Number);
+  const out = [a * 40 + b];
   for (const n of rest) {
     const chunk = [n & 0x7f];
     for (let v = n >> 7; v > 0; v >>= 7) chunk.unshift(0x80 | (v & 0x7f));
@@ -145,7 +145,7 @@ export function issueCertificate(request: CertificateRequest, issuer?: KeyPair):
     extension(OID.authorityKeyIdentifier, false, sequence(tlv(0x80, keyIdentifier(signerPublic)))),
   ];
   const serial = randomBytes(16);
-  serial[0]! &= 0x7f;
+  serial[0] &= 0x7f;
   const tbs = sequence(
     explicit(0, integer(Buffer.from([2]))),
     integer(serial),

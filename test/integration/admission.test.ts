@@ -63,11 +63,12 @@ async function startController(): Promise<StepwiseProcess> {
 let prepared: Promise<void> | undefined;
 /** Every test starts with the webhook installed and a controller serving it. */
 async function setup(): Promise<void> {
-  await (prepared ??= (async () => {
+  prepared ??= (async () => {
     [port] = (await freePorts(1)) as [number];
     await createNamespace(env.client, SYSTEM);
     install();
-  })());
+  })();
+  await prepared;
   if (!controller?.running) controller = await startController();
 }
 
@@ -122,7 +123,8 @@ async function diagnosed<T>(h: ReleaseHarness, wait: Promise<T>): Promise<T> {
       ? 'running'
       : `exited ${controller?.child.exitCode ?? controller?.child.signalCode}`;
     throw new Error(
-      `${(e as Error).message}\nstatus: ${status}\n${listed}\ncontroller (${alive}):\n${controller?.log.split('\n').slice(-30).join('\n')}`,
+      `${(e as Error).message}\nstatus: ${status}\n${listed}\ncontroller ` +
+        `(${alive}):\n${controller?.log.split('\n').slice(-30).join('\n')}`,
     );
   }
 }
@@ -145,7 +147,7 @@ const isPaused = (r: RolloutObject, step: number) => {
   return r.status?.phase === 'Progressing' && sub?.currentStepIndex === step && sub.currentStepState === 'StepPaused';
 };
 
-test('certificates: created on first start and kept in a Secret, trusted by the API server, reused after a restart', async () => {
+test('certificates: made on first start, kept in a Secret, trusted by the API server, reused on restart', async () => {
   await setup();
   const secret = await env.client.get<KubeObject & { data: Record<string, string> }>({
     apiVersion: 'v1',
@@ -197,7 +199,7 @@ test('certificates: created on first start and kept in a Secret, trusted by the 
 });
 
 for (const [name, client] of Object.entries(CLIENTS)) {
-  test(`a new image applied with ${name} starts a paused release in the same write, which completes on promote`, async () => {
+  test(`a new image applied with ${name} starts a paused release in the same write; promotes complete it`, async () => {
     await setup();
     const namespace = name.includes('server') ? 'ssa' : 'csa';
     await createNamespace(env.client, namespace);
@@ -225,35 +227,39 @@ for (const [name, client] of Object.entries(CLIENTS)) {
   });
 }
 
-test("the cdk8s example's `cdk8s synth` output applied with kubectl: a new image starts a paused release that completes on promote", async () => {
-  await setup();
-  const synth = (image: string) => {
-    const out = mkdtempSync(join(env.cluster.state.runDir, 'cdk8s-'));
-    const r = spawnSync('npx', ['cdk8s', 'synth', '--output', out], {
-      cwd: ROOT,
-      encoding: 'utf8',
-      env: { ...process.env, CDK8S_CHECK_UPGRADE: 'false', WEB_IMAGE: image },
-    });
-    assert.equal(r.status, 0, r.stderr);
-    return readFileSync(join(out, 'web.k8s.yaml'), 'utf8');
-  };
-  await createNamespace(env.client, 'web');
-  const h = new ReleaseHarness(env.client, 'web', 'web');
-  await applied(kubectlClientSide, 'web', synth('nginx:1.27'));
-  await healthy(h, 4);
-  await applied(kubectlClientSide, 'web', synth('nginx:1.28'));
-  await eventually('step 1 paused', async () => isPaused(await h.rollout(), 1));
-  await promoteToEnd(h, 3);
-  await healthy(h, 4);
-  const pods = await h.client.list<KubeObject & { spec: { containers: { image: string }[] } }>(
-    { apiVersion: 'v1', kind: 'Pod', namespace: 'web' },
-    'app=web',
-  );
-  assert.deepEqual(
-    [...new Set(pods.filter((p) => !p.metadata.deletionTimestamp).map((p) => p.spec.containers[0]!.image))],
-    ['nginx:1.28'],
-  );
-});
+test(
+  "the cdk8s example's `cdk8s synth` output applied with kubectl: a new image starts a paused release that " +
+    'completes on promote',
+  async () => {
+    await setup();
+    const synth = (image: string) => {
+      const out = mkdtempSync(join(env.cluster.state.runDir, 'cdk8s-'));
+      const r = spawnSync('npx', ['cdk8s', 'synth', '--output', out], {
+        cwd: ROOT,
+        encoding: 'utf8',
+        env: { ...process.env, CDK8S_CHECK_UPGRADE: 'false', WEB_IMAGE: image },
+      });
+      assert.equal(r.status, 0, r.stderr);
+      return readFileSync(join(out, 'web.k8s.yaml'), 'utf8');
+    };
+    await createNamespace(env.client, 'web');
+    const h = new ReleaseHarness(env.client, 'web', 'web');
+    await applied(kubectlClientSide, 'web', synth('nginx:1.27'));
+    await healthy(h, 4);
+    await applied(kubectlClientSide, 'web', synth('nginx:1.28'));
+    await eventually('step 1 paused', async () => isPaused(await h.rollout(), 1));
+    await promoteToEnd(h, 3);
+    await healthy(h, 4);
+    const pods = await h.client.list<KubeObject & { spec: { containers: { image: string }[] } }>(
+      { apiVersion: 'v1', kind: 'Pod', namespace: 'web' },
+      'app=web',
+    );
+    assert.deepEqual(
+      [...new Set(pods.filter((p) => !p.metadata.deletionTimestamp).map((p) => p.spec.containers[0]!.image))],
+      ['nginx:1.28'],
+    );
+  },
+);
 
 /**
  * Samples every 100 ms while `during` runs (and a second after it), collecting what `check` reports as wrong.
@@ -285,165 +291,183 @@ async function sampled(
   return { violations, samples };
 }
 
-test('a mid-release re-apply of the whole manifest set with any client moves no traffic: pins and weights stay as the release set them', async () => {
-  await setup();
-  const gatewayRoute = '    gateway: {name: echoserver, parentRefs: [{name: public}]}';
-  const cases = [
-    { namespace: 'reapply-nginx', options: {}, step: 1 },
-    {
-      namespace: 'reapply-gateway',
-      options: {
-        route: gatewayRoute,
-        rollout:
-          '    strategy: canary\n    gracePeriodSeconds: 0\n    steps:\n      - {replicas: 1, traffic: 10%}\n      - {replicas: 5, traffic: 100%}',
-      },
-      step: 1,
-    },
-  ];
-  for (const { namespace, options, step } of cases) {
-    await createNamespace(env.client, namespace);
-    const h = new ReleaseHarness(env.client, namespace, 'echoserver');
-    await applied(kubectlServerSide, namespace, manifests(namespace, 'example/app:1', options));
-    await healthy(h, 5);
-    const v2 = manifests(namespace, 'example/app:2', options);
-    await applied(kubectlServerSide, namespace, v2);
-    await eventually(`step ${step} paused`, async () => isPaused(await h.rollout(), step));
-    const sub = (await h.sub())!;
-    const routeOf = async () =>
-      JSON.stringify(
-        (
-          (await h.get('gateway.networking.k8s.io/v1', 'HTTPRoute', 'echoserver'))?.spec as
-            | { rules: RouteRule[] }
-            | undefined
-        )?.rules,
-      );
-    const route = await routeOf();
-    const check = async () => {
-      const [stable, canary] = await Promise.all([
-        h.selector('echoserver-service'),
-        h.selector('echoserver-service-canary'),
-      ]);
-      if (stable?.['pod-template-hash'] !== sub.stableRevision)
-        return `stable Service selects ${JSON.stringify(stable)}`;
-      if (canary?.['pod-template-hash'] !== sub.podTemplateHash)
-        return `canary Service selects ${JSON.stringify(canary)}`;
-      const now = await routeOf();
-      return now === route ? undefined : `HTTPRoute rules changed to ${now}`;
-    };
-    const spec = echoserver('example/app:2', options).replace(
-      'metadata: {name: echoserver}',
-      `metadata: {name: echoserver, namespace: ${namespace}}`,
-    );
-    const { violations, samples } = await sampled(check, async () => {
-      for (const client of Object.values(CLIENTS)) await applied(client, namespace, v2);
-      const r = await stepwiseApply(namespace, spec);
-      assert.equal(r.status, 0, r.stderr);
-    });
-    assert.deepEqual(violations, [], `${namespace}: ${samples} samples`);
-    // Sharper than any sampling: had a write unpinned a Service even for a moment, the reconciler would have restored it.
-    assert.deepEqual(
-      (await h.events()).filter((e) => e.reason === 'TrafficRestored'),
-      [],
-      'no write ever undid the routing',
-    );
-    assert.ok(isPaused(await h.rollout(), step), 'the release still waits at its step');
-  }
-});
-
-test('with the webhook configuration deleted, a new template is caught by the reconciler and the Rollout never reports Healthy meanwhile', async () => {
-  await setup();
-  await createNamespace(env.client, 'bypass');
-  const h = new ReleaseHarness(env.client, 'bypass', 'echoserver');
-  await applied(kubectlServerSide, 'bypass', manifests('bypass', 'example/app:1'));
-  await healthy(h, 5);
-  await env.client.delete({
-    apiVersion: 'admissionregistration.k8s.io/v1',
-    kind: 'MutatingWebhookConfiguration',
-    name: WEBHOOK_CONFIGURATION,
-  });
-  try {
-    // Healthy is wrong in a status the reconciler wrote after the change while the template is not the released one.
-    let changedAt = Infinity;
-    const { violations } = await sampled(
-      async () => {
-        const [r, d] = await Promise.all([h.rollout(), h.get<Workload>('apps/v1', 'Deployment', 'echoserver')]);
-        const unreleased = templateHash(d!.spec.template) !== r.status?.stableTemplateHash;
-        const afterChange = Number(r.metadata.resourceVersion) > changedAt;
-        return r.status?.phase === 'Healthy' && afterChange && unreleased
-          ? `Healthy at ${r.metadata.resourceVersion} while unreleased`
-          : undefined;
-      },
-      async () => {
-        await applied(kubectlServerSide, 'bypass', manifests('bypass', 'example/app:2'));
-        changedAt = Number((await h.get<Workload>('apps/v1', 'Deployment', 'echoserver'))!.metadata.resourceVersion);
-        await eventually('the reconciler took control', async () => {
-          const r = await h.rollout();
-          return (
-            r.status?.phase === 'Progressing' &&
-            r.status.conditions?.some((c) => c.type === 'Admitted' && c.reason === 'AdmissionBypassed')
-          );
-        });
-        const d = (await h.get<Workload>('apps/v1', 'Deployment', 'echoserver'))!;
-        assert.ok(d.metadata.annotations?.[ANNOTATIONS.inProgressing], "held under the Rollout's control");
-        await eventually('a Warning event saying so', async () =>
-          (await h.events()).some((e) => e.reason === 'AdmissionBypassed'),
-        );
-        await promoteToEnd(h, 3);
-      },
-    );
-    assert.deepEqual(violations, []);
-    await healthy(h, 5);
-    assert.deepEqual(Object.values(await h.podsByRevision()), [5]);
-  } finally {
-    install();
-  }
-});
-
-test('with the controller down, a governed change is refused naming Stepwise while others pass; failing open, the reconciler takes over on return', async () => {
-  await setup();
-  await createNamespace(env.client, 'down');
-  const h = new ReleaseHarness(env.client, 'down', 'echoserver');
-  await applied(kubectlServerSide, 'down', manifests('down', 'example/app:1'));
-  await healthy(h, 5);
-  await controller!.stop();
-
-  const refused = await kubectlServerSide('down', manifests('down', 'example/app:2'));
-  assert.notEqual(refused.status, 0);
-  assert.match(refused.stderr, /failed calling webhook "workloads\.admission\.stepwise\.dev"/);
-  const image = (w: Workload | undefined) =>
-    (w?.spec.template.spec as { containers: { image: string }[] }).containers[0]!.image;
-  assert.equal(image(await h.get<Workload>('apps/v1', 'Deployment', 'echoserver')), 'example/app:1', 'nothing changed');
-
-  const plain = (tag: string) =>
-    toYaml([
+test(
+  'a mid-release re-apply of the whole manifest set with any client moves no traffic: pins and weights stay as ' +
+    'the release set them',
+  async () => {
+    await setup();
+    const gatewayRoute = '    gateway: {name: echoserver, parentRefs: [{name: public}]}';
+    const cases = [
+      { namespace: 'reapply-nginx', options: {}, step: 1 },
       {
-        apiVersion: 'apps/v1',
-        kind: 'Deployment',
-        metadata: { name: 'plain', namespace: 'down' },
-        spec: {
-          replicas: 1,
-          selector: { matchLabels: { app: 'plain' } },
-          template: {
-            metadata: { labels: { app: 'plain' } },
-            spec: { containers: [{ name: 'c', image: `example/plain:${tag}` }] },
+        namespace: 'reapply-gateway',
+        options: {
+          route: gatewayRoute,
+          rollout:
+            '    strategy: canary\n    gracePeriodSeconds: 0\n    steps:\n      - {replicas: 1, traffic: 10%}\n      ' +
+            '- {replicas: 5, traffic: 100%}',
+        },
+        step: 1,
+      },
+    ];
+    for (const { namespace, options, step } of cases) {
+      await createNamespace(env.client, namespace);
+      const h = new ReleaseHarness(env.client, namespace, 'echoserver');
+      await applied(kubectlServerSide, namespace, manifests(namespace, 'example/app:1', options));
+      await healthy(h, 5);
+      const v2 = manifests(namespace, 'example/app:2', options);
+      await applied(kubectlServerSide, namespace, v2);
+      await eventually(`step ${step} paused`, async () => isPaused(await h.rollout(), step));
+      const sub = (await h.sub())!;
+      const routeOf = async () =>
+        JSON.stringify(
+          (
+            (await h.get('gateway.networking.k8s.io/v1', 'HTTPRoute', 'echoserver'))?.spec as
+              | { rules: RouteRule[] }
+              | undefined
+          )?.rules,
+        );
+      const route = await routeOf();
+      const check = async () => {
+        const [stable, canary] = await Promise.all([
+          h.selector('echoserver-service'),
+          h.selector('echoserver-service-canary'),
+        ]);
+        if (stable?.['pod-template-hash'] !== sub.stableRevision)
+          return `stable Service selects ${JSON.stringify(stable)}`;
+        if (canary?.['pod-template-hash'] !== sub.podTemplateHash)
+          return `canary Service selects ${JSON.stringify(canary)}`;
+        const now = await routeOf();
+        return now === route ? undefined : `HTTPRoute rules changed to ${now}`;
+      };
+      const spec = echoserver('example/app:2', options).replace(
+        'metadata: {name: echoserver}',
+        `metadata: {name: echoserver, namespace: ${namespace}}`,
+      );
+      const { violations, samples } = await sampled(check, async () => {
+        for (const client of Object.values(CLIENTS)) await applied(client, namespace, v2);
+        const r = await stepwiseApply(namespace, spec);
+        assert.equal(r.status, 0, r.stderr);
+      });
+      assert.deepEqual(violations, [], `${namespace}: ${samples} samples`);
+      // Sharper than any sampling: had a write unpinned a Service even for a moment, the reconciler would have restored
+      // it.
+      assert.deepEqual(
+        (await h.events()).filter((e) => e.reason === 'TrafficRestored'),
+        [],
+        'no write ever undid the routing',
+      );
+      assert.ok(isPaused(await h.rollout(), step), 'the release still waits at its step');
+    }
+  },
+);
+
+test(
+  'with the webhook configuration deleted, a new template is caught by the reconciler and the Rollout never ' +
+    'reports Healthy meanwhile',
+  async () => {
+    await setup();
+    await createNamespace(env.client, 'bypass');
+    const h = new ReleaseHarness(env.client, 'bypass', 'echoserver');
+    await applied(kubectlServerSide, 'bypass', manifests('bypass', 'example/app:1'));
+    await healthy(h, 5);
+    await env.client.delete({
+      apiVersion: 'admissionregistration.k8s.io/v1',
+      kind: 'MutatingWebhookConfiguration',
+      name: WEBHOOK_CONFIGURATION,
+    });
+    try {
+      // Healthy is wrong in a status the reconciler wrote after the change while the template is not the released one.
+      let changedAt = Infinity;
+      const { violations } = await sampled(
+        async () => {
+          const [r, d] = await Promise.all([h.rollout(), h.get<Workload>('apps/v1', 'Deployment', 'echoserver')]);
+          const unreleased = templateHash(d!.spec.template) !== r.status?.stableTemplateHash;
+          const afterChange = Number(r.metadata.resourceVersion) > changedAt;
+          return r.status?.phase === 'Healthy' && afterChange && unreleased
+            ? `Healthy at ${r.metadata.resourceVersion} while unreleased`
+            : undefined;
+        },
+        async () => {
+          await applied(kubectlServerSide, 'bypass', manifests('bypass', 'example/app:2'));
+          changedAt = Number((await h.get<Workload>('apps/v1', 'Deployment', 'echoserver'))!.metadata.resourceVersion);
+          await eventually('the reconciler took control', async () => {
+            const r = await h.rollout();
+            return (
+              r.status?.phase === 'Progressing' &&
+              r.status.conditions?.some((c) => c.type === 'Admitted' && c.reason === 'AdmissionBypassed')
+            );
+          });
+          const d = (await h.get<Workload>('apps/v1', 'Deployment', 'echoserver'))!;
+          assert.ok(d.metadata.annotations?.[ANNOTATIONS.inProgressing], "held under the Rollout's control");
+          await eventually('a Warning event saying so', async () =>
+            (await h.events()).some((e) => e.reason === 'AdmissionBypassed'),
+          );
+          await promoteToEnd(h, 3);
+        },
+      );
+      assert.deepEqual(violations, []);
+      await healthy(h, 5);
+      assert.deepEqual(Object.values(await h.podsByRevision()), [5]);
+    } finally {
+      install();
+    }
+  },
+);
+
+test(
+  'with the controller down, a governed change is refused naming Stepwise while others pass; failing open, the ' +
+    'reconciler takes over on return',
+  async () => {
+    await setup();
+    await createNamespace(env.client, 'down');
+    const h = new ReleaseHarness(env.client, 'down', 'echoserver');
+    await applied(kubectlServerSide, 'down', manifests('down', 'example/app:1'));
+    await healthy(h, 5);
+    await controller!.stop();
+
+    const refused = await kubectlServerSide('down', manifests('down', 'example/app:2'));
+    assert.notEqual(refused.status, 0);
+    assert.match(refused.stderr, /failed calling webhook "workloads\.admission\.stepwise\.dev"/);
+    const image = (w: Workload | undefined) =>
+      (w?.spec.template.spec as { containers: { image: string }[] } | undefined)?.containers[0]?.image;
+    assert.equal(
+      image(await h.get<Workload>('apps/v1', 'Deployment', 'echoserver')),
+      'example/app:1',
+      'nothing changed',
+    );
+
+    const plain = (tag: string) =>
+      toYaml([
+        {
+          apiVersion: 'apps/v1',
+          kind: 'Deployment',
+          metadata: { name: 'plain', namespace: 'down' },
+          spec: {
+            replicas: 1,
+            selector: { matchLabels: { app: 'plain' } },
+            template: {
+              metadata: { labels: { app: 'plain' } },
+              spec: { containers: [{ name: 'c', image: `example/plain:${tag}` }] },
+            },
           },
         },
-      },
-    ]);
-  await applied(kubectlServerSide, 'down', plain('1'));
-  await applied(kubectlServerSide, 'down', plain('2'));
+      ]);
+    await applied(kubectlServerSide, 'down', plain('1'));
+    await applied(kubectlServerSide, 'down', plain('2'));
 
-  install('--fail-open');
-  try {
-    await applied(kubectlServerSide, 'down', manifests('down', 'example/app:2'));
-    controller = await startController();
-    await eventually('the reconciler took control', async () =>
-      (await h.rollout()).status?.conditions?.some((c) => c.reason === 'AdmissionBypassed'),
-    );
-    await promoteToEnd(h, 3);
-    await healthy(h, 5);
-    assert.equal(image(await h.get<Workload>('apps/v1', 'Deployment', 'echoserver')), 'example/app:2');
-  } finally {
-    install();
-  }
-});
+    install('--fail-open');
+    try {
+      await applied(kubectlServerSide, 'down', manifests('down', 'example/app:2'));
+      controller = await startController();
+      await eventually('the reconciler took control', async () =>
+        (await h.rollout()).status?.conditions?.some((c) => c.reason === 'AdmissionBypassed'),
+      );
+      await promoteToEnd(h, 3);
+      await healthy(h, 5);
+      assert.equal(image(await h.get<Workload>('apps/v1', 'Deployment', 'echoserver')), 'example/app:2');
+    } finally {
+      install();
+    }
+  },
+);

@@ -22,7 +22,8 @@ const canaryOnGateway = (image: string) =>
     steps:
       - {replicas: 20%, traffic: 20%}
       - {replicas: 50%, traffic: 50%}
-      - {replicas: 100%, traffic: 100%, pause: {}}  # a canary's last step at "100%" completes at once, as in OpenKruise`,
+      # a canary's last step at "100%" completes at once, as in OpenKruise
+      - {replicas: 100%, traffic: 100%, pause: {}}`,
   });
 
 test('a canary on a Gateway API HTTPRoute: 20% -> 50% -> 100% in a separate canary Deployment', async () => {
@@ -60,10 +61,7 @@ test('a canary on a Gateway API HTTPRoute: 20% -> 50% -> 100% in a separate cana
   assert.deepEqual(await weights(), ['echoserver-service=1'], 'the route is restored (stable weight 1, as OpenKruise)');
   assert.equal(await h.get('apps/v1', 'Deployment', 'echoserver-canary'), undefined, 'the canary Deployment is gone');
   const stable = (await h.get<Workload>('apps/v1', 'Deployment', 'echoserver'))!;
-  assert.equal(
-    stable.spec.template.spec!.containers && (stable.spec.template.spec as any).containers[0].image,
-    'example/app:2',
-  );
+  assert.equal((stable.spec.template.spec as any)?.containers?.[0]?.image, 'example/app:2');
   assert.deepEqual(
     [stable.status?.updatedReplicas, stable.status?.readyReplicas, stable.spec.paused],
     [5, 5, undefined],
@@ -76,7 +74,8 @@ test('timed pauses continue without approval', async () => {
     echoserver(image, {
       route: gatewayRoute,
       rollout:
-        '    strategy: canary\n    gracePeriodSeconds: 0\n    steps:\n      - {replicas: 20%, traffic: 20%, pause: {duration: 1}}\n      - {replicas: 100%, traffic: 100%}',
+        '    strategy: canary\n    gracePeriodSeconds: 0\n    steps:\n      - {replicas: 20%, traffic: 20%, pause: ' +
+        '{duration: 1}}\n      - {replicas: 100%, traffic: 100%}',
     }),
   );
   const started = Date.now();
@@ -124,8 +123,11 @@ test('a header- and cookie-matched A/B test on nginx', async () => {
   assert.equal(await h.get('networking.k8s.io/v1', 'Ingress', 'echoserver-ingress-canary'), undefined);
 });
 
-test('a new rollout-id on the workload starts a release with an unchanged template: the same pods, relabelled batch by batch', async () => {
-  const spec = (id: string) => `apiVersion: stepwise.dev/v1alpha1
+test(
+  'a new rollout-id on the workload starts a release with an unchanged template: the same pods, relabelled batch ' +
+    'by batch',
+  async () => {
+    const spec = (id: string) => `apiVersion: stepwise.dev/v1alpha1
 kind: App
 metadata: {name: echoserver, labels: {stepwise.dev/rollout-id: ${id}}}
 spec:
@@ -134,28 +136,30 @@ spec:
     strategy: canary
     steps: [{replicas: 2}, {replicas: 100%}]
 `;
-  const h = await ReleaseHarness.deployed(env.client, 'rollout-id', spec('r1'));
-  const before = (await h.pods()).map((p) => p.metadata.name).sort();
-  assert.deepEqual(await h.apply(spec('r2')), { release: true, rollback: false });
-  await h.run();
-  const labels = async () =>
-    (await h.pods())
-      .map(
-        (p) =>
-          `${p.metadata.labels?.['stepwise.dev/rollout-id'] ?? '-'}/${p.metadata.labels?.['stepwise.dev/rollout-batch-id'] ?? '-'}`,
-      )
-      .sort();
-  assert.deepEqual([(await h.sub()).currentStepIndex, (await h.sub()).currentStepState], [1, 'StepPaused']);
-  assert.deepEqual(await labels(), ['-/-', '-/-', '-/-', 'r2/1', 'r2/1']);
-  await h.promote();
-  assert.equal((await h.run('done')).status?.phase, 'Healthy');
-  assert.deepEqual(await labels(), ['r2/1', 'r2/1', 'r2/2', 'r2/2', 'r2/2']);
-  assert.deepEqual((await h.pods()).map((p) => p.metadata.name).sort(), before, 'no pod was replaced');
-  assert.equal(await h.get('apps/v1', 'Deployment', 'echoserver-canary'), undefined);
-  assert.equal((await h.sub()).observedRolloutID, 'r2');
-});
+    const h = await ReleaseHarness.deployed(env.client, 'rollout-id', spec('r1'));
+    const before = (await h.pods()).map((p) => p.metadata.name).sort();
+    assert.deepEqual(await h.apply(spec('r2')), { release: true, rollback: false });
+    await h.run();
+    const labels = async () =>
+      (await h.pods())
+        .map((p) => [
+          p.metadata.labels?.['stepwise.dev/rollout-id'],
+          p.metadata.labels?.['stepwise.dev/rollout-batch-id'],
+        ])
+        .map(([id, batch]) => `${id ?? '-'}/${batch ?? '-'}`)
+        .sort();
+    assert.deepEqual([(await h.sub()).currentStepIndex, (await h.sub()).currentStepState], [1, 'StepPaused']);
+    assert.deepEqual(await labels(), ['-/-', '-/-', '-/-', 'r2/1', 'r2/1']);
+    await h.promote();
+    assert.equal((await h.run('done')).status?.phase, 'Healthy');
+    assert.deepEqual(await labels(), ['r2/1', 'r2/1', 'r2/2', 'r2/2', 'r2/2']);
+    assert.deepEqual((await h.pods()).map((p) => p.metadata.name).sort(), before, 'no pod was replaced');
+    assert.equal(await h.get('apps/v1', 'Deployment', 'echoserver-canary'), undefined);
+    assert.equal((await h.sub()).observedRolloutID, 'r2');
+  },
+);
 
-test('a canary on a StatefulSet through its partition: new pods replace old ones in place, highest ordinals first', async () => {
+test('a StatefulSet canary through its partition: new pods replace old ones in place, highest first', async () => {
   const spec = (image: string) => `apiVersion: stepwise.dev/v1alpha1
 kind: App
 metadata: {name: db}
@@ -166,7 +170,8 @@ spec:
   rollout:
     strategy: canary
     gracePeriodSeconds: 0
-    steps: [{replicas: 1, traffic: 25%}, {replicas: 50%, traffic: 50%}, {replicas: 100%}]  # routing steps update at most 50% in place
+    # routing steps update at most 50% in place
+    steps: [{replicas: 1, traffic: 25%}, {replicas: 50%, traffic: 50%}, {replicas: 100%}]
 `;
   const h = await ReleaseHarness.create(env.client, 'statefulset', spec('example/db:1'));
   const sts = () => h.get<Workload>('apps/v1', 'StatefulSet', 'db');

@@ -78,7 +78,8 @@ test('undo at step 2 (a canary on an HTTPRoute): the template goes back and the 
     echoserver(i, {
       route: '    gateway: {name: echoserver-route, parentRefs: [{name: public}]}',
       rollout:
-        '    strategy: canary\n    gracePeriodSeconds: 0\n    steps: [{replicas: 20%, traffic: 20%}, {replicas: 40%, traffic: 40%}, {replicas: 100%, traffic: 100%}]',
+        '    strategy: canary\n    gracePeriodSeconds: 0\n    steps: [{replicas: 20%, traffic: 20%}, {replicas: ' +
+        '40%, traffic: 40%}, {replicas: 100%, traffic: 100%}]',
     }),
   );
   const r = stepwise(['undo', 'echoserver', '-n', 'undo', '--kubeconfig', env.cluster.kubeconfig]);
@@ -95,12 +96,13 @@ test('undo at step 2 (a canary on an HTTPRoute): the template goes back and the 
   await assertRolledBack(h, v1);
 });
 
-test('a version whose pods never become Ready is rolled back at the progress deadline, and never gets traffic', async () => {
+test('a version whose pods never turn Ready is rolled back at the deadline, and never gets traffic', async () => {
   const spec = (i: string) =>
     echoserver(i, {
       workloadExtra: i.endsWith(':2') ? `\n    podLabels: {${NEVER_READY_LABEL}: "true"}` : '',
       rollout:
-        '    strategy: canary\n    gracePeriodSeconds: 0\n    progressDeadlineSeconds: 3\n    steps: [{replicas: 40%, traffic: 40%}, {replicas: 100%, traffic: 100%}]',
+        '    strategy: canary\n    gracePeriodSeconds: 0\n    progressDeadlineSeconds: 3\n    steps: [{replicas: ' +
+        '40%, traffic: 40%}, {replicas: 100%, traffic: 100%}]',
     });
   const h = await ReleaseHarness.deployed(env.client, 'deadline', spec('example/app:1'));
   const v1 = Object.keys(await h.podsByRevision())[0]!;

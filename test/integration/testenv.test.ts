@@ -33,7 +33,7 @@ const deployment = (
   },
 });
 
-test('kwok stages: pods run and turn Ready, except a version labelled never-ready, which runs but never does', async () => {
+test('kwok stages: pods run and turn Ready, except a never-ready version, which runs but never does', async () => {
   await createNamespace(env.client, 'stages');
   await env.client.apply(deployment('good', {}));
   await env.client.apply(deployment('bad', { [NEVER_READY_LABEL]: 'true' }));
@@ -94,7 +94,7 @@ test('kwok stages: a pod annotated ready-after turns Ready that long after it is
     );
 });
 
-test('a second cluster runs beside the first without colliding, and stop() leaves no process or directory', async () => {
+test('a second cluster runs beside the first, and stop() leaves no process or directory behind', async () => {
   const second = await startCluster({ crds: false, nodes: 1 });
   try {
     assert.notEqual(second.state.server, env.cluster.state.server);

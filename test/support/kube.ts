@@ -34,7 +34,7 @@ export function assertContained(sent: unknown, stored: unknown, path = ''): void
     assert.ok(stored !== null && typeof stored === 'object', `${path}: missing on the server`);
     if (Array.isArray(sent)) {
       assert.ok(Array.isArray(stored) && stored.length === sent.length, `${path}: list changed on the server`);
-      sent.forEach((v, i) => assertContained(v, (stored as unknown[])[i], `${path}[${i}]`));
+      for (const [i, v] of sent.entries()) assertContained(v, (stored as unknown[])[i], `${path}[${i}]`);
     } else {
       for (const [k, v] of Object.entries(sent))
         assertContained(v, (stored as Record<string, unknown>)[k], path ? `${path}.${k}` : k);
@@ -79,7 +79,9 @@ export async function apiserverSeries(
     }));
 }
 
-/** Server-side applies the API server has carried out successfully (dry runs not counted), from its own request counter. */
+/**
+ * Server-side applies the API server has carried out successfully (dry runs not counted), from its own request counter.
+ */
 export async function appliesWritten(client: KubeClient): Promise<number> {
   return (await apiserverSeries(client, 'apiserver_request_total'))
     .filter(({ labels }) => labels.verb === 'APPLY' && labels.dry_run === '' && labels.code?.startsWith('2'))

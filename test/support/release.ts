@@ -2,9 +2,9 @@ import { applyPlanned, planApply } from '../../src/apply/plan.js';
 import type { KubeClient } from '../../src/k8s/client.js';
 import type { Pod, Workload } from '../../src/reconciler/observed.js';
 import { observe, ROLLOUT_REF } from '../../src/reconciler/observe.js';
-import { runRelease, subStatus } from '../../src/reconciler/run.js';
+import { runRelease } from '../../src/reconciler/run.js';
 import { summarize, type RolloutSummary } from '../../src/reconciler/summary.js';
-import type { RolloutObject, SubStatus } from '../../src/reconciler/types.js';
+import { type RolloutObject, type SubStatus, strategyOf, subStatusOf } from '../../src/reconciler/types.js';
 import { loadApps } from '../../src/appspec/load.js';
 import type { KubeObject } from '../../src/k8s/objects.js';
 import { createNamespace, eventually } from './kube.js';
@@ -55,7 +55,7 @@ export class ReleaseHarness {
   }
 
   async sub(): Promise<SubStatus> {
-    return subStatus(await this.rollout())!;
+    return subStatusOf(await this.rollout())!;
   }
 
   async summary(): Promise<RolloutSummary> {
@@ -92,7 +92,7 @@ export class ReleaseHarness {
   /** Approves the paused step the way `stepwise promote` does (OpenKruise's status patch). */
   async promote(): Promise<void> {
     const r = await this.rollout();
-    const key = r.spec.strategy.blueGreen ? 'blueGreenStatus' : 'canaryStatus';
+    const key = strategyOf(r).statusKey;
     await this.client.mergePatch(
       { ...ROLLOUT_REF, name: this.name, namespace: this.namespace },
       { status: { [key]: { currentStepState: 'StepReady' } } },

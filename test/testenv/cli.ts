@@ -36,7 +36,8 @@ async function up(): Promise<void> {
     writeFileSync(pointer, `${runDir}\n`);
     const mib = Object.values(cluster.memory()).reduce((a, b) => a + b, 0) / 2 ** 20;
     process.stderr.write(
-      `started in ${(cluster.startupMs / 1000).toFixed(1)} s, using ${mib.toFixed(0)} MiB; stop it with: npm run cluster:down\n`,
+      `started in ${(cluster.startupMs / 1000).toFixed(1)} s, using ${mib.toFixed(0)} MiB; stop it with: npm run ` +
+        `cluster:down\n`,
     );
   }
   const { state } = attachCluster(runDir);

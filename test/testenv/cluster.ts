@@ -239,7 +239,8 @@ async function boot(
     `--service-account-private-key-file=${pki.serviceAccountKey}`,
     `--root-ca-file=${pki.caCert}`,
     '--controllers=*,-node-lifecycle-controller,-taint-eviction-controller,-horizontal-pod-autoscaler-controller',
-    // Nodes and pods cost nothing here, so client-side throttling would only add waiting (kwokctl's --disable-qps-limits).
+    // Nodes and pods cost nothing here, so client-side throttling would only add waiting (kwokctl's
+    // --disable-qps-limits).
     `--kube-api-qps=${UNLIMITED_QPS}`,
     `--kube-api-burst=${UNLIMITED_BURST}`,
   ]);
@@ -381,7 +382,9 @@ function crdFiles(build: ControlPlaneBuild): KubeObject[] {
   );
 }
 
-/** Server-side applies CRDs (the HTTPRoute CRD is too large for client-side apply) and waits until each is Established. */
+/**
+ * Server-side applies CRDs (the HTTPRoute CRD is too large for client-side apply) and waits until each is Established.
+ */
 export async function installCrds(client: KubeClient, crds: readonly KubeObject[]): Promise<void> {
   await applyObjects(client, crds, { force: true });
   await Promise.all(

@@ -14,6 +14,16 @@ export interface Pki {
   tokenFile: string;
 }
 
+/** The names kube-apiserver is reached by: on loopback, and as the in-cluster kubernetes Service. */
+const SERVING_NAMES = [
+  'IP:127.0.0.1',
+  'DNS:localhost',
+  'IP:10.96.0.1',
+  'DNS:kubernetes',
+  'DNS:kubernetes.default',
+  'DNS:kubernetes.default.svc',
+];
+
 /** A throwaway CA, an API server serving certificate for 127.0.0.1, a service-account key pair and an admin token. */
 export function makePki(dir: string): Pki {
   mkdirSync(dir, { recursive: true });
@@ -48,7 +58,7 @@ export function makePki(dir: string): Pki {
   );
   writeFileSync(
     at('apiserver.ext'),
-    'subjectAltName=IP:127.0.0.1,DNS:localhost,IP:10.96.0.1,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc\nextendedKeyUsage=serverAuth\n',
+    [`subjectAltName=${SERVING_NAMES.join(',')}`, 'extendedKeyUsage=serverAuth', ''].join('\n'),
   );
   openssl(
     'x509',

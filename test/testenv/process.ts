@@ -90,6 +90,8 @@ export function probe(
  * Polls `check` until it returns true. Fails after `timeoutMs`, or as soon as `component` exits, with the
  * tail of its log, so a broken flag shows its own error rather than a timeout.
  */
+const lastLines = (c: Component) => `last log lines of ${c.name} (${c.log}):\n${tail(c.log)}`;
+
 export async function waitFor(
   what: string,
   check: () => Promise<boolean>,
@@ -101,11 +103,12 @@ export async function waitFor(
     if (await check().catch(() => false)) return;
     if (component && !isAlive(component.pid))
       throw new Error(
-        `${component.name} exited while waiting for ${what}; last log lines (${component.log}):\n${tail(component.log)}`,
+        `${component.name} exited while waiting for ${what}; last log lines ` +
+          `(${component.log}):\n${tail(component.log)}`,
       );
     if (Date.now() > deadline) {
       throw new Error(
-        `timed out after ${timeoutMs / 1000} s waiting for ${what}${component ? `; last log lines of ${component.name} (${component.log}):\n${tail(component.log)}` : ''}`,
+        `timed out after ${timeoutMs / 1000} s waiting for ${what}${component ? `; ${lastLines(component)}` : ''}`,
       );
     }
     await new Promise((r) => setTimeout(r, 200));

@@ -69,7 +69,7 @@ test('the first write, an unchanged template, or an object no Rollout governs, p
   assert.equal(admit({ desired: other, defaulted: other, live: deployment('app:1') }, governance).object, other);
 });
 
-test('a new template starts a release in the same write: paused, marked in-progressing, stable revision labelled', () => {
+test('a new template starts a release in the same write: paused, in-progressing, stable revision labelled', () => {
   const a = admitImage('app:2', deployment('app:1'));
   assert.deepEqual([a.release, a.rollback], [true, false]);
   assert.equal((a.object as Workload).spec.paused, true);
@@ -100,41 +100,51 @@ test('a new rollout-id label starts a release even with the same template', () =
   assert.equal(a.release, true);
 });
 
-test("during a release: the Rollout's control fields are carried over, fields at the applied value are not taken over", () => {
-  const live = deployment('app:2', {
-    spec: {
-      paused: false,
-      minReadySeconds: 2147483646,
-      strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: '100%', maxUnavailable: 0 } },
-    },
-    annotations: { ...inProgress, [ANNOTATIONS.originalStrategy]: '{"maxSurge":"25%"}' },
-    labels: { [LABELS.stableRevision]: 'v1hash' },
-  });
-  const a = admitImage('app:2', live);
-  const spec = (a.object as Workload).spec;
-  assert.deepEqual([a.release, a.rollback], [false, false]);
-  assert.equal(spec.minReadySeconds, 2147483646);
-  assert.deepEqual(spec.strategy, live.spec.strategy);
-  assert.equal(spec.paused, false);
-  assert.equal(spec.progressDeadlineSeconds, undefined, 'still the default: left to whoever owns it');
-  assert.equal(a.object.metadata.annotations![ANNOTATIONS.originalStrategy], '{"maxSurge":"25%"}');
-  assert.equal(a.object.metadata.labels![LABELS.stableRevision], 'v1hash');
-});
+test(
+  "during a release: the Rollout's control fields are carried over, fields at the applied value are " +
+    'not taken over',
+  () => {
+    const live = deployment('app:2', {
+      spec: {
+        paused: false,
+        minReadySeconds: 2147483646,
+        strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: '100%', maxUnavailable: 0 } },
+      },
+      annotations: { ...inProgress, [ANNOTATIONS.originalStrategy]: '{"maxSurge":"25%"}' },
+      labels: { [LABELS.stableRevision]: 'v1hash' },
+    });
+    const a = admitImage('app:2', live);
+    const spec = (a.object as Workload).spec;
+    assert.deepEqual([a.release, a.rollback], [false, false]);
+    assert.equal(spec.minReadySeconds, 2147483646);
+    assert.deepEqual(spec.strategy, live.spec.strategy);
+    assert.equal(spec.paused, false);
+    assert.equal(spec.progressDeadlineSeconds, undefined, 'still the default: left to whoever owns it');
+    assert.equal(a.object.metadata.annotations![ANNOTATIONS.originalStrategy], '{"maxSurge":"25%"}');
+    assert.equal(a.object.metadata.labels![LABELS.stableRevision], 'v1hash');
+  },
+);
 
-test('during a release a third version is refused with the commands that end the release; the stable version rolls it back', () => {
-  const live = deployment('app:2', { spec: { paused: true }, annotations: inProgress });
-  assert.throws(
-    () => admitImage('app:3', live),
-    (e: Error) =>
-      e instanceof AdmissionError &&
-      e.message ===
-        'Deployment/shop/web: a release is in progress; finish it (stepwise promote web -n shop --full), roll it back ' +
-          '(stepwise abort web -n shop) or put the old template back (stepwise undo web -n shop) before applying another version',
-  );
-  const back = admitImage('app:1', live);
-  assert.deepEqual([back.release, back.rollback], [false, true]);
-  assert.equal((back.object as Workload).spec.paused, true, 'still held until the Rollout has rolled back');
-});
+test(
+  'during a release a third version is refused with the commands that end the release; the stable version rolls ' +
+    'it back',
+  () => {
+    const live = deployment('app:2', { spec: { paused: true }, annotations: inProgress });
+    assert.throws(
+      () => admitImage('app:3', live),
+      (e: Error) =>
+        e instanceof AdmissionError &&
+        e.message ===
+          'Deployment/shop/web: a release is in progress; finish it (stepwise promote web -n shop --full), roll it ' +
+            'back ' +
+            '(stepwise abort web -n shop) or put the old template back (stepwise undo web -n shop) before applying ' +
+            'another version',
+    );
+    const back = admitImage('app:1', live);
+    assert.deepEqual([back.release, back.rollback], [false, true]);
+    assert.equal((back.object as Workload).spec.paused, true, 'still held until the Rollout has rolled back');
+  },
+);
 
 function service(name: string, selector: Record<string, string>): KubeObject {
   return {
@@ -145,69 +155,80 @@ function service(name: string, selector: Record<string, string>): KubeObject {
   };
 }
 
-test("a Service pinned by a release keeps its pin through a re-apply; the rest of it is the writer's; unpinned Services pass", () => {
-  for (const name of ['web', 'web-canary']) {
-    const pinned = service(name, { app: 'web', 'pod-template-hash': 'v1hash' });
-    const reapplied = service(name, { app: 'web' });
-    (reapplied.spec as { ports: unknown }).ports = [{ port: 8080 }];
-    const a = admit({ desired: reapplied, defaulted: reapplied, live: pinned }, governance);
-    assert.deepEqual((a.object.spec as { selector: unknown }).selector, { app: 'web', 'pod-template-hash': 'v1hash' });
-    assert.deepEqual((a.object.spec as { ports: unknown }).ports, [{ port: 8080 }], "the writer's ports");
-    assert.throws(
-      () =>
-        admit(
-          { desired: service(name, { app: 'other' }), defaulted: service(name, { app: 'other' }), live: pinned },
-          governance,
-        ),
-      (e: Error) =>
-        e instanceof AdmissionError &&
-        /^Service\/shop\/.*: its selector changed while a release pins it to one version; finish it/.test(e.message),
+test(
+  "a Service pinned by a release keeps its pin through a re-apply; the rest of it is the writer's; unpinned " +
+    'Services pass',
+  () => {
+    for (const name of ['web', 'web-canary']) {
+      const pinned = service(name, { app: 'web', 'pod-template-hash': 'v1hash' });
+      const reapplied = service(name, { app: 'web' });
+      (reapplied.spec as { ports: unknown }).ports = [{ port: 8080 }];
+      const a = admit({ desired: reapplied, defaulted: reapplied, live: pinned }, governance);
+      assert.deepEqual((a.object.spec as { selector: unknown }).selector, {
+        app: 'web',
+        'pod-template-hash': 'v1hash',
+      });
+      assert.deepEqual((a.object.spec as { ports: unknown }).ports, [{ port: 8080 }], "the writer's ports");
+      assert.throws(
+        () =>
+          admit(
+            { desired: service(name, { app: 'other' }), defaulted: service(name, { app: 'other' }), live: pinned },
+            governance,
+          ),
+        (e: Error) =>
+          e instanceof AdmissionError &&
+          /^Service\/shop\/.*: its selector changed while a release pins it to one version; finish it/.test(e.message),
+      );
+    }
+    const free = service('web', { app: 'other' });
+    assert.equal(
+      admit({ desired: free, defaulted: free, live: service('web', { app: 'web' }) }, governance).object,
+      free,
     );
-  }
-  const free = service('web', { app: 'other' });
-  assert.equal(
-    admit({ desired: free, defaulted: free, live: service('web', { app: 'web' }) }, governance).object,
-    free,
-  );
-  const foreign = service('db', { app: 'db' });
-  assert.equal(
-    admit(
-      { desired: foreign, defaulted: foreign, live: service('db', { app: 'db', 'pod-template-hash': 'x' }) },
-      governance,
-    ).object,
-    foreign,
-  );
-});
+    const foreign = service('db', { app: 'db' });
+    assert.equal(
+      admit(
+        { desired: foreign, defaulted: foreign, live: service('db', { app: 'db', 'pod-template-hash': 'x' }) },
+        governance,
+      ).object,
+      foreign,
+    );
+  },
+);
 
-test('an HTTPRoute a release routes through keeps its canary backends and rules; its own rules may not change meanwhile', () => {
-  const declared = [
-    {
-      matches: [{ path: { type: 'PathPrefix', value: '/' } }],
-      backendRefs: [{ kind: 'Service', name: 'web', port: 80, weight: 1 }],
-    },
-  ];
-  const route = (rules: unknown): KubeObject => ({
-    apiVersion: 'gateway.networking.k8s.io/v1',
-    kind: 'HTTPRoute',
-    metadata: { name: 'web', namespace: 'shop' },
-    spec: { rules },
-  });
-  for (const intent of [{ weight: 10 }, { matches: [{ headers: [{ name: 'x-canary', value: 'yes' }] }] }]) {
-    const live = route(desiredRouteRules(declared, 'web', 'web-canary', intent));
-    const a = admit({ desired: route(declared), defaulted: route(declared), live }, governance);
-    assert.deepEqual(a.object.spec, live.spec, `carried over (${JSON.stringify(intent)})`);
-    const edited = [{ ...declared[0]!, matches: [{ path: { type: 'PathPrefix', value: '/shop' } }] }];
-    assert.throws(
-      () => admit({ desired: route(edited), defaulted: route(edited), live }, governance),
-      (e: Error) =>
-        e instanceof AdmissionError &&
-        /^HTTPRoute\/shop\/web: its rules changed while a release routes traffic through them/.test(e.message),
+test(
+  'an HTTPRoute a release routes through keeps its canary backends and rules; its own rules may not change ' +
+    'meanwhile',
+  () => {
+    const declared = [
+      {
+        matches: [{ path: { type: 'PathPrefix', value: '/' } }],
+        backendRefs: [{ kind: 'Service', name: 'web', port: 80, weight: 1 }],
+      },
+    ];
+    const route = (rules: unknown): KubeObject => ({
+      apiVersion: 'gateway.networking.k8s.io/v1',
+      kind: 'HTTPRoute',
+      metadata: { name: 'web', namespace: 'shop' },
+      spec: { rules },
+    });
+    for (const intent of [{ weight: 10 }, { matches: [{ headers: [{ name: 'x-canary', value: 'yes' }] }] }]) {
+      const live = route(desiredRouteRules(declared, 'web', 'web-canary', intent));
+      const a = admit({ desired: route(declared), defaulted: route(declared), live }, governance);
+      assert.deepEqual(a.object.spec, live.spec, `carried over (${JSON.stringify(intent)})`);
+      const edited = [{ ...declared[0]!, matches: [{ path: { type: 'PathPrefix', value: '/shop' } }] }];
+      assert.throws(
+        () => admit({ desired: route(edited), defaulted: route(edited), live }, governance),
+        (e: Error) =>
+          e instanceof AdmissionError &&
+          /^HTTPRoute\/shop\/web: its rules changed while a release routes traffic through them/.test(e.message),
+      );
+    }
+    const edited = route([{ ...declared[0]!, matches: [{ path: { type: 'PathPrefix', value: '/shop' } }] }]);
+    assert.equal(
+      admit({ desired: edited, defaulted: edited, live: route(declared) }, governance).object,
+      edited,
+      'no release: any change passes',
     );
-  }
-  const edited = route([{ ...declared[0]!, matches: [{ path: { type: 'PathPrefix', value: '/shop' } }] }]);
-  assert.equal(
-    admit({ desired: edited, defaulted: edited, live: route(declared) }, governance).object,
-    edited,
-    'no release: any change passes',
-  );
-});
+  },
+);

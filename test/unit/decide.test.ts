@@ -249,69 +249,74 @@ test('a governed workload without the rollout-name label gets it, so the admissi
   );
 });
 
-test('a template that changed without admission is taken under control and released from the step its updated pods reach', () => {
-  const healthy = { ...rollout(), status: { phase: 'Healthy' as const, stableTemplateHash: templateHash(V1) } };
-  // The Deployment's own rolling update had made 2 new pods before the reconciler saw it.
-  const rolled = {
-    ...healthyDeployment(V2),
-    status: { observedGeneration: 2, replicas: 7, updatedReplicas: 2, readyReplicas: 7, availableReplicas: 7 },
-  };
-  const base = {
-    now: T0,
-    rollout: healthy,
-    workload: rolled,
-    replicaSets: [rs('v1hash', V1, 5), rs('v2hash', V2, 2)],
-    canaryReplicaSets: [],
-    pods: [...pods('v1hash', 5), ...pods('v2hash', 2)],
-  };
-  const d = decide(base);
-  assert.equal(d.status.phase, 'Progressing', 'never Healthy while an unreleased version runs');
-  assert.deepEqual(
-    d.actions.map((a) => a.kind === 'merge' && a.patch),
-    [
-      {
-        metadata: {
-          annotations: { [ANNOTATIONS.inProgressing]: '{"rolloutName":"web"}' },
-          labels: { [LABELS.stableRevision]: 'v1hash' },
+test(
+  'a template that changed without admission is taken under control and released from the step its updated pods ' +
+    'reach',
+  () => {
+    const healthy = { ...rollout(), status: { phase: 'Healthy' as const, stableTemplateHash: templateHash(V1) } };
+    // The Deployment's own rolling update had made 2 new pods before the reconciler saw it.
+    const rolled = {
+      ...healthyDeployment(V2),
+      status: { observedGeneration: 2, replicas: 7, updatedReplicas: 2, readyReplicas: 7, availableReplicas: 7 },
+    };
+    const base = {
+      now: T0,
+      rollout: healthy,
+      workload: rolled,
+      replicaSets: [rs('v1hash', V1, 5), rs('v2hash', V2, 2)],
+      canaryReplicaSets: [],
+      pods: [...pods('v1hash', 5), ...pods('v2hash', 2)],
+    };
+    const d = decide(base);
+    assert.equal(d.status.phase, 'Progressing', 'never Healthy while an unreleased version runs');
+    assert.deepEqual(
+      d.actions.map((a) => a.kind === 'merge' && a.patch),
+      [
+        {
+          metadata: {
+            annotations: { [ANNOTATIONS.inProgressing]: '{"rolloutName":"web"}' },
+            labels: { [LABELS.stableRevision]: 'v1hash' },
+          },
+          spec: { paused: true },
         },
-        spec: { paused: true },
+      ],
+    );
+    assert.deepEqual(state(d), [1, 'BeforeStepUpgrade'], 'blue-green step 1 (100% of pods) covers the 2 updated');
+    assert.equal(d.status.blueGreenStatus?.stableRevision, 'v1hash');
+    assert.deepEqual(d.status.conditions?.find((c) => c.type === 'Admitted')?.reason, 'AdmissionBypassed');
+    assert.equal(d.events.find((e) => e.type === 'Warning')?.reason, 'AdmissionBypassed');
+    // A canary whose steps update 1, 3 and 5 pods resumes at step 2 with 2 pods updated; a StatefulSet's
+    // partition keeps the rest.
+    const canary = {
+      ...healthy,
+      spec: { ...healthy.spec, strategy: { canary: { steps: [{ replicas: 1 }, { replicas: 3 }, { replicas: 5 }] } } },
+    };
+    const sts = {
+      ...rolled,
+      kind: 'StatefulSet',
+      status: { observedGeneration: 2, updatedReplicas: 2, currentRevision: 'v1rev', updateRevision: 'v2rev' },
+    };
+    const partitioned = decide({
+      ...base,
+      rollout: {
+        ...canary,
+        spec: { ...canary.spec, workloadRef: { apiVersion: 'apps/v1', kind: 'StatefulSet', name: 'web' } },
       },
-    ],
-  );
-  assert.deepEqual(state(d), [1, 'BeforeStepUpgrade'], 'blue-green step 1 (100% of pods) covers the 2 updated');
-  assert.equal(d.status.blueGreenStatus?.stableRevision, 'v1hash');
-  assert.deepEqual(d.status.conditions?.find((c) => c.type === 'Admitted')?.reason, 'AdmissionBypassed');
-  assert.equal(d.events.find((e) => e.type === 'Warning')?.reason, 'AdmissionBypassed');
-  // A canary whose steps update 1, 3 and 5 pods resumes at step 2 with 2 pods updated; a StatefulSet's partition keeps the rest.
-  const canary = {
-    ...healthy,
-    spec: { ...healthy.spec, strategy: { canary: { steps: [{ replicas: 1 }, { replicas: 3 }, { replicas: 5 }] } } },
-  };
-  const sts = {
-    ...rolled,
-    kind: 'StatefulSet',
-    status: { observedGeneration: 2, updatedReplicas: 2, currentRevision: 'v1rev', updateRevision: 'v2rev' },
-  };
-  const partitioned = decide({
-    ...base,
-    rollout: {
-      ...canary,
-      spec: { ...canary.spec, workloadRef: { apiVersion: 'apps/v1', kind: 'StatefulSet', name: 'web' } },
-    },
-    workload: sts,
-    replicaSets: [],
-  });
-  assert.deepEqual(
-    partitioned.actions.map((a) => a.kind === 'merge' && a.patch.spec),
-    [{ updateStrategy: { type: 'RollingUpdate', rollingUpdate: { partition: 3 } } }],
-  );
-  assert.equal(partitioned.status.canaryStatus?.currentStepIndex, 2);
-  // Before the Deployment controller has seen the new template, its status still counts the old pods: 0 updated.
-  const unseen = decide({ ...base, workload: { ...rolled, metadata: { ...rolled.metadata, generation: 3 } } });
-  assert.deepEqual(state(unseen), [1, 'BeforeStepUpgrade']);
-});
+      workload: sts,
+      replicaSets: [],
+    });
+    assert.deepEqual(
+      partitioned.actions.map((a) => a.kind === 'merge' && a.patch.spec),
+      [{ updateStrategy: { type: 'RollingUpdate', rollingUpdate: { partition: 3 } } }],
+    );
+    assert.equal(partitioned.status.canaryStatus?.currentStepIndex, 2);
+    // Before the Deployment controller has seen the new template, its status still counts the old pods: 0 updated.
+    const unseen = decide({ ...base, workload: { ...rolled, metadata: { ...rolled.metadata, generation: 3 } } });
+    assert.deepEqual(state(unseen), [1, 'BeforeStepUpgrade']);
+  },
+);
 
-test('the stable Service is never pinned to a revision with no Ready pod (a workload that rolled before control)', () => {
+test('the stable Service is never pinned to a revision with no Ready pod (one that rolled before control)', () => {
   const d = decide(
     observed({
       rollout: rollout({ currentStepIndex: 1 }),
@@ -354,42 +359,50 @@ test("a step's routing undone from outside (a re-applied Service) is put back, w
   );
 });
 
-test('a third version without admission during a blue-green release is held paused until the release is finished or undone', () => {
-  const surging = observed({
-    rollout: rollout({ currentStepIndex: 2, currentStepState: 'StepPaused' }),
-    canaryIngress: canaryIngress('10'),
-  });
-  const d = decide({
-    ...surging,
-    workload: { ...surging.workload!, spec: { ...surging.workload!.spec, template: template('web:3') } },
-  });
-  assert.deepEqual(
-    d.actions.map((a) => a.kind === 'merge' && a.patch),
-    [{ spec: { paused: true } }],
-  );
-  assert.equal(d.events[0]?.reason, 'AdmissionBypassed');
-  assert.deepEqual(state(d), [2, 'StepPaused']);
-});
+test(
+  'a third version without admission during a blue-green release is held paused until the release is finished or ' +
+    'undone',
+  () => {
+    const surging = observed({
+      rollout: rollout({ currentStepIndex: 2, currentStepState: 'StepPaused' }),
+      canaryIngress: canaryIngress('10'),
+    });
+    const d = decide({
+      ...surging,
+      workload: { ...surging.workload!, spec: { ...surging.workload!.spec, template: template('web:3') } },
+    });
+    assert.deepEqual(
+      d.actions.map((a) => a.kind === 'merge' && a.patch),
+      [{ spec: { paused: true } }],
+    );
+    assert.equal(d.events[0]?.reason, 'AdmissionBypassed');
+    assert.deepEqual(state(d), [2, 'StepPaused']);
+  },
+);
 
-test('no weight reaches a version without Ready pods: while none is Ready the step waits, and existing traffic is pulled back', () => {
-  const unready = observed({
-    rollout: rollout({
-      currentStepIndex: 2,
-      currentStepState: 'StepTrafficRouting',
-      lastUpdateTime: at(-60).toISOString(),
-    }),
-    pods: [...pods('v1hash', 5), ...pods('v2hash', 5, false, batch)],
-  });
-  const d = decide(unready);
-  assert.deepEqual(d.actions, []);
-  assert.match(d.status.blueGreenStatus!.message!, /wait for a Ready pod of the new version/);
-  const routed = decide({ ...unready, canaryIngress: canaryIngress('10') });
-  assert.deepEqual(
-    routed.actions.map((a) => a.kind),
-    ['delete'],
-  );
-  assert.equal(routed.events[0]?.reason, 'NoReadyPods');
-});
+test(
+  'no weight reaches a version without Ready pods: while none is Ready the step waits, and existing traffic is ' +
+    'pulled back',
+  () => {
+    const unready = observed({
+      rollout: rollout({
+        currentStepIndex: 2,
+        currentStepState: 'StepTrafficRouting',
+        lastUpdateTime: at(-60).toISOString(),
+      }),
+      pods: [...pods('v1hash', 5), ...pods('v2hash', 5, false, batch)],
+    });
+    const d = decide(unready);
+    assert.deepEqual(d.actions, []);
+    assert.match(d.status.blueGreenStatus!.message!, /wait for a Ready pod of the new version/);
+    const routed = decide({ ...unready, canaryIngress: canaryIngress('10') });
+    assert.deepEqual(
+      routed.actions.map((a) => a.kind),
+      ['delete'],
+    );
+    assert.equal(routed.events[0]?.reason, 'NoReadyPods');
+  },
+);
 
 test('traffic routing waits out the grace period after every change, then moves on', () => {
   const base = {
@@ -451,7 +464,7 @@ test('a timed pause continues after its duration; a manual one only on approval'
   assert.deepEqual(state(approved), [3, 'StepTrafficRouting']);
 });
 
-test('deciding again on the same observation gives the same actions: a crash between writes repeats nothing harmful', () => {
+test('deciding again on the same observation gives the same actions: a crash repeats nothing harmful', () => {
   for (const s of ['BeforeStepUpgrade', 'StepUpgrade', 'StepTrafficRouting'] as const) {
     const o = observed({
       rollout: rollout({ currentStepIndex: 2, currentStepState: s, lastUpdateTime: at(-10).toISOString() }),
@@ -529,7 +542,7 @@ test('replayed after a crash, finalising never sends traffic back to a route alr
   );
 });
 
-test('rollback: the template back at the stable revision, an abort request, or new pods not Ready by the deadline', () => {
+test('rollback: the template back at stable, an abort request, or new pods not Ready by the deadline', () => {
   const undone = decide(
     observed({
       rollout: rollout({ currentStepIndex: 2, currentStepState: 'StepPaused' }),
@@ -601,3 +614,30 @@ test('an invalid Rollout is reported, not acted on', () => {
     /^invalid spec: strategy\.blueGreen\.steps\.0\.replicas: replicas percentage must be in \(0%, 100%\], got 150%/,
   );
 });
+
+test(
+  'a hand-written builtin canary on a Deployment is judged in the style the reconciler runs it: a canary ' +
+    'Deployment, no partition limit',
+  () => {
+    // Without enableExtraWorkloadForCanary OpenKruise would update the Deployment in place (partition style,
+    // at most 50% of pods with traffic); the builtin reconciler always brings a canary Deployment up beside it.
+    const canary = rollout(undefined, {
+      strategy: {
+        canary: {
+          steps: [{ replicas: '60%', traffic: '60%' }, { replicas: '100%' }],
+          trafficRoutings: [{ service: 'web', ingress: { name: 'web' } }],
+        },
+      },
+    });
+    const d = decide({
+      now: T0,
+      rollout: canary,
+      workload: healthyDeployment(),
+      replicaSets: [rs('v1hash', V1, 5)],
+      canaryReplicaSets: [],
+      pods: pods('v1hash', 5),
+    });
+    assert.equal(d.status.phase, 'Healthy', d.status.message);
+    assert.ok(!d.events.some((e) => e.reason === 'InvalidSpec'));
+  },
+);

@@ -45,7 +45,10 @@ test('the cache finds objects by label selector and namespace, and follows relab
   assert.deepEqual(names(informer.list('ns', 'hash=2')), ['a']);
 });
 
-/** An HTTP server on loopback that answers a Pod list as `answer` says, and holds watches open; `send` writes events to them. */
+/**
+ * An HTTP server on loopback that answers a Pod list as `answer` says, and holds watches open; `send` writes events to
+ * them.
+ */
 async function listServer(
   answer: (attempt: number) => { status: number; body: unknown },
 ): Promise<{ server: Server; url: string; lists: () => number; send: (events: object[]) => Promise<void> }> {

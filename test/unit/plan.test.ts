@@ -45,13 +45,14 @@ test('a canary plan: pods per step rounded up, timed pauses, and the last 100% s
   assert.deepEqual(plan.peak, { extraPods: 10, cpuCores: 2.5, memoryBytes: 10 * 256 * 2 ** 20 });
 });
 
-test('a StatefulSet canary updates in place: old pods give way, no extra pods, and below 100% one old pod stays', () => {
+test('a StatefulSet canary updates in place: old pods give way, no extra pods, one old pod stays below 100%', () => {
   const plan = planApp(
     load(`apiVersion: stepwise.dev/v1alpha1
 kind: App
 metadata: {name: db}
 spec:
-  workload: {kind: StatefulSet, image: db:2, replicas: 5, readinessProbe: {}, resources: {limits: {cpu: 1, memory: 1Gi}}}
+  workload:
+    {kind: StatefulSet, image: db:2, replicas: 5, readinessProbe: {}, resources: {limits: {cpu: 1, memory: 1Gi}}}
   rollout:
     strategy: canary
     steps: [{replicas: 1}, {replicas: 90%}, {replicas: 100%, pause: {duration: 0}}]
@@ -97,7 +98,8 @@ test('quantities', () => {
   assert.equal(parseQuantity(2), 2);
   assert.equal(parseQuantity('.5'), 0.5);
   assert.equal(parseQuantity('1e3'), 1000);
-  for (const bad of ['lots', '1.2.3', '5Mb', '-5Gi', '']) assert.throws(() => parseQuantity(bad), /not a Kubernetes quantity/, bad);
+  for (const bad of ['lots', '1.2.3', '5Mb', '-5Gi', ''])
+    assert.throws(() => parseQuantity(bad), /not a Kubernetes quantity/, bad);
   assert.equal(formatCpu(2.5), '2500m');
   assert.equal(formatCpu(2), '2');
   assert.equal(formatBytes(1.25 * 2 ** 30), '1.25Gi');

@@ -93,7 +93,9 @@ test('a StatefulSet gets its governing Service and a partition-style Rollout', (
   const { apps } = loadApps([
     {
       file: 's.yaml',
-      text: 'apiVersion: stepwise.dev/v1alpha1\nkind: App\nmetadata: {name: db}\nspec:\n  workload: {kind: StatefulSet, image: db:1, replicas: 3}\n  rollout: {strategy: canary, steps: [{replicas: 1}]}\n',
+      text:
+        'apiVersion: stepwise.dev/v1alpha1\nkind: App\nmetadata: {name: db}\nspec:\n  workload: {kind: ' +
+        'StatefulSet, image: db:1, replicas: 3}\n  rollout: {strategy: canary, steps: [{replicas: 1}]}\n',
     },
   ]);
   const objects = renderApp(apps[0]!.app);

@@ -29,64 +29,72 @@ const DAY = 86_400_000;
 const T0 = new Date('2026-06-01T00:00:00Z');
 const later = (days: number) => new Date(T0.getTime() + days * DAY);
 
-test('certificates: issued once, kept while fresh, the serving one renewed at two thirds of its life or for new names, the CA too', () => {
-  const options = { namespace: 'x', hosts: ['127.0.0.1', 'stepwise-controller.x.svc'], now: T0 };
-  const first = renewedCertificates(undefined, options);
-  const serving = new X509Certificate(first.serving.certPem);
-  assert.equal(serving.checkIP('127.0.0.1'), '127.0.0.1');
-  assert.equal(serving.checkHost('stepwise-controller.x.svc'), 'stepwise-controller.x.svc');
-  assert.ok(serving.verify(new X509Certificate(first.ca.certPem).publicKey));
-  assert.equal(first.serving.caBundle, first.ca.certPem);
+test(
+  'certificates: issued once, kept while fresh, the serving one renewed at two thirds of its life or for new ' +
+    'names, the CA too',
+  () => {
+    const options = { namespace: 'x', hosts: ['127.0.0.1', 'stepwise-controller.x.svc'], now: T0 };
+    const first = renewedCertificates(undefined, options);
+    const serving = new X509Certificate(first.serving.certPem);
+    assert.equal(serving.checkIP('127.0.0.1'), '127.0.0.1');
+    assert.equal(serving.checkHost('stepwise-controller.x.svc'), 'stepwise-controller.x.svc');
+    assert.ok(serving.verify(new X509Certificate(first.ca.certPem).publicKey));
+    assert.equal(first.serving.caBundle, first.ca.certPem);
 
-  assert.equal(renewedCertificates(first, { ...options, now: later(200) }), first, 'fresh: nothing changes');
-  const renewed = renewedCertificates(first, { ...options, now: later(250) });
-  assert.notEqual(renewed.serving.certPem, first.serving.certPem, 'past two thirds of 365 days');
-  assert.equal(renewed.ca, first.ca, 'by the same CA, so the bundle the API server trusts stays');
-  const moreNames = renewedCertificates(first, { ...options, hosts: [...options.hosts, 'localhost'] });
-  assert.equal(new X509Certificate(moreNames.serving.certPem).checkHost('localhost'), 'localhost');
+    assert.equal(renewedCertificates(first, { ...options, now: later(200) }), first, 'fresh: nothing changes');
+    const renewed = renewedCertificates(first, { ...options, now: later(250) });
+    assert.notEqual(renewed.serving.certPem, first.serving.certPem, 'past two thirds of 365 days');
+    assert.equal(renewed.ca, first.ca, 'by the same CA, so the bundle the API server trusts stays');
+    const moreNames = renewedCertificates(first, { ...options, hosts: [...options.hosts, 'localhost'] });
+    assert.equal(new X509Certificate(moreNames.serving.certPem).checkHost('localhost'), 'localhost');
 
-  const rotated = renewedCertificates(first, { ...options, now: later(2500) });
-  assert.notEqual(rotated.ca.certPem, first.ca.certPem, "past two thirds of the CA's 3650 days");
-  assert.deepEqual(rotated.bundle, [rotated.ca.certPem, first.ca.certPem], 'the old CA is trusted until it expires');
-  assert.ok(new X509Certificate(rotated.serving.certPem).verify(new X509Certificate(rotated.ca.certPem).publicKey));
-  const expiredOld = renewedCertificates(rotated, { ...options, now: later(3700 + 2500) });
-  assert.ok(!expiredOld.bundle.includes(first.ca.certPem), 'an expired CA leaves the bundle');
-});
+    const rotated = renewedCertificates(first, { ...options, now: later(2500) });
+    assert.notEqual(rotated.ca.certPem, first.ca.certPem, "past two thirds of the CA's 3650 days");
+    assert.deepEqual(rotated.bundle, [rotated.ca.certPem, first.ca.certPem], 'the old CA is trusted until it expires');
+    assert.ok(new X509Certificate(rotated.serving.certPem).verify(new X509Certificate(rotated.ca.certPem).publicKey));
+    const expiredOld = renewedCertificates(rotated, { ...options, now: later(3700 + 2500) });
+    assert.ok(!expiredOld.bundle.includes(first.ca.certPem), 'an expired CA leaves the bundle');
+  },
+);
 
-test('the webhook configuration: governed objects only, fail closed unless asked, scoped to the changes admission decides on', () => {
-  const config = webhookConfiguration({ endpoint: { url: 'https://127.0.0.1:9443/' } }) as unknown as {
-    webhooks: Record<string, any>[];
-  };
-  assert.deepEqual(
-    config.webhooks.map((w) => w.name),
-    ['workloads.admission.stepwise.dev', 'services.admission.stepwise.dev', 'httproutes.admission.stepwise.dev'],
-  );
-  for (const w of config.webhooks) {
-    assert.equal(w.clientConfig.url, 'https://127.0.0.1:9443/admit');
-    assert.equal(w.failurePolicy, 'Fail');
-    assert.deepEqual(w.objectSelector, {
-      matchExpressions: [{ key: 'stepwise.dev/rollout-name', operator: 'Exists' }],
-    });
+test(
+  'the webhook configuration: governed objects only, fail closed unless asked, scoped to the changes admission ' +
+    'decides on',
+  () => {
+    const config = webhookConfiguration({ endpoint: { url: 'https://127.0.0.1:9443/' } }) as unknown as {
+      webhooks: Record<string, any>[];
+    };
     assert.deepEqual(
-      w.rules.map((r: { operations: string[] }) => r.operations),
-      [['UPDATE']],
+      config.webhooks.map((w) => w.name),
+      ['workloads.admission.stepwise.dev', 'services.admission.stepwise.dev', 'httproutes.admission.stepwise.dev'],
     );
-  }
-  assert.match(
-    config.webhooks[0]!.matchConditions[0].expression,
-    /^object\.spec\.template != oldObject\.spec\.template \|\| object\.spec\.\?paused != oldObject\.spec\.\?paused/,
-  );
-  const open = webhookConfiguration({
-    endpoint: { service: { namespace: 'sys', name: 'stepwise-controller' } },
-    failOpen: true,
-    namespace: 'shop',
-  }) as unknown as { webhooks: Record<string, any>[] };
-  assert.deepEqual(open.webhooks[0]!.clientConfig, {
-    service: { namespace: 'sys', name: 'stepwise-controller', path: '/admit', port: 443 },
-  });
-  assert.equal(open.webhooks[0]!.failurePolicy, 'Ignore');
-  assert.deepEqual(open.webhooks[0]!.namespaceSelector, { matchLabels: { 'kubernetes.io/metadata.name': 'shop' } });
-});
+    for (const w of config.webhooks) {
+      assert.equal(w.clientConfig.url, 'https://127.0.0.1:9443/admit');
+      assert.equal(w.failurePolicy, 'Fail');
+      assert.deepEqual(w.objectSelector, {
+        matchExpressions: [{ key: 'stepwise.dev/rollout-name', operator: 'Exists' }],
+      });
+      assert.deepEqual(
+        w.rules.map((r: { operations: string[] }) => r.operations),
+        [['UPDATE']],
+      );
+    }
+    assert.match(
+      config.webhooks[0]!.matchConditions[0].expression,
+      /^object\.spec\.template != oldObject\.spec\.template \|\| object\.spec\.\?paused != oldObject\.spec\.\?paused/,
+    );
+    const open = webhookConfiguration({
+      endpoint: { service: { namespace: 'sys', name: 'stepwise-controller' } },
+      failOpen: true,
+      namespace: 'shop',
+    }) as unknown as { webhooks: Record<string, any>[] };
+    assert.deepEqual(open.webhooks[0]!.clientConfig, {
+      service: { namespace: 'sys', name: 'stepwise-controller', path: '/admit', port: 443 },
+    });
+    assert.equal(open.webhooks[0]!.failurePolicy, 'Ignore');
+    assert.deepEqual(open.webhooks[0]!.namespaceSelector, { matchLabels: { 'kubernetes.io/metadata.name': 'shop' } });
+  },
+);
 
 const rollout: RolloutObject = {
   apiVersion: 'stepwise.dev/v1alpha1',
@@ -120,7 +128,7 @@ const request = (
 ): AdmissionRequestBody => ({ uid: 'u1', operation: 'UPDATE', namespace: 'shop', object, oldObject, ...extra });
 const decodePatch = (b64?: string) => JSON.parse(Buffer.from(b64 ?? 'W10=', 'base64').toString());
 
-test('a review answers with the JSON patch of the admission decision, or a refusal that says how to proceed', async () => {
+test('a review answers with the JSON patch of the admission decision, or a refusal saying how to proceed', async () => {
   const started = await review(request(deployment('app:2'), deployment('app:1')), lookup);
   assert.equal(started.allowed, true);
   assert.equal(started.patchType, 'JSONPatch');
@@ -140,20 +148,23 @@ test('a review answers with the JSON patch of the admission decision, or a refus
   assert.match(refused.status!.message, /a release is in progress; finish it \(stepwise promote web -n shop --full\)/);
 });
 
-test("a review lets through what is not its business: the reconciler's own writes, creations, objects of no Rollout", async () => {
-  const own = await review(
-    request(deployment('app:2'), deployment('app:1'), { options: { fieldManager: 'stepwise-reconciler' } }),
-    lookup,
-  );
-  assert.deepEqual(own, { uid: 'u1', allowed: true });
-  assert.deepEqual(await review(request(deployment('app:2'), deployment('app:1'), { operation: 'CREATE' }), lookup), {
-    uid: 'u1',
-    allowed: true,
-  });
-  const orphan = deployment('app:2');
-  orphan.metadata.labels = { 'stepwise.dev/rollout-name': 'gone' };
-  assert.deepEqual(await review(request(orphan, { ...deployment('app:1'), metadata: orphan.metadata }), lookup), {
-    uid: 'u1',
-    allowed: true,
-  });
-});
+test(
+  "a review lets through what is not its business: the reconciler's own writes, creations, objects of " + 'no Rollout',
+  async () => {
+    const own = await review(
+      request(deployment('app:2'), deployment('app:1'), { options: { fieldManager: 'stepwise-reconciler' } }),
+      lookup,
+    );
+    assert.deepEqual(own, { uid: 'u1', allowed: true });
+    assert.deepEqual(await review(request(deployment('app:2'), deployment('app:1'), { operation: 'CREATE' }), lookup), {
+      uid: 'u1',
+      allowed: true,
+    });
+    const orphan = deployment('app:2');
+    orphan.metadata.labels = { 'stepwise.dev/rollout-name': 'gone' };
+    assert.deepEqual(await review(request(orphan, { ...deployment('app:1'), metadata: orphan.metadata }), lookup), {
+      uid: 'u1',
+      allowed: true,
+    });
+  },
+);

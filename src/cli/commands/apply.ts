@@ -28,10 +28,11 @@ export const applyCommand: CommandModule<object, ApplyArgs> = {
     for (const { app, objects, release, rollback } of planned) {
       await applyPlanned(client, objects);
       for (const { object, change } of objects) process.stdout.write(`${describeObject(object)} ${change}\n`);
-      const namespace = objects[0]!.object.metadata.namespace;
+      const namespace = objects[0].object.metadata.namespace;
       if (release) {
         process.stdout.write(
-          `${app.name}: release started (${app.rollout.strategy}, ${app.rollout.steps.length} steps); drive it with \`stepwise run ${app.name} -n ${namespace}\` or a running \`stepwise controller\`\n`,
+          `${app.name}: release started (${app.rollout.strategy}, ${app.rollout.steps.length} steps); drive it with ` +
+            `\`stepwise run ${app.name} -n ${namespace}\` or a running \`stepwise controller\`\n`,
         );
       }
       if (rollback) process.stdout.write(`${app.name}: back at the stable version; the release is being rolled back\n`);

@@ -128,7 +128,8 @@ export const controllerCommand: CommandModule<object, ControllerArgs> = {
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code === 'EADDRINUSE') {
           throw new CliError(
-            `cannot serve the admission webhook: port ${args['webhook-port']} is in use (choose another with --webhook-port, or --no-webhook)`,
+            `cannot serve the admission webhook: port ${args['webhook-port']} is in use (choose another with ` +
+              `--webhook-port, or --no-webhook)`,
           );
         }
         throw e;

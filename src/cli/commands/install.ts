@@ -103,11 +103,13 @@ export const installCommand: CommandModule<object, InstallArgs> = {
     for (const { object, change } of planned) process.stdout.write(`${describeObject(object)} ${change}\n`);
     if (!endpoint) {
       process.stderr.write(
-        'no admission webhook installed: only `stepwise apply` starts releases safely (add --webhook-url or --webhook-service so that any deployer does)\n',
+        'no admission webhook installed: only `stepwise apply` starts releases safely (add --webhook-url or ' +
+          '--webhook-service so that any deployer does)\n',
       );
     } else if (args['fail-open']) {
       process.stderr.write(
-        'the webhook fails open: while `stepwise controller` is down, governed changes go through unchecked and the reconciler takes over when it returns\n',
+        'the webhook fails open: while `stepwise controller` is down, governed changes go through unchecked and the ' +
+          'reconciler takes over when it returns\n',
       );
     }
   },

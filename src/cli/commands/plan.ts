@@ -22,7 +22,7 @@ export const planCommand: CommandModule<object, { file: string[]; output: 'table
   handler: ({ file, output }) => {
     const plans = loadFromFiles(file).map(({ app }) => planApp(app));
     process.stdout.write(
-      output === 'json' ? `${JSON.stringify(plans, null, 2)}\n` : plans.map(renderPlan).join('\n\n') + '\n',
+      output === 'json' ? `${JSON.stringify(plans, null, 2)}\n` : `${plans.map(renderPlan).join('\n\n')}\n`,
     );
   },
 };
@@ -49,15 +49,17 @@ export function renderPlan(plan: Plan): string {
   ].join('\n');
 }
 
+/** How a path match reads in the table: `=/x` exact, `~^/x` a regular expression, `/x*` a prefix. */
+const PATH_MATCH_SIGN = { Exact: '=', RegularExpression: '~', PathPrefix: '' } as const;
+const prefixMark = (type: string | undefined) => (type === 'PathPrefix' ? '*' : '');
+
 function describeMatch(m: MatchSpec): string {
   const parts = [
     ...(m.headers ?? []).map((h) => `${h.name}${h.type === 'RegularExpression' ? '~' : '='}${h.value}`),
     ...(m.cookie ? [`cookie ${m.cookie}=always`] : []),
     ...(m.queryParams ?? []).map((q) => `?${q.name}${q.type === 'RegularExpression' ? '~' : '='}${q.value}`),
     ...(m.path
-      ? [
-          `path ${m.path.type === 'Exact' ? '=' : m.path.type === 'RegularExpression' ? '~' : ''}${m.path.value}${m.path.type === 'PathPrefix' ? '*' : ''}`,
-        ]
+      ? [`path ${PATH_MATCH_SIGN[m.path.type ?? 'PathPrefix']}${m.path.value}${prefixMark(m.path.type)}`]
       : []),
   ];
   return parts.join(' AND ');

@@ -2,9 +2,9 @@ import type { Argv, CommandModule } from 'yargs';
 import { KubeApiError, type KubeClient } from '../../k8s/client.js';
 import { ANNOTATIONS, comparableTemplate, templateHash, type Workload } from '../../reconciler/observed.js';
 import { observe, ownedReplicaSets, ROLLOUT_REF } from '../../reconciler/observe.js';
-import { awaitsApproval, runRelease, subStatus } from '../../reconciler/run.js';
+import { awaitsApproval, runRelease } from '../../reconciler/run.js';
 import { summarize, type RolloutSummary } from '../../reconciler/summary.js';
-import type { RolloutObject } from '../../reconciler/types.js';
+import { type RolloutObject, strategyOf, subStatusOf } from '../../reconciler/types.js';
 import { CliError } from '../io.js';
 import { clusterOptions, connect, type ClusterArgs } from '../kube.js';
 
@@ -28,7 +28,9 @@ export function formatSummary(s: RolloutSummary): string {
     ? `step ${s.step}/${s.steps} ${s.state}${s.finalising ? ` (${s.finalising})` : ''}`
     : 'no release yet';
   const pods = (p: RolloutSummary['stable']) => `${p.ready}/${p.pods} Ready${p.revision ? ` (${p.revision})` : ''}`;
-  const traffic = `${s.traffic.weight}% to new${s.traffic.matches.length ? `, plus requests matching ${s.traffic.matches.join(' or ')}` : ''}`;
+  const traffic =
+    `${s.traffic.weight}% to ` +
+    `new${s.traffic.matches.length ? `, plus requests matching ${s.traffic.matches.join(' or ')}` : ''}`;
   return [
     `${s.namespace}/${s.name}: ${s.phase}, ${s.strategy} ${step}`,
     `  stable pods: ${pods(s.stable)}`,
@@ -62,7 +64,9 @@ export const runCommand: CommandModule<object, NameArgs & { 'until-pause'?: bool
       until: args.wait ? 'done' : 'pause',
       log: (line) => process.stderr.write(`  - ${line}\n`),
       onPass: ({ rollout: r }) => {
-        const line = `${r.status?.phase ?? ''} step ${subStatus(r)?.currentStepIndex ?? 0} ${subStatus(r)?.currentStepState ?? ''}: ${r.status?.message ?? ''}`;
+        const line =
+          `${r.status?.phase ?? ''} step ${subStatusOf(r)?.currentStepIndex ?? 0} ` +
+          `${subStatusOf(r)?.currentStepState ?? ''}: ${r.status?.message ?? ''}`;
         if (line !== last) process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${line}\n`);
         last = line;
       },
@@ -116,15 +120,16 @@ export const promoteCommand: CommandModule<object, NameArgs & { full: boolean }>
       .example('$0 promote echoserver', 'Go on to the next step')
       .example('$0 promote echoserver --full', 'Skip to the last step')
       .example(
-        'kubectl patch rollout.stepwise.dev echoserver --subresource=status --type=merge -p \'{"status":{"blueGreenStatus":{"currentStepState":"StepReady"}}}\'',
+        'kubectl patch rollout.stepwise.dev echoserver --subresource=status --type=merge -p ' +
+          '\'{"status":{"blueGreenStatus":{"currentStepState":"StepReady"}}}\'',
         'The same approval with kubectl',
       ),
   handler: async (args) => {
     const { client, namespace } = connect(args);
     const rollout = await getRollout(client, namespace, args.name);
-    const key = rollout.spec.strategy.blueGreen ? 'blueGreenStatus' : 'canaryStatus';
-    const sub = subStatus(rollout);
-    const steps = (rollout.spec.strategy.canary ?? rollout.spec.strategy.blueGreen)!.steps.length;
+    const { statusKey: key, body } = strategyOf(rollout);
+    const sub = subStatusOf(rollout);
+    const steps = body.steps.length;
     if (args.full) {
       if (rollout.status?.phase !== 'Progressing')
         throw new CliError(`${args.name} has no release in progress (phase ${rollout.status?.phase ?? 'Initial'})`);
@@ -139,7 +144,8 @@ export const promoteCommand: CommandModule<object, NameArgs & { full: boolean }>
     }
     if (!awaitsApproval(rollout))
       throw new CliError(
-        `${args.name} is not waiting for approval (${rollout.status?.phase ?? 'Initial'}, step ${sub?.currentStepIndex ?? 0} ${sub?.currentStepState ?? ''})`,
+        `${args.name} is not waiting for approval (${rollout.status?.phase ?? 'Initial'}, step ` +
+          `${sub?.currentStepIndex ?? 0} ${sub?.currentStepState ?? ''})`,
       );
     // Conditional on the version read, so an approval never lands on a different step than the one shown.
     await client.mergePatch(
@@ -151,7 +157,7 @@ export const promoteCommand: CommandModule<object, NameArgs & { full: boolean }>
       'status',
       'stepwise',
     );
-    process.stdout.write(`${args.name}: step ${sub!.currentStepIndex}/${steps} approved\n`);
+    process.stdout.write(`${args.name}: step ${sub?.currentStepIndex}/${steps} approved\n`);
   },
 };
 
@@ -180,7 +186,7 @@ export const undoCommand: CommandModule<object, NameArgs> = {
   handler: async (args) => {
     const { client, namespace } = connect(args);
     const rollout = await getRollout(client, namespace, args.name);
-    const stable = subStatus(rollout)?.stableRevision;
+    const stable = subStatusOf(rollout)?.stableRevision;
     if (rollout.status?.phase !== 'Progressing' || !stable)
       throw new CliError(`${args.name} has no release in progress to undo`);
     const ref = rollout.spec.workloadRef;

@@ -14,7 +14,8 @@ export const validateCommand: CommandModule<object, { file: string[] }> = {
     const apps = loadFromFiles(file);
     for (const { app, files } of apps) {
       process.stdout.write(
-        `${app.namespace}/${app.name}: valid (${app.rollout.strategy}, ${app.rollout.steps.length} steps, engine ${app.rollout.engine}; from ${files.join(' + ')})\n`,
+        `${app.namespace}/${app.name}: valid (${app.rollout.strategy}, ${app.rollout.steps.length} steps, engine ` +
+          `${app.rollout.engine}; from ${files.join(' + ')})\n`,
       );
     }
   },

@@ -62,14 +62,17 @@ test('two different concrete values are a conflict naming both locations', () =>
     text: 'apiVersion: stepwise.dev/v1alpha1\nkind: App\nmetadata: {name: web}\nspec:\n  workload:\n    replicas: 3\n',
   };
   assert.deepEqual(errors([base, overlay]), [
-    'prod.yaml:6:15: spec.workload.replicas: conflicting values 3 and 10 (at base.yaml:8:15); tag one of them !default to let the other win',
+    'prod.yaml:6:15: spec.workload.replicas: conflicting values 3 and 10 (at base.yaml:8:15); tag one of them ' +
+      '!default to let the other win',
   ]);
 });
 
 test('!default: a concrete value wins in either order, and a later default replaces an earlier one', () => {
   const layer = (replicas: string) => ({
     file: `${replicas}.yaml`,
-    text: `apiVersion: stepwise.dev/v1alpha1\nkind: App\nmetadata: {name: web}\nspec:\n  workload:\n    replicas: ${replicas}\n`,
+    text:
+      `apiVersion: stepwise.dev/v1alpha1\nkind: App\nmetadata: {name: web}\nspec:\n  workload:\n    replicas: ` +
+      `${replicas}\n`,
   });
   const base = {
     file: 'base.yaml',
@@ -96,7 +99,8 @@ test('lists unify as values: equal lists agree, different ones conflict', () => 
 });
 
 test('several apps in one multi-document file', () => {
-  const two = `${app('    strategy: canary\n    steps: [{replicas: 1}]')}---\n${app('    strategy: canary\n    steps: [{replicas: 2}]').replace('name: web', 'name: api')}`;
+  const api = app('    strategy: canary\n    steps: [{replicas: 2}]').replace('name: web', 'name: api');
+  const two = `${app('    strategy: canary\n    steps: [{replicas: 1}]')}---\n${api}`;
   assert.deepEqual(
     loadApps([{ file: 'two.yaml', text: two }]).apps.map((a) => a.app.name),
     ['web', 'api'],
@@ -105,26 +109,45 @@ test('several apps in one multi-document file', () => {
 
 test('schema errors name file, line, column and field, all at once, with a hint for typos', () => {
   const text = app(
-    '    strategy: canry\n    steps:\n      - {replicas: 1, traffic: 10}\n      - {replicas: "30", pause: {duratoin: 5}}',
+    '    strategy: canry\n    steps:\n      - {replicas: 1, traffic: 10}\n      - {replicas: "30", pause: ' +
+      '{duratoin: 5}}',
     ingress,
   ).replace('    image: web:1\n', '    image: web:1\n    replcas: 2\n');
   assert.deepEqual(errors([{ file: 'app.yaml', text }]), [
     'app.yaml:8:5: spec.workload.replcas: unknown field "replcas"; did you mean "replicas"?',
     'app.yaml:14:15: spec.rollout.strategy: must be one of: "canary", "blueGreen", "abTest", got "canry"',
     'app.yaml:16:32: spec.rollout.steps[0].traffic: must be a string, got number 10',
-    'app.yaml:17:20: spec.rollout.steps[1].replicas: must be a count or a percentage like "20%" (a number in quotes needs a % sign), got "30"',
+    'app.yaml:17:20: spec.rollout.steps[1].replicas: must be a count or a percentage like "20%" (a number in quotes ' +
+      'needs a % sign), got "30"',
     'app.yaml:17:34: spec.rollout.steps[1].pause.duratoin: unknown field "duratoin"; did you mean "duration"?',
   ]);
 });
 
 test('CPU and memory follow the Kubernetes quantity grammar, checked where they are written', () => {
   const resources = (cpu: string, memory: string) => `\n    resources: {requests: {cpu: ${cpu}, memory: ${memory}}}`;
-  assert.deepEqual(errors([{ file: 'app.yaml', text: app('    strategy: canary\n    steps: [{replicas: 1}]', resources('"1.2.3"', 'lots')) }]), [
-    'app.yaml:10:33: spec.workload.resources.requests.cpu: must be a Kubernetes quantity such as 250m, 0.5, 1Gi or 512Mi, got "1.2.3"',
-    'app.yaml:10:50: spec.workload.resources.requests.memory: must be a Kubernetes quantity such as 250m, 0.5, 1Gi or 512Mi, got "lots"',
-  ]);
-  for (const [cpu, memory] of [['250m', '128Mi'], ['0.5', '1Gi'], ['2', '1e9'], ['.5', '512M']]) {
-    assert.deepEqual(errors([{ file: 'app.yaml', text: app('    strategy: canary\n    steps: [{replicas: 1}]', resources(cpu!, memory!)) }]), []);
+  assert.deepEqual(
+    errors([
+      { file: 'app.yaml', text: app('    strategy: canary\n    steps: [{replicas: 1}]', resources('"1.2.3"', 'lots')) },
+    ]),
+    [
+      'app.yaml:10:33: spec.workload.resources.requests.cpu: must be a Kubernetes quantity such as 250m, 0.5, 1Gi ' +
+        'or 512Mi, got "1.2.3"',
+      'app.yaml:10:50: spec.workload.resources.requests.memory: must be a Kubernetes quantity such as 250m, 0.5, ' +
+        '1Gi or 512Mi, got "lots"',
+    ],
+  );
+  for (const [cpu, memory] of [
+    ['250m', '128Mi'],
+    ['0.5', '1Gi'],
+    ['2', '1e9'],
+    ['.5', '512M'],
+  ]) {
+    assert.deepEqual(
+      errors([
+        { file: 'app.yaml', text: app('    strategy: canary\n    steps: [{replicas: 1}]', resources(cpu!, memory!)) },
+      ]),
+      [],
+    );
   }
 });
 
@@ -161,7 +184,8 @@ test('step rules: count, percentages, monotonic replicas, traffic ranges', () =>
       '    strategy: canary\n    steps: [{replicas: 50%, traffic: 0%}, {replicas: 40%, traffic: 101%}, {replicas: 0%}]',
     ),
     [
-      'spec.rollout.steps[0].traffic: traffic must be in (0%, 100%], got 0%; 0% is only meaningful for blueGreen (omit traffic to keep all of it on the stable version)',
+      'spec.rollout.steps[0].traffic: traffic must be in (0%, 100%], got 0%; 0% is only meaningful for blueGreen ' +
+        '(omit traffic to keep all of it on the stable version)',
       'spec.rollout.steps[1].traffic: traffic must be in (0%, 100%], got 101%',
       'spec.rollout.steps[1].replicas: replicas must not decrease: 40% after 50% in the step before',
       'spec.rollout.steps[2].replicas: replicas percentage must be in (0%, 100%], got 0%',
@@ -199,7 +223,8 @@ test('strategy rules: workload kind, route, abTest matches, StatefulSet partitio
       '\n    kind: StatefulSet\n  route:\n    ingress: {}',
     ),
     [
-      'spec.rollout.steps[0].replicas: a step that routes traffic while updating in place may update at most 50% of pods, got 60% (the stable Service needs pods left to select)',
+      'spec.rollout.steps[0].replicas: a step that routes traffic while updating in place may update at most 50% of ' +
+        'pods, got 60% (the stable Service needs pods left to select)',
     ],
   );
   assert.deepEqual(rule('    strategy: canary\n    steps: [{replicas: 1}]\n    stepWeight: 10'), [
@@ -227,18 +252,25 @@ test('route rules: one route only, what ingress-nginx can express, canary name l
   );
   assert.deepEqual(
     rule(
-      '    strategy: abTest\n    steps:\n      - replicas: 1\n        matches:\n          - {headers: [{name: a, value: "1"}, {name: b, value: "2"}], cookie: c}\n          - {headers: [{name: d, value: "4"}], path: {value: /x}}',
+      '    strategy: abTest\n    steps:\n      - replicas: 1\n        matches:\n          - {headers: [{name: a, ' +
+        'value: "1"}, {name: b, value: "2"}], cookie: c}\n          - {headers: [{name: d, value: "4"}], path: ' +
+        '{value: /x}}',
     ),
     [
-      'spec.rollout.steps[0].matches[0].headers: ingress-nginx can match only one header per step (canary-by-header); use a gateway route to AND several',
-      'spec.rollout.steps[0].matches[0].cookie: ingress-nginx ORs header and cookie matches; put them in separate match entries',
-      'spec.rollout.steps[0].matches[1].path: ingress-nginx canary annotations cannot route by path; use a gateway route',
-      'spec.rollout.steps[0].matches: ingress-nginx can match only one header per step, got 2 header matches; use a gateway route',
+      'spec.rollout.steps[0].matches[0].headers: ingress-nginx can match only one header per step ' +
+        '(canary-by-header); use a gateway route to AND several',
+      'spec.rollout.steps[0].matches[0].cookie: ingress-nginx ORs header and cookie matches; put them in separate ' +
+        'match entries',
+      'spec.rollout.steps[0].matches[1].path: ingress-nginx canary annotations cannot route by path; use a gateway ' +
+        'route',
+      'spec.rollout.steps[0].matches: ingress-nginx can match only one header per step, got 2 header matches; use a ' +
+        'gateway route',
     ],
   );
   assert.deepEqual(
     rule(
-      '    strategy: abTest\n    steps:\n      - replicas: 1\n        matches:\n          - {headers: [{name: a, value: "1"}, {name: b, value: "2"}], cookie: c, path: {value: /x}, queryParams: [{name: q, value: v}]}',
+      '    strategy: abTest\n    steps:\n      - replicas: 1\n        matches:\n          - {headers: [{name: a, ' +
+        'value: "1"}, {name: b, value: "2"}], cookie: c, path: {value: /x}, queryParams: [{name: q, value: v}]}',
       '\n  route:\n    gateway: {parentRefs: [{name: gw}]}',
     ),
     [],
@@ -247,7 +279,8 @@ test('route rules: one route only, what ingress-nginx can express, canary name l
   assert.deepEqual(
     rule('    strategy: canary\n    steps: [{replicas: 1}]', `\n  service: {name: ${long}}\n  route:\n    ingress: {}`),
     [
-      `spec.service.name: service name "${long}" is too long for its canary Service "${long}-canary" (63 characters at most)`,
+      `spec.service.name: service name "${long}" is too long for its canary Service "${long}-canary" (63 characters ` +
+        `at most)`,
     ],
   );
 });
@@ -264,6 +297,7 @@ test('a spec without a readiness probe loads, with a warning', () => {
   ]);
   assert.equal(apps.length, 1);
   assert.deepEqual(issues.map(formatIssue), [
-    'a.yaml:6:3: warning: spec.workload: no readinessProbe: pods count as Ready as soon as they start, so a step may send traffic to a version that is not serving yet',
+    'a.yaml:6:3: warning: spec.workload: no readinessProbe: pods count as Ready as soon as they start, so a step ' +
+      'may send traffic to a version that is not serving yet',
   ]);
 });

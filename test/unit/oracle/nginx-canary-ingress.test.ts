@@ -8,7 +8,10 @@ const cases = oracle('nginx-canary-ingress.json');
 const nginxKeys = (a: Record<string, string>) =>
   Object.fromEntries(Object.entries(a).filter(([k]) => !k.startsWith('mse.')));
 
-/** Kruise's EnsureRoutes: the existing canary Ingress's annotations rewritten for the step; the spec as buildCanaryIngress makes it. */
+/**
+ * Kruise's EnsureRoutes: the existing canary Ingress's annotations rewritten for the step; the spec as
+ * buildCanaryIngress makes it.
+ */
 function ensureRoutes(c: any) {
   const { stableIngress, existingCanaryIngress, config, strategy } = c.input;
   const routing = {

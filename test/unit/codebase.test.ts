@@ -9,7 +9,19 @@ import { ROOT } from '../support/paths.js';
  * dependency direction is one way and the folders show it: Kubernetes plumbing, the app spec, the plan, the
  * pure object builders, the engines, rendering, then what acts on a cluster, and the CLI on top.
  */
-const LAYERS = ['k8s', 'appspec', 'plan', 'traffic', 'engines', 'render', 'reconciler', 'apply', 'webhook', 'install', 'cli'];
+const LAYERS = [
+  'k8s',
+  'appspec',
+  'plan',
+  'traffic',
+  'engines',
+  'render',
+  'reconciler',
+  'apply',
+  'webhook',
+  'install',
+  'cli',
+];
 
 function modules(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
@@ -27,8 +39,22 @@ test('every module of src/ imports only from its own layer and the layers below 
     assert.ok(LAYERS.includes(from), `${relative(ROOT, file)}: folder ${from} is in no layer`);
     for (const [, spec] of readFileSync(file, 'utf8').matchAll(/from '(\.{1,2}\/[^']+)'/g)) {
       const to = layerOf(resolve(dirname(file), spec!));
-      if (LAYERS.indexOf(to) > LAYERS.indexOf(from)) violations.push(`${relative(ROOT, file)} (${from}) imports ${spec} (${to})`);
+      if (LAYERS.indexOf(to) > LAYERS.indexOf(from))
+        violations.push(`${relative(ROOT, file)} (${from}) imports ${spec} (${to})`);
     }
   }
   assert.deepEqual(violations, []);
+});
+
+test('no line of code is longer than 120 characters (the formatter cannot break strings and comments)', () => {
+  const trees = ['src', 'constructs', 'test', 'bench', 'examples/cdk8s'];
+  const long = trees
+    .flatMap((tree) => modules(`${ROOT}${tree}`))
+    .filter((file) => !file.includes('/constructs/imports/'))
+    .flatMap((file) =>
+      readFileSync(file, 'utf8')
+        .split('\n')
+        .flatMap((line, i) => (line.length > 120 ? [`${relative(ROOT, file)}:${i + 1}: ${line.length}`] : [])),
+    );
+  assert.deepEqual(long, []);
 });

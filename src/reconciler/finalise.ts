@@ -1,0 +1,89 @@
+import type { Action } from './actions.js';
+import { POLL_MS, type PassContext } from './steps.js';
+import { releaseCanaryService, routesToCanary, routeToStable, routeTraffic, unpinStableService } from './traffic.js';
+import type { FinalisingStep, StrategyKind } from './types.js';
+import { releaseWorkload, resumeWorkload, workloadSettled } from './workload.js';
+
+export type Stage = Exclude<FinalisingStep, '' | 'END'>;
+
+/** OpenKruise's finalising orders (`nextCanaryTask` / `nextBlueGreenTask`). */
+export const FINALISING: Record<StrategyKind, Record<'success' | 'rollback', FinalisingStep[]>> = {
+  canary: {
+    success: [
+      'RestoreStableService',
+      'FinalisingStepRouteTrafficToStable',
+      'RemoveCanaryService',
+      'ResumeWorkload',
+      'ReleaseWorkloadControl',
+      'END',
+    ],
+    rollback: [
+      'FinalisingStepRouteTrafficToStable',
+      'ResumeWorkload',
+      'ReleaseWorkloadControl',
+      'RestoreStableService',
+      'RemoveCanaryService',
+      'END',
+    ],
+  },
+  blueGreen: {
+    success: [
+      'FinalisingStepRouteTrafficToNew',
+      'RestoreStableService',
+      'ResumeWorkload',
+      'FinalisingStepRouteTrafficToStable',
+      'RemoveCanaryService',
+      'ReleaseWorkloadControl',
+      'END',
+    ],
+    rollback: [
+      'FinalisingStepRouteTrafficToStable',
+      'ResumeWorkload',
+      'RestoreStableService',
+      'RemoveCanaryService',
+      'ReleaseWorkloadControl',
+      'END',
+    ],
+  },
+};
+
+/**
+ * What a finalising stage does: its writes (after which the pass looks again in `requeueAfterMs`, by default
+ * after the grace period), or what it still waits for; a stage with neither is done once the grace period since
+ * the last change has passed.
+ */
+export interface StageOutcome {
+  actions: Action[];
+  requeueAfterMs?: number;
+  /** What the stage waits for before it is done, in words. */
+  waiting?: string;
+}
+
+type StageHandler = (ctx: PassContext, rollback: boolean) => StageOutcome;
+
+export const STAGE_HANDLERS: Record<Stage, StageHandler> = {
+  // Only a route that already reaches the new version takes it all; never one restored to stable since.
+  FinalisingStepRouteTrafficToNew: ({ o, strategy: { routing }, release }) => ({
+    actions:
+      routing && release.newReadyPods > 0 && routesToCanary(o, routing)
+        ? routeTraffic(o, routing, { weight: 100 })
+        : [],
+  }),
+  FinalisingStepRouteTrafficToStable: ({ o, strategy: { routing } }) => ({
+    actions: routing ? routeToStable(o, routing) : [],
+  }),
+  RestoreStableService: ({ o, release }) => ({ actions: unpinStableService(o, release) }),
+  RemoveCanaryService: ({ o, release }) => ({ actions: releaseCanaryService(o, release) }),
+  // The workload's own controller takes over; its rolling update is waited for, checking between watch events.
+  ResumeWorkload: ({ o, release, style }, rollback) => ({
+    actions: resumeWorkload(o, release, style, rollback),
+    requeueAfterMs: POLL_MS,
+    ...(workloadSettled(o) ? {} : { waiting: `waiting for ${o.workload.metadata.name} to finish rolling` }),
+  }),
+  ReleaseWorkloadControl: ({ o }) => ({ actions: releaseWorkload(o) }),
+};
+
+export function finalisingMessage(stage: FinalisingStep, rollback: boolean): string {
+  const doing = rollback ? 'is rolling back' : 'has been completed and some closing work is being done';
+  return `Rollout ${doing} (${stage})`;
+}
