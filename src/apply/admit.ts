@@ -1,10 +1,17 @@
 import { isDeepStrictEqual } from 'node:util';
 import { describeObject } from '../k8s/client.js';
 import { ROLLOUT_NAME_LABEL } from '../render/labels.js';
-import { ANNOTATIONS, LABELS, templateHash, type Workload } from '../reconciler/observed.js';
+import {
+  ANNOTATIONS,
+  LABELS,
+  revisionOf,
+  stableReplicaSet,
+  templateHash,
+  type Workload,
+} from '../reconciler/observed.js';
 import { ownedReplicaSets, type Reader } from '../reconciler/observe.js';
 import { type RolloutObject, strategyOf } from '../reconciler/types.js';
-import { desiredRouteRules, type RouteRule } from '../traffic/gateway.js';
+import { desiredRouteRules, type RouteRule, routeRules } from '../traffic/gateway.js';
 import type { KubeObject } from '../k8s/objects.js';
 import { canaryServiceName, REVISION_LABEL } from '../traffic/service.js';
 
@@ -67,10 +74,8 @@ export async function stableVersion(reader: Reader, live: Workload): Promise<Sta
     return revision ? { revision } : {};
   }
   const sets = await ownedReplicaSets(reader, live);
-  const stable =
-    sets.find((rs) => rs.metadata.labels?.['pod-template-hash'] === labelled) ??
-    sets.find((rs) => templateHash(rs.spec.template) === templateHash(live.spec.template));
-  const revision = stable?.metadata.labels?.['pod-template-hash'];
+  const stable = stableReplicaSet(sets, { revision: labelled, template: templateHash(live.spec.template) });
+  const revision = revisionOf(stable);
   return stable && revision ? { revision, templateHash: templateHash(stable.spec.template) } : {};
 }
 
@@ -194,20 +199,18 @@ function admitService(request: AdmissionRequest & { live: KubeObject }, governan
   return unchanged(object);
 }
 
-const rulesOf = (o: KubeObject): RouteRule[] => (o.spec as { rules?: RouteRule[] } | undefined)?.rules ?? [];
-
 /** An HTTPRoute a release routes through keeps the canary part of its rules; its own rules may not change meanwhile. */
 function admitRoute(
   request: AdmissionRequest & { live: KubeObject },
   governance: Governance,
   stableService: string,
 ): Admission {
-  const routed = rulesOf(request.live);
+  const routed = routeRules(request.live);
   const original = (rules: RouteRule[]) =>
     desiredRouteRules(rules, stableService, canaryServiceName(stableService), { restore: true });
   const liveOriginal = original(routed);
   if (isDeepStrictEqual(liveOriginal, routed)) return unchanged(request.desired);
-  const wanted = rulesOf(request.defaulted);
+  const wanted = routeRules(request.defaulted);
   if (isDeepStrictEqual(wanted, routed)) return unchanged(request.desired);
   if (!isDeepStrictEqual(original(wanted), liveOriginal)) {
     throw new AdmissionError(

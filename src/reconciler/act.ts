@@ -1,3 +1,4 @@
+import { isDeepStrictEqual } from 'node:util';
 import { KubeApiError, RECONCILER_MANAGER, type KubeClient } from '../k8s/client.js';
 import type { KubeObject } from '../k8s/objects.js';
 import type { Action, Ref } from './actions.js';
@@ -68,7 +69,7 @@ export async function writeStatus(
   status: RolloutStatus,
   options: ActOptions = {},
 ): Promise<RolloutObject> {
-  if (JSON.stringify(status) === JSON.stringify(rollout.status ?? {})) return rollout;
+  if (isDeepStrictEqual(status, rollout.status ?? {})) return rollout;
   const written = await client.replaceStatus<RolloutObject>({ ...rollout, status });
   const typed = { ...written, apiVersion: rollout.apiVersion, kind: rollout.kind };
   options.onWritten?.(typed);

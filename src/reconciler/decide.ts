@@ -6,7 +6,16 @@ import { stepPods } from '../plan/replicas.js';
 import { type Action, refOf } from './actions.js';
 import { FINALISING, finalisingMessage, STAGE_HANDLERS } from './finalise.js';
 import { nextStepIndex, recalculateStep, stepJump } from './jump.js';
-import { ANNOTATIONS, type Observed, templateHash, type View, view, type WithWorkload } from './observed.js';
+import {
+  ANNOTATIONS,
+  type Observed,
+  revisionOf,
+  stableReplicaSet,
+  templateHash,
+  type View,
+  view,
+  type WithWorkload,
+} from './observed.js';
 import { atStep, planHash, secondsSince, withCondition } from './status.js';
 import { graceLeftMs, type PassContext, routesStep, STEP_HANDLERS, stepRouting } from './steps.js';
 import { ensureCanaryService, pinStableService, routesToCanary, routeToStable, routeTraffic } from './traffic.js';
@@ -215,8 +224,7 @@ function takeControl(ctx: PassContext, draft: Draft): Decision {
       ? w.status?.currentRevision !== w.status?.updateRevision
         ? w.status?.currentRevision
         : undefined
-      : o.replicaSets.find((rs) => templateHash(rs.spec.template) === draft.status.stableTemplateHash)?.metadata
-          .labels?.['pod-template-hash'];
+      : revisionOf(stableReplicaSet(o.replicaSets, { template: draft.status.stableTemplateHash }));
   draft.actions.push(holdWorkload(o, stableRevision, updated));
   const index = recalculateStep(steps, release.replicas, updated);
   draft.begin(ctx, index, stableRevision);

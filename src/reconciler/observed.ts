@@ -109,6 +109,28 @@ function canonical(value: unknown): string {
   return JSON.stringify(value ?? null);
 }
 
+/** A ReplicaSet's pod-template-hash: the revision its pods carry. */
+export const revisionOf = (rs: Workload | undefined) => rs?.metadata.labels?.['pod-template-hash'];
+
+/**
+ * The ReplicaSet of a Deployment's stable version, from the strongest evidence there is: the revision a release
+ * recorded, else the stable template (the one last released, or the one the workload runs before a change), else
+ * one still running pods of another template than the new version's.
+ */
+export function stableReplicaSet(
+  sets: readonly Workload[],
+  evidence: { revision?: string | undefined; template?: string | undefined; notTemplate?: string | undefined },
+): Workload | undefined {
+  const { revision, template, notTemplate } = evidence;
+  return (
+    (revision !== undefined ? sets.find((rs) => revisionOf(rs) === revision) : undefined) ??
+    (template !== undefined ? sets.find((rs) => templateHash(rs.spec.template) === template) : undefined) ??
+    (notTemplate !== undefined
+      ? sets.find((rs) => (rs.spec.replicas ?? 0) > 0 && templateHash(rs.spec.template) !== notTemplate)
+      : undefined)
+  );
+}
+
 export const isReady = (pod: Pod) =>
   pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
 const alive = (pod: Pod) => !pod.metadata.deletionTimestamp;
@@ -162,12 +184,14 @@ export function view(o: WithWorkload, canaryRevision: string): View {
     stableRevision = w.metadata.labels?.[LABELS.stableRevision] ?? w.status?.currentRevision;
     newRevision = w.status?.updateRevision !== stableRevision ? w.status?.updateRevision : undefined;
   } else {
-    stableRevision =
-      w.metadata.labels?.[LABELS.stableRevision] ??
-      o.replicaSets.filter((rs) => (rs.spec.replicas ?? 0) > 0 && templateHash(rs.spec.template) !== canaryRevision)[0]
-        ?.metadata.labels?.['pod-template-hash'];
-    stableTemplate = o.replicaSets.find((rs) => rs.metadata.labels?.['pod-template-hash'] === stableRevision)?.spec
-      .template;
+    const labelled = w.metadata.labels?.[LABELS.stableRevision];
+    const stable = stableReplicaSet(o.replicaSets, {
+      revision: labelled,
+      template: o.rollout.status?.stableTemplateHash,
+      notTemplate: canaryRevision,
+    });
+    stableRevision = labelled ?? revisionOf(stable);
+    stableTemplate = stable?.spec.template;
     const newSets = o.canaryWorkload ? o.canaryReplicaSets : o.replicaSets;
     newRevision =
       stableTemplate && templateHash(stableTemplate) === canaryRevision

@@ -1,7 +1,7 @@
 import { CANARY_BY_COOKIE, CANARY_BY_HEADER, CANARY_WEIGHT } from '../traffic/nginx.js';
-import type { RouteRule } from '../traffic/gateway.js';
+import { routeRules } from '../traffic/gateway.js';
 import { canaryServiceName } from '../traffic/service.js';
-import { view, type Observed } from './observed.js';
+import { isReady, view, type Observed } from './observed.js';
 import { strategyOf, subStatusOf } from './types.js';
 
 /** What `stepwise status` shows: where the release is, the pods of each version, and where traffic goes. */
@@ -40,9 +40,7 @@ export function summarize(o: Observed): RolloutSummary {
     stable: {
       ...(v?.stableRevision ? { revision: v.stableRevision } : {}),
       pods: releasing ? (v?.stablePods.length ?? 0) : o.pods.length,
-      ready: releasing
-        ? (v?.stableReadyPods ?? 0)
-        : o.pods.filter((p) => p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')).length,
+      ready: releasing ? (v?.stableReadyPods ?? 0) : o.pods.filter(isReady).length,
     },
     canary: {
       ...(releasing && v?.newRevision ? { revision: v.newRevision } : {}),
@@ -65,7 +63,7 @@ function trafficOf(o: Observed): RolloutSummary['traffic'] {
   }
   if (routing?.gateway) {
     const canary = canaryServiceName(routing.service);
-    const rules = (o.httpRoute?.spec as { rules?: RouteRule[] } | undefined)?.rules ?? [];
+    const rules = routeRules(o.httpRoute);
     const weighted = rules.find((r) => r.backendRefs?.some((b) => b.name === canary) && r.backendRefs.length > 1);
     const refs = weighted?.backendRefs ?? [];
     const total = refs.reduce((n, b) => n + (b.weight ?? 1), 0);

@@ -1,5 +1,6 @@
 import type { MatchSpec } from '../appspec/types.js';
-import { desiredRouteRules, type RouteIntent, type RouteRule } from '../traffic/gateway.js';
+import { isDeepStrictEqual } from 'node:util';
+import { desiredRouteRules, type RouteIntent, routeRules } from '../traffic/gateway.js';
 import { canaryIngress, CANARY_WEIGHT, nextCanaryAnnotations, STEP_ANNOTATIONS } from '../traffic/nginx.js';
 import type { KubeObject } from '../k8s/objects.js';
 import { canaryService, canaryServiceName } from '../traffic/service.js';
@@ -147,9 +148,9 @@ export function routeToStable(o: Observed, routingRef: TrafficRouting): Action[]
 function updateRoute(o: Observed, routingRef: TrafficRouting, intent: RouteIntent, why: string): Action[] {
   const route = o.httpRoute;
   if (!route) return [];
-  const rules = (route.spec as { rules?: RouteRule[] } | undefined)?.rules ?? [];
+  const rules = routeRules(route);
   const desired = desiredRouteRules(rules, routingRef.service, canaryServiceName(routingRef.service), intent);
-  if (JSON.stringify(desired) === JSON.stringify(rules)) return [];
+  if (isDeepStrictEqual(desired, rules)) return [];
   return [
     {
       kind: 'merge',
@@ -167,7 +168,7 @@ export function routesToCanary(o: Observed, routingRef: TrafficRouting): boolean
     return Number(a[CANARY_WEIGHT] ?? 0) > 0 || STEP_ANNOTATIONS.some((k) => k !== CANARY_WEIGHT && a[k]);
   }
   const canaryName = canaryServiceName(routingRef.service);
-  const rules = (o.httpRoute?.spec as { rules?: RouteRule[] } | undefined)?.rules ?? [];
+  const rules = routeRules(o.httpRoute);
   return rules.some((r) =>
     (r.backendRefs ?? []).some((b) => b.name === canaryName && (b.weight === undefined || b.weight > 0)),
   );

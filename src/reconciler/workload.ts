@@ -1,11 +1,27 @@
 import { ROLLOUT_NAME_LABEL } from '../render/labels.js';
 import type { RollingStyle } from '../appspec/normalize.js';
 import { ownedBy, refOf, type Action } from './actions.js';
-import { ANNOTATIONS, LABELS, comparableTemplate, type View, type Workload, type WithWorkload } from './observed.js';
+import {
+  ANNOTATIONS,
+  LABELS,
+  comparableTemplate,
+  templateHash,
+  type View,
+  type Workload,
+  type WithWorkload,
+} from './observed.js';
 
 /** minReadySeconds that keeps new pods from ever counting as available (OpenKruise's MaxReadySeconds). */
 export const MAX_READY_SECONDS = 2147483646;
 export const MAX_PROGRESS_SECONDS = 2147483647;
+
+/** What the API server fills in for a Deployment that leaves its rolling update settings out. */
+const DEPLOYMENT_DEFAULTS = {
+  maxSurge: '25%',
+  maxUnavailable: '25%',
+  minReadySeconds: 0,
+  progressDeadlineSeconds: 600,
+};
 
 export function canaryWorkloadName(workload: string): string {
   return `${workload}-canary`;
@@ -55,10 +71,10 @@ export function upgradeWorkload(o: WithWorkload, style: RollingStyle, pods: numb
     if (controlled && !w.spec.paused && currentSurge >= pods && w.spec.strategy?.rollingUpdate?.maxUnavailable === 0)
       return [];
     const saved: OriginalStrategy = originalStrategy(w) ?? {
-      maxSurge: w.spec.strategy?.rollingUpdate?.maxSurge ?? '25%',
-      maxUnavailable: w.spec.strategy?.rollingUpdate?.maxUnavailable ?? '25%',
-      minReadySeconds: w.spec.minReadySeconds ?? 0,
-      progressDeadlineSeconds: w.spec.progressDeadlineSeconds ?? 600,
+      maxSurge: w.spec.strategy?.rollingUpdate?.maxSurge ?? DEPLOYMENT_DEFAULTS.maxSurge,
+      maxUnavailable: w.spec.strategy?.rollingUpdate?.maxUnavailable ?? DEPLOYMENT_DEFAULTS.maxUnavailable,
+      minReadySeconds: w.spec.minReadySeconds ?? DEPLOYMENT_DEFAULTS.minReadySeconds,
+      progressDeadlineSeconds: w.spec.progressDeadlineSeconds ?? DEPLOYMENT_DEFAULTS.progressDeadlineSeconds,
     };
     return [
       {
@@ -121,11 +137,7 @@ export function labelBatch(v: View, step: number, desired: number): Action[] {
 export function resumeWorkload(o: WithWorkload, v: View, style: RollingStyle, rollback: boolean): Action[] {
   const w = o.workload;
   const actions: Action[] = [];
-  if (
-    rollback &&
-    v.stableTemplate &&
-    JSON.stringify(comparableTemplate(w.spec.template)) !== JSON.stringify(comparableTemplate(v.stableTemplate))
-  ) {
+  if (rollback && v.stableTemplate && templateHash(w.spec.template) !== templateHash(v.stableTemplate)) {
     actions.push({
       kind: 'replace-template',
       ref: refOf(w),
@@ -137,11 +149,12 @@ export function resumeWorkload(o: WithWorkload, v: View, style: RollingStyle, ro
   const saved = originalStrategy(w);
   if (w.kind === 'Deployment' && w.spec.paused) spec.paused = false;
   if (style === 'blueGreen' && saved) {
-    spec.minReadySeconds = saved.minReadySeconds ?? 0;
-    spec.progressDeadlineSeconds = saved.progressDeadlineSeconds ?? 600;
+    const restored = { ...DEPLOYMENT_DEFAULTS, ...saved };
+    spec.minReadySeconds = restored.minReadySeconds;
+    spec.progressDeadlineSeconds = restored.progressDeadlineSeconds;
     spec.strategy = {
       type: 'RollingUpdate',
-      rollingUpdate: { maxSurge: saved.maxSurge ?? '25%', maxUnavailable: saved.maxUnavailable ?? '25%' },
+      rollingUpdate: { maxSurge: restored.maxSurge, maxUnavailable: restored.maxUnavailable },
     };
   }
   if (style === 'partition' && (w.spec.updateStrategy?.rollingUpdate?.partition ?? 0) !== (saved?.partition ?? 0)) {

@@ -1,3 +1,4 @@
+import type { KubeObject } from '../k8s/objects.js';
 import type { HeaderMatch, MatchSpec } from '../appspec/types.js';
 
 export interface BackendRef {
@@ -22,6 +23,10 @@ export interface RouteRule {
   backendRefs?: BackendRef[];
   [field: string]: unknown;
 }
+
+/** An HTTPRoute's rules (none when it has no spec yet). */
+export const routeRules = (route: KubeObject | undefined): RouteRule[] =>
+  (route?.spec as { rules?: RouteRule[] } | undefined)?.rules ?? [];
 
 /** What the route should do for a step: split by weight, route by matches, or go back to the original. */
 export type RouteIntent = { weight: number } | { matches: readonly MatchSpec[] } | { restore: true };

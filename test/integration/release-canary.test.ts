@@ -117,7 +117,10 @@ test('a header- and cookie-matched A/B test on nginx', async () => {
     'canary-by-header-pattern': 'beta-.*',
     'canary-by-cookie': 'beta',
   });
-  assert.equal((await h.get<Workload>('apps/v1', 'Deployment', 'echoserver-canary'))?.status?.readyReplicas, 3);
+  // The step paused once 3 new pods were Ready; kube-controller-manager reports it in the status moments later.
+  await eventually('3 Ready canary pods in the canary Deployment\'s status', async () => {
+    return (await h.get<Workload>('apps/v1', 'Deployment', 'echoserver-canary'))?.status?.readyReplicas === 3;
+  });
   await h.promote();
   assert.equal((await h.run('done')).status?.phase, 'Healthy');
   assert.equal(await h.get('networking.k8s.io/v1', 'Ingress', 'echoserver-ingress-canary'), undefined);

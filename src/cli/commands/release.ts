@@ -1,6 +1,12 @@
 import type { Argv, CommandModule } from 'yargs';
 import { KubeApiError, type KubeClient } from '../../k8s/client.js';
-import { ANNOTATIONS, comparableTemplate, templateHash, type Workload } from '../../reconciler/observed.js';
+import {
+  ANNOTATIONS,
+  comparableTemplate,
+  stableReplicaSet,
+  templateHash,
+  type Workload,
+} from '../../reconciler/observed.js';
 import { observe, ownedReplicaSets, ROLLOUT_REF } from '../../reconciler/observe.js';
 import { awaitsApproval, runRelease } from '../../reconciler/run.js';
 import { summarize, type RolloutSummary } from '../../reconciler/summary.js';
@@ -197,9 +203,7 @@ export const undoCommand: CommandModule<object, NameArgs> = {
       namespace,
     });
     if (!workload) throw new CliError(`${ref.kind}/${namespace}/${ref.name} not found`);
-    const stableSet = (await ownedReplicaSets(client, workload)).find(
-      (rs) => rs.metadata.labels?.['pod-template-hash'] === stable,
-    );
+    const stableSet = stableReplicaSet(await ownedReplicaSets(client, workload), { revision: stable });
     if (!stableSet) throw new CliError(`the stable revision ${stable} of ${ref.name} has no ReplicaSet any more`);
     if (templateHash(stableSet.spec.template) === templateHash(workload.spec.template))
       throw new CliError(`${ref.name} is already at its stable revision`);
