@@ -1,9 +1,9 @@
-import { Ajv2020, type ErrorObject } from 'ajv/dist/2020.js';
+import type { ErrorObject } from 'ajv';
 import { joinPath, SpecError, type SourceLocation, type SpecIssue } from './errors.js';
 import { normalize, type NormalizedApp } from './normalize.js';
 import { validateApp, type RuleViolation } from './rules.js';
-import { appSchema, HTTP_TOKEN_PATTERN } from './schema.js';
-import { QUANTITY_PATTERN } from './values.js';
+import validateSchema from './schema-validator.cjs';
+import { DNS_LABEL_PATTERN, HTTP_TOKEN_PATTERN, PERCENT_PATTERN, QUANTITY_PATTERN } from './values.js';
 import { parseSource, toPlain, type FieldLocation } from './source.js';
 import type { AppSpec } from './types.js';
 import { unifyDocuments } from './unify.js';
@@ -25,18 +25,6 @@ export interface LoadResult {
   apps: LoadedApp[];
   /** Errors and warnings of every file, in file order. Any error means `apps` must not be used. */
   issues: SpecIssue[];
-}
-
-let compiled: ReturnType<Ajv2020['compile']> | undefined;
-function schemaValidator() {
-  compiled ??= new Ajv2020({
-    allErrors: true,
-    useDefaults: true,
-    allowUnionTypes: true,
-    verbose: true,
-    strict: true,
-  }).compile(appSchema);
-  return compiled;
 }
 
 /**
@@ -86,9 +74,8 @@ function checkDocument(
     message: v.message,
     severity: v.severity ?? 'error',
   });
-  const validate = schemaValidator();
-  if (!validate(plain)) {
-    const schemaErrors = dedupe((validate.errors ?? []).map(schemaViolation));
+  if (!validateSchema(plain)) {
+    const schemaErrors = dedupe((validateSchema.errors ?? []).map(schemaViolation));
     // Report the rule violations too, so one run shows every error; a document too malformed for the
     // rules to read makes them throw, and then the schema errors already say what is wrong.
     let rules: RuleViolation[] = [];
@@ -107,9 +94,9 @@ function checkDocument(
 }
 
 const PATTERN_MEANINGS: Record<string, string> = {
-  '^[0-9]+(\\.[0-9]+)?%$': 'must be a count or a percentage like "20%" (a number in quotes needs a % sign)',
+  [PERCENT_PATTERN]: 'must be a count or a percentage like "20%" (a number in quotes needs a % sign)',
   [HTTP_TOKEN_PATTERN]: "must be an HTTP token: letters, digits and !#$%&'*+-.^_`|~",
-  '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$':
+  [DNS_LABEL_PATTERN]:
     'must be a DNS label: lowercase letters, digits and "-", starting and ending with a letter or digit',
   '^/': 'must start with "/"',
   [QUANTITY_PATTERN]: 'must be a Kubernetes quantity such as 250m, 0.5, 1Gi or 512Mi',

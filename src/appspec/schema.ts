@@ -1,5 +1,11 @@
 import { type Static, type TSchema, Type, type TUnsafe } from '@sinclair/typebox';
-import { QUANTITY_PATTERN, ROLLOUT_DEFAULTS } from './values.js';
+import {
+  DNS_LABEL_PATTERN,
+  HTTP_TOKEN_PATTERN,
+  PERCENT_PATTERN,
+  QUANTITY_PATTERN,
+  ROLLOUT_DEFAULTS,
+} from './values.js';
 
 /**
  * The app spec (`apiVersion: stepwise.dev/v1alpha1`, `kind: App`), written once: as TypeBox schemas that are
@@ -11,11 +17,6 @@ import { QUANTITY_PATTERN, ROLLOUT_DEFAULTS } from './values.js';
  */
 export const SCHEMA_ID = 'https://stepwise.dev/schemas/v1alpha1/app.schema.json';
 export const API_VERSION = 'stepwise.dev/v1alpha1';
-
-/** Header and query-parameter names as HTTP defines tokens (the same rule as Gateway API and OpenKruise). */
-export const HTTP_TOKEN_PATTERN = "^[A-Za-z0-9!#$%&'*+\\-.^_`|~]+$";
-const DNS_LABEL_PATTERN = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$';
-const PERCENT_PATTERN = '^[0-9]+(\\.[0-9]+)?%$';
 
 /** A JSON Schema leaf kept exactly as written, with the TypeScript type it stands for. */
 const leaf = <T>(schema: Record<string, unknown>): TUnsafe<T> => Type.Unsafe<T>(schema);

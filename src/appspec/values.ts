@@ -16,6 +16,13 @@ export function parsePercent(value: unknown): number | undefined {
   return m ? Number(m[1]) : undefined;
 }
 
+/** Header and query-parameter names as HTTP defines tokens (the same rule as Gateway API and OpenKruise). */
+export const HTTP_TOKEN_PATTERN = "^[A-Za-z0-9!#$%&'*+\\-.^_`|~]+$";
+/** An RFC 1123 label, as Kubernetes names most objects. */
+export const DNS_LABEL_PATTERN = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$';
+/** A percentage such as `"20%"` or `"12.5%"`. */
+export const PERCENT_PATTERN = '^[0-9]+(\\.[0-9]+)?%$';
+
 /**
  * Kubernetes' resource quantity grammar (apimachinery's `resource.Quantity`), without a sign: requests and
  * limits cannot be negative. `250m`, `0.5`, `1e3`, `128Mi`, `1Gi`.

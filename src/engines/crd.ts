@@ -1,4 +1,4 @@
-import { defs } from '../appspec/schema.js';
+import { publishedSchema } from '../appspec/published-schema.js';
 import { ROLLOUT_DEFAULTS } from '../appspec/values.js';
 import { BUILTIN_API_VERSION, BUILTIN_GROUP } from './builtin.js';
 
@@ -25,6 +25,7 @@ const intOrString: Schema = { 'x-kubernetes-int-or-string': true, anyOf: [{ type
  */
 export function toStructural(schema: Schema): Schema {
   if (typeof schema.$ref === 'string') {
+    const defs = publishedSchema().$defs as Record<string, Schema>;
     const target = defs[schema.$ref.replace('#/$defs/', '')];
     if (!target) throw new Error(`no $defs entry for ${schema.$ref}`);
     return toStructural(target);

@@ -6,16 +6,22 @@ import { stepPods } from './replicas.js';
 
 export type PausePlan = { kind: 'manual' } | { kind: 'timed'; seconds: number } | { kind: 'none' };
 
+/** One step of a plan; `stepwise plan -o json` prints exactly this shape. */
 export interface PlannedStep {
   /** 1-based, as in Rollout status. */
   index: number;
-  replicas: ReplicasValue;
+  /** The step's `replicas` as written: a count (`"3"`) or a percentage (`"20%"`). */
+  replicas: string;
   /** New-version pods at this step. */
   canaryPods: number;
   /** Old-version pods at this step. */
   stablePods: number;
-  /** Traffic weight (percent) for the new version, when the step sets one. */
-  traffic?: number;
+  /**
+   * Percent of the requests no match selects that go to the new version: the step's `traffic`, and 0 for a step
+   * that routes by matches alone or not at all.
+   */
+  traffic: number;
+  /** Requests matching any of these go to the new version, whatever `traffic` says. */
   matches: MatchSpec[];
   pause: PausePlan;
 }
@@ -42,10 +48,10 @@ export function planApp(app: NormalizedApp): Plan {
     const canaryPods = stepPods(step.replicas, total, style !== 'canary');
     return {
       index: i + 1,
-      replicas: step.replicas,
+      replicas: String(step.replicas),
       canaryPods,
       stablePods: style === 'partition' ? total - canaryPods : total,
-      ...(parsePercent(step.traffic) !== undefined ? { traffic: parsePercent(step.traffic) } : {}),
+      traffic: parsePercent(step.traffic) ?? 0,
       matches: step.matches ?? [],
       pause: stepPause(strategy, step.pause.duration, step.replicas, i === steps.length - 1),
     };

@@ -13,6 +13,11 @@ export function toYaml(objects: readonly KubeObject[]): string {
   return objects.map((o) => stringify(o, { lineWidth: 0, version: '1.1' })).join('---\n');
 }
 
+/** A `v1 List` of the objects as JSON, as `kubectl get -o json` prints several (and `kubectl apply -f` takes). */
+export function toJson(objects: readonly KubeObject[]): string {
+  return `${JSON.stringify({ apiVersion: 'v1', kind: 'List', items: objects }, null, 2)}\n`;
+}
+
 /** Renders one app to YAML with its own engine, or with `engine` when given (the CLI's `--engine`). */
 export function synthApp(app: NormalizedApp, engine?: Engine): string {
   return toYaml(renderApp(app, engine));

@@ -3,13 +3,9 @@ import { CONTROL_FIELDS } from '../apply/admit.js';
 import { ROLLOUT_NAME_LABEL } from '../render/labels.js';
 import { ANNOTATIONS, LABELS } from '../reconciler/observed.js';
 import type { KubeObject } from '../k8s/objects.js';
-import { ADMIT_PATH } from './server.js';
+import { ADMIT_PATH, WEBHOOK_CONFIGURATION } from './names.js';
 
-/** The MutatingWebhookConfiguration `stepwise install` creates and `stepwise controller` keeps trusted. */
-export const WEBHOOK_CONFIGURATION = 'stepwise-admission';
-/** The Service in front of an in-cluster controller's webhook. */
-export const WEBHOOK_SERVICE = 'stepwise-controller';
-export const DEFAULT_WEBHOOK_PORT = 9443;
+export { DEFAULT_WEBHOOK_PORT, WEBHOOK_CONFIGURATION, WEBHOOK_SERVICE } from './names.js';
 
 export type WebhookEndpoint = { url: string } | { service: { namespace: string; name: string; port?: number } };
 

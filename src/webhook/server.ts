@@ -1,11 +1,10 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import { ADMIT_PATH } from './names.js';
 import type { KeyPair } from './x509.js';
 import type { AdmissionRequestBody, AdmissionResponseBody } from './review.js';
 
-/** The path the webhook configuration points at. */
-export const ADMIT_PATH = '/admit';
 /** An AdmissionReview carries the object twice; Kubernetes objects are at most 1.5 MiB each. */
 const MAX_BODY_BYTES = 8 * 1024 * 1024;
 /**

@@ -118,7 +118,7 @@ test('a header- and cookie-matched A/B test on nginx', async () => {
     'canary-by-cookie': 'beta',
   });
   // The step paused once 3 new pods were Ready; kube-controller-manager reports it in the status moments later.
-  await eventually('3 Ready canary pods in the canary Deployment\'s status', async () => {
+  await eventually("3 Ready canary pods in the canary Deployment's status", async () => {
     return (await h.get<Workload>('apps/v1', 'Deployment', 'echoserver-canary'))?.status?.readyReplicas === 3;
   });
   await h.promote();

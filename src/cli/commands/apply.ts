@@ -1,6 +1,4 @@
 import type { CommandModule } from 'yargs';
-import { applyPlanned, planApply } from '../../apply/plan.js';
-import { describeObject } from '../../k8s/client.js';
 import { fileOption, loadFromFiles } from '../io.js';
 import { clusterOptions, connect, type ClusterArgs } from '../kube.js';
 
@@ -22,7 +20,11 @@ export const applyCommand: CommandModule<object, ApplyArgs> = {
       .example('$0 apply -f base.yaml -f prod.yaml -n shop', 'Apply the unified layers into namespace shop'),
   handler: async (args) => {
     const apps = loadFromFiles(args.file);
-    const { client } = connect(args);
+    const [{ client }, { applyPlanned, planApply }, { describeObject }] = await Promise.all([
+      connect(args),
+      import('../../apply/plan.js'),
+      import('../../k8s/client.js'),
+    ]);
     const planned = [];
     for (const { app } of apps) planned.push({ app, ...(await planApply(client, app, args.namespace)) });
     for (const { app, objects, release, rollback } of planned) {

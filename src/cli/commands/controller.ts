@@ -1,9 +1,7 @@
 import { hostname } from 'node:os';
 import type { CommandModule } from 'yargs';
-import { LeaderElector } from '../../k8s/lease.js';
-import { Controller } from '../../reconciler/controller.js';
-import { DEFAULT_WEBHOOK_PORT } from '../../webhook/configuration.js';
-import { AdmissionWebhook } from '../../webhook/webhook.js';
+import type { AdmissionWebhook } from '../../webhook/webhook.js';
+import { DEFAULT_WEBHOOK_PORT } from '../../webhook/names.js';
 import { CliError } from '../io.js';
 import { clusterOptions, connect, type ClusterArgs } from '../kube.js';
 
@@ -79,7 +77,12 @@ export const controllerCommand: CommandModule<object, ControllerArgs> = {
         'For a local cluster whose webhook was installed with --webhook-url https://127.0.0.1:9443',
       ),
   handler: async (args) => {
-    const { client, namespace } = connect(args);
+    const [{ client, namespace }, { LeaderElector }, { Controller }, { AdmissionWebhook }] = await Promise.all([
+      connect(args),
+      import('../../k8s/lease.js'),
+      import('../../reconciler/controller.js'),
+      import('../../webhook/webhook.js'),
+    ]);
     const home = args['lease-namespace'] ?? namespace;
     const log = (line: string) => process.stderr.write(`${new Date().toISOString()} ${line}\n`);
     const controller = new Controller(client, {

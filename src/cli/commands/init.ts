@@ -1,4 +1,5 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { CommandModule } from 'yargs';
 import { parse, parseDocument } from 'yaml';
@@ -7,6 +8,8 @@ import { loadApps } from '../../appspec/load.js';
 import { CliError, reportIssues } from '../io.js';
 
 const TEMPLATES = fileURLToPath(new URL('../../../../templates/init/', import.meta.url));
+/** The JSON Schema this installation ships, which the scaffold's modeline points editors at. */
+const SCHEMA = fileURLToPath(new URL('../../../../schema/app.schema.json', import.meta.url));
 
 interface InitArgs {
   name: string;
@@ -14,14 +17,20 @@ interface InitArgs {
   route: 'ingress' | 'gateway';
   image: string;
   namespace: string;
-  output?: string;
+  'output-file'?: string;
   force: boolean;
 }
 
-/** Fills a scaffold from templates/init and checks that the result is a valid spec before writing it. */
-export function scaffold(args: Omit<InitArgs, 'output' | 'force'>): string {
+/**
+ * Fills a scaffold from templates/init and checks that the result is a valid spec before writing it. Its
+ * modeline points at this installation's schema, relative to where the file goes (`node_modules/stepwise/...`
+ * for a project that has Stepwise as a dependency).
+ */
+export function scaffold(args: Omit<InitArgs, 'output-file' | 'force'>, target = '-'): string {
+  const schema = relative(target === '-' ? '.' : dirname(target), SCHEMA);
   const fill = (text: string) =>
     text
+      .replaceAll('{{schema}}', schema.startsWith('.') ? schema : `./${schema}`)
       .replaceAll('{{name}}', args.name)
       .replaceAll('{{namespace}}', args.namespace)
       .replaceAll('{{image}}', args.image);
@@ -41,21 +50,22 @@ export const initCommand: CommandModule<object, InitArgs> = {
         alias: 's',
         choices: ['canary', 'blueGreen', 'abTest'] as const,
         default: 'canary' as const,
+        describe: 'How new versions are released',
       })
       .option('route', {
         choices: ['ingress', 'gateway'] as const,
         default: 'ingress' as const,
         describe: 'nginx Ingress or Gateway API HTTPRoute',
       })
-      .option('image', { type: 'string', default: 'registry.example.com/app:1.0.0' })
-      .option('namespace', { alias: 'n', type: 'string', default: 'default' })
-      .option('output', { alias: 'o', type: 'string', describe: 'File to write (default <name>.yaml), - for stdout' })
+      .option('image', { type: 'string', default: 'registry.example.com/app:1.0.0', describe: 'The container image' })
+      .option('namespace', { alias: 'n', type: 'string', default: 'default', describe: "The app's namespace" })
+      .option('output-file', { type: 'string', describe: 'File to write (default <name>.yaml), - for stdout' })
       .option('force', { type: 'boolean', default: false, describe: 'Overwrite an existing file' })
       .example('$0 init web', 'Write web.yaml: a canary behind an nginx Ingress')
-      .example('$0 init web -s blueGreen --route gateway -o -', 'Print a blue-green spec on an HTTPRoute'),
+      .example('$0 init web -s blueGreen --route gateway --output-file -', 'Print a blue-green spec on an HTTPRoute'),
   handler: (args) => {
-    const text = scaffold(args);
-    const target = args.output ?? `${args.name}.yaml`;
+    const target = args['output-file'] ?? `${args.name}.yaml`;
+    const text = scaffold(args, target);
     const { issues } = loadApps([{ file: target, text }]);
     if (issues.some((i) => i.severity === 'error')) {
       reportIssues(issues);

@@ -1,14 +1,10 @@
 import { writeFileSync } from 'node:fs';
 import type { CommandModule } from 'yargs';
-import { planObjects, writeChanged } from '../../apply/plan.js';
-import { builtinRolloutCrd } from '../../engines/crd.js';
-import { describeObject } from '../../k8s/client.js';
-import { reconcilerRbac } from '../../install/rbac.js';
 import type { KubeObject } from '../../k8s/objects.js';
-import { toYaml } from '../../render/synth.js';
-import { WEBHOOK_SERVICE, webhookConfiguration, type WebhookEndpoint } from '../../webhook/configuration.js';
+import type { WebhookEndpoint } from '../../webhook/configuration.js';
+import { WEBHOOK_SERVICE } from '../../webhook/names.js';
 import { CliError } from '../io.js';
-import { clusterOptions, connect, type ClusterArgs } from '../kube.js';
+import { clusterOptions, connect, kubeconfigNamespace, type ClusterArgs } from '../kube.js';
 
 interface InstallArgs extends ClusterArgs {
   'watch-namespace'?: string;
@@ -74,30 +70,37 @@ export const installCommand: CommandModule<object, InstallArgs> = {
         'A Role confined to namespace shop, also saved to rbac.yaml',
       ),
   handler: async (args) => {
-    const { client, namespace } = connect(args);
-    const rbac = reconcilerRbac({
-      namespace,
-      ...(args['watch-namespace'] ? { watchNamespace: args['watch-namespace'] } : {}),
-    });
-    const endpoint = webhookEndpoint(args, namespace);
+    // A dry run only prints: it needs no cluster, only the namespace the objects would go to.
+    const namespace = args['dry-run'] ? await kubeconfigNamespace(args) : undefined;
+    const cluster = namespace === undefined ? await connect(args) : undefined;
+    const [{ reconcilerRbac }, { builtinRolloutCrd }, { toYaml }, { webhookConfiguration }] = await Promise.all([
+      import('../../install/rbac.js'),
+      import('../../engines/crd.js'),
+      import('../../render/synth.js'),
+      import('../../webhook/configuration.js'),
+    ]);
+    const home = namespace ?? cluster?.namespace ?? 'default';
+    const watchNamespace = args['watch-namespace'];
+    const rbac = reconcilerRbac({ namespace: home, ...(watchNamespace ? { watchNamespace } : {}) });
+    const endpoint = webhookEndpoint(args, home);
+    const failOpen = args['fail-open'];
     const webhook = endpoint
-      ? [
-          webhookConfiguration({
-            endpoint,
-            failOpen: args['fail-open'],
-            ...(args['watch-namespace'] ? { namespace: args['watch-namespace'] } : {}),
-          }),
-        ]
+      ? [webhookConfiguration({ endpoint, failOpen, ...(watchNamespace ? { namespace: watchNamespace } : {}) })]
       : [];
     const objects = [builtinRolloutCrd() as KubeObject, ...rbac, ...webhook];
     if (args['rbac-out']) {
       writeFileSync(args['rbac-out'], toYaml(rbac));
       process.stderr.write(`wrote ${args['rbac-out']}\n`);
     }
-    if (args['dry-run']) {
+    if (!cluster) {
       process.stdout.write(toYaml(objects));
       return;
     }
+    const [{ planObjects, writeChanged }, { describeObject }] = await Promise.all([
+      import('../../apply/plan.js'),
+      import('../../k8s/client.js'),
+    ]);
+    const { client } = cluster;
     const planned = await planObjects(client, objects);
     await writeChanged(client, planned);
     for (const { object, change } of planned) process.stdout.write(`${describeObject(object)} ${change}\n`);

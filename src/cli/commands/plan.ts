@@ -10,12 +10,13 @@ export const planCommand: CommandModule<object, { file: string[]; output: 'table
   describe: 'Show each step of the release: pods per version, traffic, matches, pause, and the extra capacity it needs',
   builder: (y) =>
     y
+      .usage('$0 plan -f FILE... [options]')
       .option('file', fileOption)
       .option('output', {
         alias: 'o',
         choices: ['table', 'json'] as const,
         default: 'table' as const,
-        describe: 'Output format',
+        describe: 'Format: a table per app, or JSON (an array of plans, each step as PlannedStep documents)',
       })
       .example('$0 plan -f examples/blue-green.yaml', 'A table per app')
       .example('$0 plan -f app.yaml -o json', 'The plan as JSON'),
@@ -33,7 +34,7 @@ export function renderPlan(plan: Plan): string {
     String(s.replicas),
     String(s.canaryPods),
     String(s.stablePods),
-    s.traffic === undefined ? (s.matches.length ? '0% (matches only)' : '-') : `${s.traffic}%`,
+    s.traffic === 0 && s.matches.length ? '0% (matches only)' : `${s.traffic}%`,
     s.matches.length ? s.matches.map(describeMatch).join(' OR ') : '-',
     describePause(s.pause),
   ]);

@@ -1,7 +1,7 @@
 import type { CommandModule } from 'yargs';
 import { builtinRolloutCrd } from '../../engines/crd.js';
 import type { KubeObject } from '../../k8s/objects.js';
-import { appSchema } from '../../appspec/schema.js';
+import { publishedSchema } from '../../appspec/published-schema.js';
 import { toYaml } from '../../render/synth.js';
 
 export const schemaCommand: CommandModule = {
@@ -9,7 +9,7 @@ export const schemaCommand: CommandModule = {
   describe: 'Print the JSON Schema (2020-12) of the app spec',
   builder: (y) => y.example('$0 schema > app.schema.json', 'Save it for an editor'),
   handler: () => {
-    process.stdout.write(`${JSON.stringify(appSchema, null, 2)}\n`);
+    process.stdout.write(`${JSON.stringify(publishedSchema(), null, 2)}\n`);
   },
 };
 
