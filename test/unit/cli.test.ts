@@ -58,9 +58,9 @@ test('-o is a format everywhere: synth -o json prints a v1 List; a closed pipe e
   assert.deepEqual([list.apiVersion, list.kind, list.items.length], ['v1', 'List', 5]);
   // Far more than a pipe holds, so stepwise is still writing when head has gone.
   const blueGreen = readFileSync(`${ROOT}examples/blue-green.yaml`, 'utf8');
-  const apps = Array.from({ length: 200 }, (_, i) => blueGreen.replace('name: echoserver', `name: echo${i}`)).join('---\n');
+  const apps = Array.from({ length: 200 }, (_, i) => blueGreen.replace('name: echoserver', `name: echo${i}`));
   const command = `"${process.execPath}" bin/stepwise.js synth -f - | head -c 1`;
-  const piped = spawnSync('sh', ['-c', command], { cwd: ROOT, encoding: 'utf8', input: apps });
+  const piped = spawnSync('sh', ['-c', command], { cwd: ROOT, encoding: 'utf8', input: apps.join('---\n') });
   assert.equal(piped.stderr, '', 'no EPIPE stack trace');
 });
 
