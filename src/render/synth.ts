@@ -1,16 +1,12 @@
-import { stringify } from 'yaml';
+import { yamlDocument } from './yaml.js';
 import { renderApp } from './app.js';
 import type { NormalizedApp } from '../appspec/normalize.js';
 import type { Engine } from '../appspec/types.js';
 import type { KubeObject } from '../k8s/objects.js';
 
-/**
- * Multi-document YAML for a list of objects, in order. Written with the YAML 1.1 schema because kubectl and
- * most Kubernetes tools read YAML 1.1, where an unquoted `on`, `yes` or `12:30` is a boolean or a number:
- * every such string comes out quoted, and the text reads back the same under 1.1 and 1.2.
- */
+/** Multi-document YAML for a list of objects, in order, safe for YAML 1.1 readers such as kubectl (`yamlDocument`). */
 export function toYaml(objects: readonly KubeObject[]): string {
-  return objects.map((o) => stringify(o, { lineWidth: 0, version: '1.1' })).join('---\n');
+  return objects.map(yamlDocument).join('---\n');
 }
 
 /** A `v1 List` of the objects as JSON, as `kubectl get -o json` prints several (and `kubectl apply -f` takes). */
