@@ -187,3 +187,32 @@ test('examples carry a yaml-language-server modeline pointing at the published s
     );
   }
 });
+
+test('every option of every command says what it does in --help, and usage lines show -f FILE', () => {
+  const commands = ['validate', 'synth', 'plan', 'init', 'install', 'apply', 'run', 'controller', 'status', 'promote'];
+  for (const command of [...commands, 'abort', 'undo', 'schema', 'crd']) {
+    const help = stepwise([command, '--help']).stdout;
+    const options = help.split('\n').filter((l) => /^ {2}(-\w, )?--[\w-]+ /.test(l) || /^ {6}--[\w-]+ /.test(l));
+    const bare = options.filter((l) => /^\s+(-\w, )?--[\w-]+\s+\[/.test(l));
+    assert.deepEqual(bare, [], `${command}: options without a description`);
+  }
+  for (const command of ['validate', 'synth', 'plan', 'apply']) {
+    assert.match(stepwise([command, '--help']).stdout, new RegExp(`^stepwise ${command} -f FILE\\.\\.\\.`, 'm'));
+  }
+});
+
+test('install --dry-run prints the manifests without a cluster', () => {
+  const r = spawnSync(
+    process.execPath,
+    [`${ROOT}bin/stepwise.js`, 'install', '--dry-run', '--webhook-url', 'https://127.0.0.1:9443'],
+    {
+      encoding: 'utf8',
+      env: { PATH: process.env.PATH, HOME: tmp() },
+    },
+  );
+  assert.equal(r.status, 0, r.stderr);
+  const kinds = docs(r.stdout).map((o) => `${o.kind}/${o.metadata.namespace ?? ''}/${o.metadata.name}`);
+  assert.ok(kinds.includes('CustomResourceDefinition//rollouts.stepwise.dev'), kinds.join(' '));
+  assert.ok(kinds.includes('ServiceAccount/default/stepwise-reconciler'), kinds.join(' '));
+  assert.ok(kinds.includes('MutatingWebhookConfiguration//stepwise-admission'), kinds.join(' '));
+});

@@ -11,6 +11,7 @@ export const applyCommand: CommandModule<object, ApplyArgs> = {
   describe: 'Apply apps to the cluster with server-side apply; a new version of a workload starts its release',
   builder: (y) =>
     y
+      .usage('$0 apply -f FILE... [options]')
       .option('file', fileOption)
       .options(clusterOptions)
       .example(

@@ -7,6 +7,7 @@ export const validateCommand: CommandModule<object, { file: string[] }> = {
     'Check app specs against the schema and the rollout rules; print every problem as FILE:LINE:COL: field: message',
   builder: (y) =>
     y
+      .usage('$0 validate -f FILE... [options]')
       .option('file', fileOption)
       .example('$0 validate -f app.yaml', 'Check one spec')
       .example('$0 validate -f base.yaml -f prod.yaml', 'Check the unified layers'),
