@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { test } from 'node:test';
+import { STEP_STATES } from '../../src/engines/crd.js';
 import type { Workload } from '../../src/reconciler/observed.js';
 import { eventually, useCluster } from '../support/kube.js';
 import { ROOT } from '../support/paths.js';
@@ -8,22 +9,10 @@ import { echoserver, ReleaseHarness } from '../support/release.js';
 
 const env = useCluster();
 
-function controller(namespace: string): ChildProcess {
-  return spawn(
-    process.execPath,
-    [
-      `${ROOT}bin/stepwise.js`,
-      'controller',
-      '--kubeconfig',
-      env.cluster.kubeconfig,
-      '-n',
-      namespace,
-      '--leader-elect=false',
-      '--webhook-port',
-      '0',
-    ],
-    { stdio: 'ignore' },
-  );
+/** `stepwise controller` for one namespace, its webhook on any free port (nothing here installs one). */
+function controller(namespace: string, ...flags: string[]): ChildProcess {
+  const args = ['controller', '--kubeconfig', env.cluster.kubeconfig, '-n', namespace, '--webhook-port', '0', ...flags];
+  return spawn(process.execPath, [`${ROOT}bin/stepwise.js`, ...args], { stdio: 'ignore' });
 }
 
 test(
@@ -45,7 +34,7 @@ test(
     const v1 = Object.keys(await h.podsByRevision())[0]!;
     await h.apply(spec('example/app:2'));
 
-    let proc = controller('crash');
+    let proc = controller('crash', '--leader-elect=false');
     const killed: string[] = [];
     const seenSteps: number[] = [];
     const timeline: [number, string][] = [];
@@ -70,7 +59,7 @@ test(
           await new Promise((r) => proc.once('exit', r));
           // While it is down, approve a paused step: the approval lives in the status, not in the process.
           if (sub.currentStepState === 'StepPaused') await h.promote();
-          proc = controller('crash');
+          proc = controller('crash', '--leader-elect=false');
         }
       }
       await new Promise((r) => setTimeout(r, 50));
@@ -101,15 +90,7 @@ test(
       [undefined, 0, { maxSurge: '25%', maxUnavailable: '25%' }],
     );
     // Within each step the states only move forward: a step is never re-entered or re-paused after approval.
-    const order = [
-      'BeforeStepUpgrade',
-      'StepUpgrade',
-      'StepTrafficRouting',
-      'StepMetricsAnalysis',
-      'StepPaused',
-      'StepReady',
-      'Completed',
-    ];
+    const order: readonly string[] = STEP_STATES;
     for (let i = 1; i < timeline.length; i++) {
       const [prevStep, prevState] = timeline[i - 1]!;
       const [step, state] = timeline[i]!;
@@ -134,25 +115,7 @@ test('two controllers: one leads; kill -9 it and the other takes the Lease and f
         '  - {replicas: 100%, traffic: 100%, pause: {duration: 0}}',
     });
   const h = await ReleaseHarness.deployed(env.client, 'leader', spec('example/app:1'));
-  const start = (identity: string) =>
-    spawn(
-      process.execPath,
-      [
-        `${ROOT}bin/stepwise.js`,
-        'controller',
-        '--kubeconfig',
-        env.cluster.kubeconfig,
-        '-n',
-        'leader',
-        '--lease-duration',
-        '3',
-        '--identity',
-        identity,
-        '--webhook-port',
-        '0',
-      ],
-      { stdio: 'ignore' },
-    );
+  const start = (identity: string) => controller('leader', '--lease-duration', '3', '--identity', identity);
   const holder = async () =>
     (
       (
