@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Builds the test control plane (etcd, kube-apiserver, kube-controller-manager,
 # kube-scheduler, kubectl, kwok) from the Go module proxy and collects the CRDs
-# the integration tests install. Idempotent: a binary that already reports the
-# pinned version is not rebuilt. Nothing is written inside the repository.
+# the integration tests install; `kruise` builds the OpenKruise Rollouts controller.
+# Idempotent: a binary that already reports (or is stamped with) the pinned version
+# is not rebuilt. Nothing is written inside the repository.
 #
 #   scripts/testenv/build.sh            # build what is missing, print the cache dir
+#   scripts/testenv/build.sh kruise     # the same for the OpenKruise Rollouts controller
 #   STEPWISE_CACHE=/some/dir build.sh   # cache root (default ~/.cache/stepwise)
 set -euo pipefail
 
@@ -72,6 +74,32 @@ build_go_install() { # NAME PACKAGE@VERSION PATTERN PROBE-ARGS... (ldflags in $L
   GOBIN="$bin" go install -trimpath -ldflags "-s -w ${LDFLAGS:-}" "$pkg"
 }
 
+# The OpenKruise Rollouts manager, for tests that run the real Kruise controller. `go install` cannot build it
+# (the proxy refuses the module's version list, which `go install pkg@version` reads), so it is built inside a
+# writable copy of the module source. It does not print its version: a stamp file beside it records the pin,
+# written last so an interrupted build is redone. What it reads at run time is kept in "$root/kruise" with the
+# module's layout: the CRDs and webhook manifests it expects installed, and lua_configuration/, which it reads
+# relative to its working directory (so that directory is its cwd).
+build_kruise() {
+  local v=$KRUISE_ROLLOUTS_VERSION data="$root/kruise" stamp="$bin/kruise-rollout.version"
+  if [[ -x "$bin/kruise-rollout" && "$(cat "$stamp" 2>/dev/null)" == "$v" \
+     && -f "$data/lua_configuration/trafficrouting_ingress/nginx.lua" ]]; then
+    log "kruise-rollout $v: cached"; return
+  fi
+  log "kruise-rollout $v: building (cold: about 3 min on 2 cores)"
+  rm -f "$stamp"
+  local mod dir="$work/kruise-rollouts"; mod=$(mod_field "github.com/openkruise/rollouts@$v" Dir)
+  rm -rf "$dir"; cp -R "$mod" "$dir"; chmod -R u+w "$dir"  # the module cache is read-only
+  (cd "$dir" && go build -trimpath -ldflags "-s -w" -o "$bin/kruise-rollout" .)
+  rm -rf "$data.tmp"; mkdir -p "$data.tmp/config/crd"
+  cp -R "$dir/config/crd/bases" "$data.tmp/config/crd/"
+  cp -R "$dir/config/webhook" "$dir/config/default" "$data.tmp/config/"
+  cp -R "$dir/lua_configuration" "$data.tmp/"
+  rm -rf "$data"; mv "$data.tmp" "$data"; rm -rf "$dir"
+  echo "$v" >"$stamp"
+  log "kruise-rollout $v: $(find "$data/config/crd/bases" -name '*.yaml' | wc -l) CRDs, data in $data"
+}
+
 # CRDs the tests install, and kwok's stage definitions (kwok has no built-in stages), from the module cache.
 collect_data() {
   local gw kr kw
@@ -106,7 +134,8 @@ case "$what" in
     build_go_install cue "cuelang.org/go/cmd/cue@$CUE_VERSION" "$CUE_VERSION" version
     LDFLAGS="-X helm.sh/helm/v3/internal/version.version=$HELM_VERSION" \
       build_go_install helm "helm.sh/helm/v3/cmd/helm@$HELM_VERSION" "$HELM_VERSION" version ;;
-  *) echo "usage: build.sh [control-plane|tools]" >&2; exit 2 ;;
+  kruise) build_kruise ;;
+  *) echo "usage: build.sh [control-plane|tools|kruise]" >&2; exit 2 ;;
 esac
 log "$what ready in $((SECONDS - start)) s: $root"
 echo "$root"

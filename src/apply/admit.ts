@@ -10,6 +10,7 @@ import {
   type Workload,
 } from '../reconciler/observed.js';
 import { ownedReplicaSets, type Reader } from '../reconciler/observe.js';
+import { heldSpec } from '../reconciler/workload.js';
 import { type RolloutObject, strategyOf } from '../reconciler/types.js';
 import { desiredRouteRules, type RouteRule, routeRules } from '../traffic/gateway.js';
 import type { KubeObject } from '../k8s/objects.js';
@@ -161,6 +162,9 @@ function admitWorkload(
         object.spec[field] = structuredClone(live.spec[field]) as never;
       }
     }
+    // Back at the stable version, the workload is held: its own controller would otherwise remove the new pods
+    // at once, before the Rollout has taken traffic off them (OpenKruise's webhook pauses it too).
+    if (rollback) Object.assign(object.spec, heldSpec(object));
     return { object: withMeta(), release: false, rollback };
   }
 
@@ -169,11 +173,7 @@ function admitWorkload(
   if (!templateChanged && !rolloutIdChanged) return unchanged(desired);
   annotations[ANNOTATIONS.inProgressing] = JSON.stringify({ rolloutName: governance.rollout.name });
   if (stable.revision) labels[LABELS.stableRevision] = stable.revision;
-  if (object.kind === 'StatefulSet') {
-    object.spec.updateStrategy = { type: 'RollingUpdate', rollingUpdate: { partition: object.spec.replicas ?? 1 } };
-  } else {
-    object.spec.paused = true;
-  }
+  Object.assign(object.spec, heldSpec(object));
   return { object: withMeta(), release: true, rollback: false };
 }
 

@@ -104,27 +104,28 @@ export const rolloutSpecSchema: Schema = {
   },
 };
 
-const subStatus: Schema = {
+/** The fields of a release's progress both strategies store (OpenKruise's CommonStatus). */
+const commonStatus = {
+  observedWorkloadGeneration: int,
+  observedRolloutID: str,
+  rolloutHash: str,
+  stableRevision: str,
+  podTemplateHash: str,
+  currentBatchReplicas: intOrString,
+  currentStepIndex: int,
+  nextStepIndex: int,
+  currentStepState: { enum: [...STEP_STATES] },
+  finalisingStep: str,
+  lastUpdateTime: { type: 'string', format: 'date-time' },
+  message: str,
+};
+const canaryStatus: Schema = {
   type: 'object',
-  properties: {
-    observedWorkloadGeneration: int,
-    observedRolloutID: str,
-    rolloutHash: str,
-    stableRevision: str,
-    podTemplateHash: str,
-    canaryRevision: str,
-    updatedRevision: str,
-    canaryReplicas: int,
-    canaryReadyReplicas: int,
-    updatedReplicas: int,
-    updatedReadyReplicas: int,
-    currentStepIndex: int,
-    nextStepIndex: int,
-    currentStepState: { enum: [...STEP_STATES] },
-    finalisingStep: str,
-    lastUpdateTime: { type: 'string', format: 'date-time' },
-    message: str,
-  },
+  properties: { ...commonStatus, canaryRevision: str, canaryReplicas: int, canaryReadyReplicas: int },
+};
+const blueGreenStatus: Schema = {
+  type: 'object',
+  properties: { ...commonStatus, updatedRevision: str, updatedReplicas: int, updatedReadyReplicas: int },
 };
 
 export const rolloutStatusSchema: Schema = {
@@ -144,8 +145,8 @@ export const rolloutStatusSchema: Schema = {
       },
     },
     stableTemplateHash: str,
-    canaryStatus: subStatus,
-    blueGreenStatus: subStatus,
+    canaryStatus,
+    blueGreenStatus,
   },
 };
 

@@ -9,7 +9,8 @@ export const RECONCILER_RULES = [
   // The workload: read, paused/unpaused, strategy and template restored; the canary Deployment is Stepwise's own.
   { apiGroups: ['apps'], resources: ['deployments'], verbs: ['get', 'list', 'watch', 'create', 'patch', 'delete'] },
   { apiGroups: ['apps'], resources: ['statefulsets'], verbs: ['get', 'list', 'watch', 'patch'] },
-  { apiGroups: ['apps'], resources: ['replicasets'], verbs: ['get', 'list', 'watch'] },
+  // A blue-green release keeps the stable ReplicaSet's pods from counting as available (minReadySeconds).
+  { apiGroups: ['apps'], resources: ['replicasets'], verbs: ['get', 'list', 'watch', 'patch'] },
   // Pods get their batch labels.
   { apiGroups: [''], resources: ['pods'], verbs: ['get', 'list', 'watch', 'patch'] },
   // Stable Service pinned, canary Service created or narrowed.

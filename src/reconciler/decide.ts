@@ -19,7 +19,15 @@ import {
 import { atStep, planHash, secondsSince, withCondition } from './status.js';
 import { graceLeftMs, type PassContext, routesStep, STEP_HANDLERS, stepRouting } from './steps.js';
 import { ensureCanaryService, pinStableService, routesToCanary, routeToStable, routeTraffic } from './traffic.js';
-import { type Condition, type Phase, type RolloutStatus, type SubStatus, strategyOf } from './types.js';
+import {
+  type Condition,
+  type Phase,
+  type RolloutStatus,
+  type SubStatus,
+  storedSubStatus,
+  strategyOf,
+  subStatusOf,
+} from './types.js';
 import { holdWorkload, labelGoverned } from './workload.js';
 
 export { FINALISING } from './finalise.js';
@@ -86,22 +94,16 @@ class Draft {
   readonly actions: Action[] = [];
   readonly events: RolloutEvent[] = [];
   readonly now: string;
+  /** The release's progress under one set of names; stored under its strategy's key and names by `done`. */
+  sub: SubStatus | undefined;
   private readonly before: { phase?: Phase; index?: number; state?: string };
 
   constructor(private readonly o: Observed) {
     this.status = structuredClone(o.rollout.status ?? {});
     this.status.observedGeneration = o.rollout.metadata.generation as number | undefined;
     this.now = o.now.toISOString();
-    const sub = this.sub;
-    this.before = { phase: this.status.phase, index: sub?.currentStepIndex, state: sub?.currentStepState };
-  }
-
-  get key() {
-    return strategyOf(this.o.rollout).statusKey;
-  }
-
-  get sub(): SubStatus | undefined {
-    return this.status[this.key];
+    this.sub = structuredClone(subStatusOf(o.rollout));
+    this.before = { phase: this.status.phase, index: this.sub?.currentStepIndex, state: this.sub?.currentStepState };
   }
 
   phase(phase: Phase, message: string): this {
@@ -138,7 +140,7 @@ class Draft {
       lastUpdateTime: this.now,
       message,
     };
-    this.status[this.key] = sub;
+    this.sub = sub;
     this.status.conditions = this.status.conditions?.filter((c) => c.type !== 'Succeeded');
     this.condition({ type: 'Progressing', status: 'True', reason: 'InRolling', message: 'Rollout is in Progressing' });
     this.phase('Progressing', message);
@@ -157,6 +159,7 @@ class Draft {
   done(requeueAfterMs?: number): Decision {
     const sub = this.sub;
     if (sub) {
+      Object.assign(this.status, storedSubStatus(strategyOf(this.o.rollout).kind, sub));
       this.status.currentStepIndex = sub.currentStepIndex;
       this.status.currentStepState = sub.currentStepState;
       this.status.message = sub.message ?? this.status.message;
@@ -191,7 +194,7 @@ function outsideRelease(ctx: PassContext, draft: Draft): Decision {
     (c) => c.type !== 'Progressing' || c.status === 'False',
   );
   if (!draft.sub) {
-    draft.status[draft.key] = {
+    draft.sub = {
       podTemplateHash: '',
       canaryRevision: release.templateHash,
       canaryReplicas: 0,
@@ -274,7 +277,7 @@ function beforeSteps(ctx: PassContext, draft: Draft, sub: SubStatus): Decision |
   Object.assign(sub, stepJump(sub, steps, release.replicas, draft.now) ?? {});
   const hash = planHash(ctx.strategy.body);
   if (sub.rolloutHash !== hash) {
-    const index = recalculateStep(steps, release.replicas, sub.canaryReplicas, sub.currentStepIndex);
+    const index = recalculateStep(steps, release.replicas, sub.currentBatchReplicas, sub.currentStepIndex);
     sub.rolloutHash = hash;
     if (index === sub.nextStepIndex) sub.currentStepState = 'StepReady';
     else {
@@ -403,18 +406,14 @@ function finalise(ctx: PassContext, draft: Draft, sub: SubStatus, rollback: bool
 
 /** The release is over: conditions and status say how, the workload's released template is recorded. */
 function complete(ctx: PassContext, draft: Draft, sub: SubStatus, rollback: boolean): Decision {
-  const message = rollback ? 'Rollout progressing has been canceled' : 'Rollout progressing has been completed';
+  const message = `Rollout progressing has been ${rollback ? 'cancelled' : 'completed'}`;
   draft.condition({ type: 'Progressing', status: 'False', reason: 'Completed', message });
-  draft.condition({
-    type: 'Succeeded',
-    status: rollback ? 'False' : 'True',
-    reason: rollback ? 'Canceled' : 'Completed',
-    message,
-  });
-  Object.assign(sub, { currentStepState: 'Completed', nextStepIndex: -1, message });
-  if (rollback) sub.canaryReplicas = 0;
-  else {
-    sub.currentStepIndex = ctx.steps.length;
+  // OpenKruise's Succeeded condition says only whether: no reason, no message.
+  draft.condition({ type: 'Succeeded', status: rollback ? 'False' : 'True', reason: '', message: '' });
+  sub.message = message;
+  // A cancelled release keeps the step it was cancelled at, as OpenKruise's status does.
+  if (!rollback) {
+    Object.assign(sub, { currentStepIndex: ctx.steps.length, currentStepState: 'Completed', nextStepIndex: -1 });
     draft.status.stableTemplateHash = sub.canaryRevision;
   }
   const { rollout } = ctx.o;

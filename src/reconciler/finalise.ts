@@ -1,6 +1,13 @@
 import type { Action } from './actions.js';
 import { POLL_MS, type PassContext } from './steps.js';
-import { releaseCanaryService, routesToCanary, routeToStable, routeTraffic, unpinStableService } from './traffic.js';
+import {
+  pinStableService,
+  releaseCanaryService,
+  routesToCanary,
+  routeToStable,
+  routeTraffic,
+  unpinStableService,
+} from './traffic.js';
 import type { FinalisingStep, StrategyKind } from './types.js';
 import { releaseWorkload, resumeWorkload, workloadSettled } from './workload.js';
 
@@ -69,8 +76,12 @@ export const STAGE_HANDLERS: Record<Stage, StageHandler> = {
         ? routeTraffic(o, routing, { weight: 100 })
         : [],
   }),
-  FinalisingStepRouteTrafficToStable: ({ o, strategy: { routing } }) => ({
-    actions: routing ? routeToStable(o, routing) : [],
+  // On rollback the stable Service is pinned again too, should a deployer's write have unpinned it meanwhile:
+  // it must not send traffic to the new pods before they are gone.
+  FinalisingStepRouteTrafficToStable: ({ o, strategy: { routing }, release }, rollback) => ({
+    actions: routing
+      ? [...routeToStable(o, routing), ...(rollback && release.newPods.length ? pinStableService(o, release) : [])]
+      : [],
   }),
   RestoreStableService: ({ o, release }) => ({ actions: unpinStableService(o, release) }),
   RemoveCanaryService: ({ o, release }) => ({ actions: releaseCanaryService(o, release) }),

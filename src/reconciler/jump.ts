@@ -1,4 +1,5 @@
 import { scaledValue } from '../plan/replicas.js';
+import type { ReplicasValue } from '../appspec/types.js';
 import type { RolloutStep, StepState, SubStatus } from './types.js';
 
 /** The step after `current` (1-based), or -1 after the last: OpenKruise's NextBatchIndex. */
@@ -33,20 +34,23 @@ export function stepJump(
 
 /**
  * OpenKruise `recalculateCanaryStep`, for a step list edited mid-release: the first step (trying the current
- * one first) whose pods cover what is already deployed, or the last one scanned.
+ * one first) whose pods cover those the current batch planned (`batchReplicas`, as its step wrote them), or the
+ * last one scanned; step 1 before any batch ran.
  */
 export function recalculateStep(
   steps: readonly RolloutStep[],
   workloadReplicas: number,
-  deployedPods: number,
+  batchReplicas: ReplicasValue | undefined,
   currentIndex = 0,
 ): number {
+  if (batchReplicas === undefined) return 1;
+  const planned = scaledValue(batchReplicas, workloadReplicas);
   const order =
     currentIndex >= 1 && currentIndex <= steps.length
       ? [currentIndex, ...steps.map((_, i) => i + 1).filter((i) => i !== currentIndex)]
       : steps.map((_, i) => i + 1);
   for (const index of order) {
-    if (scaledValue(steps[index - 1].replicas, workloadReplicas) >= deployedPods) return index;
+    if (scaledValue(steps[index - 1].replicas, workloadReplicas) >= planned) return index;
   }
   return order[order.length - 1] ?? 1;
 }

@@ -81,19 +81,15 @@ const stepUpgrade: StepHandler = (ctx, sub) => {
   const { release, style } = ctx;
   const desired = stepPods(step.replicas, release.replicas, style !== 'canary');
   // With an unchanged template (a new rollout-id only) the pods are already the release's: relabel them.
-  const upgrade = release.sameTemplate && style !== 'partition' ? [] : upgradeWorkload(ctx.o, style, desired);
+  const unchanged = release.sameTemplate && style !== 'partition';
+  const upgrade = unchanged ? [] : upgradeWorkload(ctx.o, release, style, step.replicas);
+  const batch = { currentBatchReplicas: step.replicas };
   if (upgrade.length)
-    return { actions: upgrade, message: at('upgrade workload to new version'), requeueAfterMs: POLL_MS };
+    return { set: batch, actions: upgrade, message: at('upgrade workload to new version'), requeueAfterMs: POLL_MS };
   const counts: Partial<SubStatus> = {
+    ...batch,
     canaryReplicas: release.newPods.length,
     canaryReadyReplicas: release.newReadyPods,
-    ...(style === 'blueGreen'
-      ? {
-          updatedReplicas: release.newPods.length,
-          updatedReadyReplicas: release.newReadyPods,
-          ...(release.newRevision ? { updatedRevision: release.newRevision } : {}),
-        }
-      : {}),
   };
   const labelled = release.newPods.filter((p) => p.metadata.labels?.[LABELS.rolloutId] === release.rolloutId).length;
   const labels = labelBatch(release, index, desired);

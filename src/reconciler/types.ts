@@ -32,7 +32,10 @@ export interface Condition {
   lastTransitionTime: string;
 }
 
-/** `status.canaryStatus` or `status.blueGreenStatus`: everything a release needs to resume after a crash. */
+/**
+ * The progress of a release: `status.canaryStatus` as stored, and `status.blueGreenStatus` under the canary's
+ * names (see `BlueGreenStatus`). Everything a release needs to resume after a crash.
+ */
 export interface SubStatus {
   observedWorkloadGeneration?: number;
   observedRolloutID?: string;
@@ -43,18 +46,29 @@ export interface SubStatus {
   podTemplateHash: string;
   /** Stepwise's hash of the new pod template: tells a new release or a rollback from this one. */
   canaryRevision: string;
-  /** New-version pods and how many are Ready (blue-green: updatedReplicas / updatedReadyReplicas). */
+  /** New-version pods, and how many of them are Ready. */
   canaryReplicas: number;
   canaryReadyReplicas: number;
-  updatedRevision?: string;
-  updatedReplicas?: number;
-  updatedReadyReplicas?: number;
+  /**
+   * The replicas (a count or a percentage, as the step wrote them) of the step that last brought pods up: what a
+   * plan edited mid-release is recalculated from (OpenKruise reads its BatchRelease's current batch).
+   */
+  currentBatchReplicas?: ReplicasValue;
   currentStepIndex: number;
   nextStepIndex: number;
   currentStepState: StepState;
   finalisingStep: FinalisingStep;
   lastUpdateTime?: string;
   message?: string;
+}
+
+type CanaryNames = 'canaryRevision' | 'canaryReplicas' | 'canaryReadyReplicas';
+
+/** `status.blueGreenStatus` as stored: OpenKruise's BlueGreenStatus calls the new version "updated". */
+export interface BlueGreenStatus extends Omit<SubStatus, CanaryNames> {
+  updatedRevision: string;
+  updatedReplicas: number;
+  updatedReadyReplicas: number;
 }
 
 export interface RolloutStatus {
@@ -70,7 +84,7 @@ export interface RolloutStatus {
    */
   stableTemplateHash?: string;
   canaryStatus?: SubStatus;
-  blueGreenStatus?: SubStatus;
+  blueGreenStatus?: BlueGreenStatus;
 }
 
 export interface RolloutStep {
@@ -126,5 +140,31 @@ export function strategyOf(rollout: RolloutObject): RolloutStrategy {
 }
 
 /** The sub-status of a Rollout's strategy, once a release or the first healthy pass has written it. */
-export const subStatusOf = (rollout: RolloutObject): SubStatus | undefined =>
-  rollout.status?.[strategyOf(rollout).statusKey];
+export function subStatusOf(rollout: RolloutObject): SubStatus | undefined {
+  const { canaryStatus, blueGreenStatus } = rollout.status ?? {};
+  if (strategyOf(rollout).kind === 'canary' || !blueGreenStatus) return canaryStatus;
+  const { updatedRevision, updatedReplicas, updatedReadyReplicas, ...common } = blueGreenStatus;
+  return {
+    ...common,
+    canaryRevision: updatedRevision,
+    canaryReplicas: updatedReplicas,
+    canaryReadyReplicas: updatedReadyReplicas,
+  };
+}
+
+/** A sub-status as its strategy stores it: under its own key and, for blue-green, OpenKruise's names. */
+export function storedSubStatus(
+  kind: StrategyKind,
+  sub: SubStatus,
+): Pick<RolloutStatus, 'canaryStatus' | 'blueGreenStatus'> {
+  if (kind === 'canary') return { canaryStatus: sub };
+  const { canaryRevision, canaryReplicas, canaryReadyReplicas, ...common } = sub;
+  return {
+    blueGreenStatus: {
+      ...common,
+      updatedRevision: canaryRevision,
+      updatedReplicas: canaryReplicas,
+      updatedReadyReplicas: canaryReadyReplicas,
+    },
+  };
+}

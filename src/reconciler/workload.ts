@@ -1,10 +1,13 @@
 import { ROLLOUT_NAME_LABEL } from '../render/labels.js';
 import type { RollingStyle } from '../appspec/normalize.js';
+import type { ReplicasValue } from '../appspec/types.js';
+import { scaledValue, stepPods } from '../plan/replicas.js';
 import { ownedBy, refOf, type Action } from './actions.js';
 import {
   ANNOTATIONS,
   LABELS,
   comparableTemplate,
+  revisionOf,
   templateHash,
   type View,
   type Workload,
@@ -40,62 +43,19 @@ function originalStrategy(w: Workload): OriginalStrategy | undefined {
   return saved ? (JSON.parse(saved) as OriginalStrategy) : undefined;
 }
 
-/** Brings `pods` new-version pods up for a step. Never scales new pods down (a jump back only moves traffic). */
-export function upgradeWorkload(o: WithWorkload, style: RollingStyle, pods: number): Action[] {
-  const w = o.workload;
-  if (style === 'canary') {
-    const current = o.canaryWorkload?.spec.replicas ?? 0;
-    if (o.canaryWorkload && current >= pods) return [];
-    const desired = {
-      apiVersion: 'apps/v1',
-      kind: 'Deployment',
-      metadata: {
-        name: canaryWorkloadName(w.metadata.name),
-        namespace: w.metadata.namespace,
-        labels: { ...w.metadata.labels, [LABELS.canaryOf]: w.metadata.name },
-        ownerReferences: ownedBy(o.rollout),
-      },
-      spec: {
-        replicas: Math.max(current, pods),
-        selector: w.spec.selector,
-        template: comparableTemplate(w.spec.template),
-        ...(w.spec.minReadySeconds !== undefined ? { minReadySeconds: w.spec.minReadySeconds } : {}),
-      },
-    };
-    return [{ kind: 'apply', object: desired, why: `scale ${desired.metadata.name} to ${desired.spec.replicas} pods` }];
-  }
-  if (style === 'blueGreen') {
-    const surge = w.spec.strategy?.rollingUpdate?.maxSurge;
-    const controlled = w.spec.minReadySeconds === MAX_READY_SECONDS && originalStrategy(w) !== undefined;
-    const currentSurge = controlled && typeof surge === 'number' ? surge : 0;
-    if (controlled && !w.spec.paused && currentSurge >= pods && w.spec.strategy?.rollingUpdate?.maxUnavailable === 0)
-      return [];
-    const saved: OriginalStrategy = originalStrategy(w) ?? {
-      maxSurge: w.spec.strategy?.rollingUpdate?.maxSurge ?? DEPLOYMENT_DEFAULTS.maxSurge,
-      maxUnavailable: w.spec.strategy?.rollingUpdate?.maxUnavailable ?? DEPLOYMENT_DEFAULTS.maxUnavailable,
-      minReadySeconds: w.spec.minReadySeconds ?? DEPLOYMENT_DEFAULTS.minReadySeconds,
-      progressDeadlineSeconds: w.spec.progressDeadlineSeconds ?? DEPLOYMENT_DEFAULTS.progressDeadlineSeconds,
-    };
-    return [
-      {
-        kind: 'merge',
-        ref: refOf(w),
-        patch: {
-          metadata: { annotations: { [ANNOTATIONS.originalStrategy]: JSON.stringify(saved) } },
-          spec: {
-            paused: false,
-            minReadySeconds: MAX_READY_SECONDS,
-            progressDeadlineSeconds: MAX_PROGRESS_SECONDS,
-            strategy: {
-              type: 'RollingUpdate',
-              rollingUpdate: { maxSurge: Math.max(currentSurge, pods), maxUnavailable: 0 },
-            },
-          },
-        },
-        why: `surge ${w.metadata.name} to ${Math.max(currentSurge, pods)} new pods beside the old ones`,
-      },
-    ];
-  }
+/**
+ * Brings up the new-version pods a step asks for (`replicas`, a count or a percentage of the workload's). Never
+ * scales new pods down (a jump back only moves traffic).
+ */
+export function upgradeWorkload(o: WithWorkload, v: View, style: RollingStyle, replicas: ReplicasValue): Action[] {
+  const pods = stepPods(replicas, v.replicas, style !== 'canary');
+  if (style === 'canary') return scaleCanaryWorkload(o, pods);
+  if (style === 'blueGreen') return [...holdStableReplicaSet(o, v), ...surgeDeployment(o.workload, replicas, pods)];
+  return movePartition(o.workload, pods);
+}
+
+/** The partition style: a StatefulSet's partition lowered until `pods` of its pods are updated. */
+function movePartition(w: Workload, pods: number): Action[] {
   const replicas = w.spec.replicas ?? 1;
   const partition = w.spec.updateStrategy?.rollingUpdate?.partition ?? replicas;
   const desired = Math.min(partition, replicas - pods);
@@ -106,6 +66,84 @@ export function upgradeWorkload(o: WithWorkload, style: RollingStyle, pods: numb
       ref: refOf(w),
       patch: { spec: { updateStrategy: { type: 'RollingUpdate', rollingUpdate: { partition: desired } } } },
       why: `update ${pods} of ${replicas} pods of ${w.metadata.name} (partition ${desired})`,
+    },
+  ];
+}
+
+/** The canary style: a `<name>-canary` Deployment of the new template, scaled up to `pods`. */
+function scaleCanaryWorkload(o: WithWorkload, pods: number): Action[] {
+  const w = o.workload;
+  const current = o.canaryWorkload?.spec.replicas ?? 0;
+  if (o.canaryWorkload && current >= pods) return [];
+  const desired = {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: {
+      name: canaryWorkloadName(w.metadata.name),
+      namespace: w.metadata.namespace,
+      labels: { ...w.metadata.labels, [LABELS.canaryOf]: w.metadata.name },
+      ownerReferences: ownedBy(o.rollout),
+    },
+    spec: {
+      replicas: Math.max(current, pods),
+      selector: w.spec.selector,
+      template: comparableTemplate(w.spec.template),
+      ...(w.spec.minReadySeconds !== undefined ? { minReadySeconds: w.spec.minReadySeconds } : {}),
+    },
+  };
+  return [{ kind: 'apply', object: desired, why: `scale ${desired.metadata.name} to ${desired.spec.replicas} pods` }];
+}
+
+/**
+ * Blue-green: the stable ReplicaSet's pods never count as available during the release (OpenKruise raises its
+ * minReadySeconds as well). Should the stable template come back by any means, the Deployment's controller then
+ * finds nothing it may remove, so the new pods stay until the Rollout has taken traffic off them.
+ */
+function holdStableReplicaSet(o: WithWorkload, v: View): Action[] {
+  const stable = o.replicaSets.find((rs) => revisionOf(rs) === v.stableRevision);
+  if (!stable || stable.spec.minReadySeconds === MAX_READY_SECONDS) return [];
+  return [
+    {
+      kind: 'merge',
+      ref: refOf(stable),
+      patch: { spec: { minReadySeconds: MAX_READY_SECONDS } },
+      why: `keep ${stable.metadata.name}'s pods from counting as available until the release is over`,
+    },
+  ];
+}
+
+/**
+ * Blue-green: the Deployment surges the step's new pods beside the old ones, none counting as available (so no old
+ * pod goes), with its own settings saved for the end. Like OpenKruise, `maxSurge` is the step's `replicas` as
+ * written ("100%"), and a surge already as large stays.
+ */
+function surgeDeployment(w: Workload, replicas: ReplicasValue, pods: number): Action[] {
+  const rollingUpdate = w.spec.strategy?.rollingUpdate;
+  const controlled = w.spec.minReadySeconds === MAX_READY_SECONDS && originalStrategy(w) !== undefined;
+  const current = controlled && rollingUpdate?.maxSurge !== undefined ? rollingUpdate.maxSurge : 0;
+  const surged = scaledValue(current, w.spec.replicas ?? 1) >= pods;
+  if (controlled && !w.spec.paused && surged && rollingUpdate?.maxUnavailable === 0) return [];
+  const saved: OriginalStrategy = originalStrategy(w) ?? {
+    maxSurge: rollingUpdate?.maxSurge ?? DEPLOYMENT_DEFAULTS.maxSurge,
+    maxUnavailable: rollingUpdate?.maxUnavailable ?? DEPLOYMENT_DEFAULTS.maxUnavailable,
+    minReadySeconds: w.spec.minReadySeconds ?? DEPLOYMENT_DEFAULTS.minReadySeconds,
+    progressDeadlineSeconds: w.spec.progressDeadlineSeconds ?? DEPLOYMENT_DEFAULTS.progressDeadlineSeconds,
+  };
+  const maxSurge = surged ? current : replicas;
+  return [
+    {
+      kind: 'merge',
+      ref: refOf(w),
+      patch: {
+        metadata: { annotations: { [ANNOTATIONS.originalStrategy]: JSON.stringify(saved) } },
+        spec: {
+          paused: false,
+          minReadySeconds: MAX_READY_SECONDS,
+          progressDeadlineSeconds: MAX_PROGRESS_SECONDS,
+          strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge, maxUnavailable: 0 } },
+        },
+      },
+      why: `surge ${w.metadata.name} by ${maxSurge} new pods beside the old ones`,
     },
   ];
 }
@@ -186,21 +224,21 @@ export function resumeWorkload(o: WithWorkload, v: View, style: RollingStyle, ro
 }
 
 /**
+ * The spec fields that hold a workload where it is: a Deployment paused, a StatefulSet's partition keeping every
+ * pod but the `updatedPods` already updated. Its own controller then rolls nothing until the Rollout lets it.
+ */
+export function heldSpec(w: Workload, updatedPods = 0): Partial<Workload['spec']> {
+  if (w.kind !== 'StatefulSet') return { paused: true };
+  const partition = Math.max(0, (w.spec.replicas ?? 1) - updatedPods);
+  return { updateStrategy: { type: 'RollingUpdate', rollingUpdate: { partition } } };
+}
+
+/**
  * Puts a workload whose new template bypassed admission under the Rollout's control, as admission would
- * have in the same write: marked in-progressing with its stable revision, and held where it is (a Deployment
- * paused, a StatefulSet's partition keeping the pods not yet updated).
+ * have in the same write: marked in-progressing with its stable revision, and held where it is.
  */
 export function holdWorkload(o: WithWorkload, stableRevision: string | undefined, updatedPods: number): Action {
   const w = o.workload;
-  const hold =
-    w.kind === 'StatefulSet'
-      ? {
-          updateStrategy: {
-            type: 'RollingUpdate',
-            rollingUpdate: { partition: Math.max(0, (w.spec.replicas ?? 1) - updatedPods) },
-          },
-        }
-      : { paused: true };
   return {
     kind: 'merge',
     ref: refOf(w),
@@ -209,7 +247,7 @@ export function holdWorkload(o: WithWorkload, stableRevision: string | undefined
         annotations: { [ANNOTATIONS.inProgressing]: JSON.stringify({ rolloutName: o.rollout.metadata.name }) },
         ...(stableRevision ? { labels: { [LABELS.stableRevision]: stableRevision } } : {}),
       },
-      spec: hold,
+      spec: heldSpec(w, updatedPods),
     },
     why: `hold ${w.metadata.name} under the Rollout's control: its template changed without admission`,
   };

@@ -16,8 +16,9 @@ import { freePorts } from '../testenv/process.js';
 import { stepwise } from '../support/cli.js';
 import { createNamespace, eventually, useCluster } from '../support/kube.js';
 import { ROOT } from '../support/paths.js';
-import { kubectl, StepwiseProcess } from '../support/processes.js';
+import { installWithWebhook, kubectl, type StepwiseProcess, startController } from '../support/processes.js';
 import { echoserver, ReleaseHarness } from '../support/release.js';
+import { rollbackOrder, sampled } from '../support/sample.js';
 
 // The API server calls the webhook of a `stepwise controller` on this machine at https://127.0.0.1:PORT.
 const env = useCluster();
@@ -25,39 +26,8 @@ const SYSTEM = 'stepwise-system';
 let port = 0;
 let controller: StepwiseProcess | undefined;
 
-const install = (...extra: string[]) => {
-  const r = stepwise([
-    'install',
-    '--kubeconfig',
-    env.cluster.kubeconfig,
-    '-n',
-    SYSTEM,
-    '--webhook-url',
-    `https://127.0.0.1:${port}`,
-    ...extra,
-  ]);
-  assert.equal(r.status, 0, r.stderr);
-};
-
-async function startController(): Promise<StepwiseProcess> {
-  const c = new StepwiseProcess([
-    'controller',
-    '-A',
-    '--kubeconfig',
-    env.cluster.kubeconfig,
-    '--lease-namespace',
-    SYSTEM,
-    '--lease-duration',
-    '3',
-    '--webhook-port',
-    String(port),
-    '--webhook-bind-address',
-    '127.0.0.1',
-  ]);
-  await c.waitFor(/admission webhook serving on 127\.0\.0\.1:\d+/);
-  await c.waitFor(/leading as/);
-  return c;
-}
+const site = () => ({ kubeconfig: env.cluster.kubeconfig, namespace: SYSTEM, webhookPort: port });
+const install = (...extra: string[]) => installWithWebhook(site(), ...extra);
 
 /** Once per file, after the cluster is up (node runs top-level `before` hooks concurrently, so not in one). */
 let prepared: Promise<void> | undefined;
@@ -69,7 +39,7 @@ async function setup(): Promise<void> {
     install();
   })();
   await prepared;
-  if (!controller?.running) controller = await startController();
+  if (!controller?.running) controller = await startController(site());
 }
 
 /** The seed app's manifests in `namespace`, as `stepwise synth` prints them. */
@@ -187,7 +157,7 @@ test('certificates: made on first start, kept in a Secret, trusted by the API se
   assert.equal((await dryRun()).spec.paused, true);
 
   await controller!.stop();
-  controller = await startController();
+  controller = await startController(site());
   const again = await env.client.get<typeof secret>({
     apiVersion: 'v1',
     kind: 'Secret',
@@ -261,36 +231,6 @@ test(
   },
 );
 
-/**
- * Samples every 100 ms while `during` runs (and a second after it), collecting what `check` reports as wrong.
- * Sampling stops on its own: bounded by `during` and the trailing second.
- */
-async function sampled(
-  check: () => Promise<string | undefined>,
-  during: () => Promise<void>,
-): Promise<{ violations: string[]; samples: number }> {
-  const violations: string[] = [];
-  let samples = 0;
-  let running = true;
-  const loop = (async () => {
-    while (running) {
-      const problem = await check();
-      samples++;
-      if (problem) violations.push(problem);
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  })();
-  try {
-    await during();
-    const until = samples + 10;
-    await eventually('ten more samples', async () => samples >= until);
-  } finally {
-    running = false;
-    await loop;
-  }
-  return { violations, samples };
-}
-
 test(
   'a mid-release re-apply of the whole manifest set with any client moves no traffic: pins and weights stay as ' +
     'the release set them',
@@ -359,6 +299,48 @@ test(
       );
       assert.ok(isPaused(await h.rollout(), step), 'the release still waits at its step');
     }
+  },
+);
+
+test(
+  "the stable manifests re-applied at step 2 roll the release back in Kruise's order: traffic leaves the new " +
+    'pods before any of them goes',
+  async () => {
+    await setup();
+    const namespace = 'apply-stable';
+    // The seed scenario as it ships: blue-green on nginx with the default grace period.
+    const options = {
+      rollout:
+        '    strategy: blueGreen\n    steps: [{replicas: 100%, traffic: 0%}, {replicas: 100%, traffic: 10%}, ' +
+        '{replicas: 100%, traffic: 100%}]',
+    };
+    await createNamespace(env.client, namespace);
+    const h = new ReleaseHarness(env.client, namespace, 'echoserver');
+    const v1Manifests = manifests(namespace, 'example/app:1', options);
+    await applied(kubectlServerSide, namespace, v1Manifests);
+    await healthy(h, 5);
+    const [v1] = Object.keys(await h.podsByRevision()) as [string];
+    await applied(kubectlServerSide, namespace, manifests(namespace, 'example/app:2', options));
+    await eventually('step 1 paused', async () => isPaused(await h.rollout(), 1));
+    await h.promote();
+    await diagnosed(
+      h,
+      eventually('step 2 paused', async () => isPaused(await h.rollout(), 2)),
+    );
+    const { violations, samples } = await sampled(
+      () => rollbackOrder(h, v1),
+      async () => {
+        await applied(kubectlServerSide, namespace, v1Manifests);
+        await healthy(h, 5);
+      },
+      50,
+    );
+    assert.deepEqual(violations, [], `${samples} samples`);
+    const conditions = (await h.rollout()).status?.conditions ?? [];
+    assert.equal(conditions.find((c) => c.type === 'Succeeded')?.status, 'False', 'the release was cancelled');
+    assert.deepEqual(await h.podsByRevision(), { [v1]: 5 });
+    assert.deepEqual(await h.selector('echoserver-service'), { 'app.kubernetes.io/name': 'echoserver' });
+    assert.equal(await h.get('networking.k8s.io/v1', 'Ingress', 'echoserver-ingress-canary'), undefined);
   },
 );
 
@@ -459,7 +441,7 @@ test(
     install('--fail-open');
     try {
       await applied(kubectlServerSide, 'down', manifests('down', 'example/app:2'));
-      controller = await startController();
+      controller = await startController(site());
       await eventually('the reconciler took control', async () =>
         (await h.rollout()).status?.conditions?.some((c) => c.reason === 'AdmissionBypassed'),
       );

@@ -50,7 +50,16 @@ test('the seed blue-green release: pods, Services, canary Ingress and status at 
   });
   assert.equal(await h.annotations('echoserver-ingress-canary'), undefined, 'no canary Ingress for 0% traffic');
   assert.equal(sub.stableRevision, v1);
-  assert.deepEqual([sub.updatedReplicas, sub.updatedReadyReplicas], [5, 5]);
+  const stored = rollout.status?.blueGreenStatus;
+  assert.deepEqual(
+    [stored?.updatedRevision, stored?.updatedReplicas, stored?.updatedReadyReplicas],
+    [sub.canaryRevision, 5, 5],
+    "OpenKruise's BlueGreenStatus names",
+  );
+  assert.deepEqual(
+    Object.keys(stored ?? {}).filter((k) => k.startsWith('canary')),
+    [],
+  );
   assert.equal(rollout.status?.currentStepState, 'StepPaused', 'the top-level mirror kubectl shows');
   const batches = (await h.pods(`pod-template-hash=${v2}`)).map((p) => [
     p.metadata.labels?.['stepwise.dev/rollout-batch-id'],
@@ -60,7 +69,7 @@ test('the seed blue-green release: pods, Services, canary Ingress and status at 
   const blueGreen = (await h.get<Workload>('apps/v1', 'Deployment', 'echoserver'))!;
   assert.deepEqual(
     [blueGreen.spec.paused ?? false, blueGreen.spec.minReadySeconds, blueGreen.spec.strategy?.rollingUpdate],
-    [false, 2147483646, { maxSurge: 5, maxUnavailable: 0 }],
+    [false, 2147483646, { maxSurge: '100%', maxUnavailable: 0 }],
   );
 
   // Step 2: 10% of traffic.
@@ -90,7 +99,7 @@ test('the seed blue-green release: pods, Services, canary Ingress and status at 
   assert.equal(rollout.status?.phase, 'Healthy');
   assert.deepEqual(rollout.status?.conditions?.map((c) => [c.type, c.status, c.reason]).sort(), [
     ['Progressing', 'False', 'Completed'],
-    ['Succeeded', 'True', 'Completed'],
+    ['Succeeded', 'True', ''],
   ]);
   assert.deepEqual(await h.podsByRevision(), { [v2]: 5 });
   assert.equal(await h.get('networking.k8s.io/v1', 'Ingress', 'echoserver-ingress-canary'), undefined);

@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { Workload } from '../../src/reconciler/observed.js';
+import { comparableTemplate, type Workload } from '../../src/reconciler/observed.js';
 import { reconcileOnce } from '../../src/reconciler/run.js';
 import { stepwise } from '../support/cli.js';
 import { eventually, useCluster } from '../support/kube.js';
 import { echoserver, ReleaseHarness } from '../support/release.js';
+import { rollbackOrder, sampled } from '../support/sample.js';
 import { NEVER_READY_LABEL } from '../testenv/cluster.js';
 
 const env = useCluster();
@@ -131,4 +132,45 @@ test('a version whose pods never turn Ready is rolled back at the deadline, and 
   assert.equal(sawCanaryIngress, false, 'no traffic was ever routed to the unready version');
   await assertRolledBack(h, v1);
   assert.equal(await h.get('apps/v1', 'Deployment', 'echoserver-canary'), undefined);
+});
+
+const withGrace = (image: string) =>
+  echoserver(image, {
+    rollout:
+      '    strategy: blueGreen\n    gracePeriodSeconds: 1\n    steps: [{replicas: 100%, traffic: 0%}, {replicas: ' +
+      '100%, traffic: 10%}, {replicas: 100%, traffic: 100%}]',
+  });
+
+test('the stable version applied at step 2 is held in that write; the rollback takes traffic off first', async () => {
+  const { h, v1 } = await atStep2('apply-stable', withGrace);
+  const { violations, samples } = await sampled(
+    () => rollbackOrder(h, v1),
+    async () => {
+      assert.deepEqual(await h.apply(withGrace('example/app:1')), { release: false, rollback: true });
+      assert.equal((await h.get<Workload>('apps/v1', 'Deployment', 'echoserver'))!.spec.paused, true);
+      await assertRolledBack(h, v1);
+    },
+    50,
+  );
+  assert.deepEqual(violations, [], `${samples} samples`);
+});
+
+test('a blue-green rollback written past admission keeps the new pods until traffic has left them', async () => {
+  const { h, v1 } = await atStep2('bypass-stable', withGrace);
+  const stable = (
+    await h.client.list<Workload>({ apiVersion: 'apps/v1', kind: 'ReplicaSet', namespace: h.namespace })
+  ).find((rs) => rs.metadata.labels?.['pod-template-hash'] === v1)!;
+  assert.equal(stable.spec.minReadySeconds, 2147483646, "the stable pods don't count as available meanwhile");
+  const { violations, samples } = await sampled(
+    () => rollbackOrder(h, v1),
+    async () => {
+      const ref = { apiVersion: 'apps/v1', kind: 'Deployment', name: 'echoserver', namespace: h.namespace };
+      await h.client.jsonPatch(ref, [
+        { op: 'replace', path: '/spec/template', value: comparableTemplate(stable.spec.template) },
+      ]);
+      await assertRolledBack(h, v1);
+    },
+    50,
+  );
+  assert.deepEqual(violations, [], `${samples} samples`);
 });

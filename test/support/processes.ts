@@ -1,6 +1,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { after } from 'node:test';
 import { ensureControlPlane } from '../testenv/build.js';
+import { stepwise } from './cli.js';
 import { ROOT } from './paths.js';
 
 /** Child processes started by this test file; killed when it ends, however it ends. */
@@ -74,6 +75,41 @@ export class StepwiseProcess {
     this.child.kill(signal);
     await exited;
   }
+}
+
+/** Where a test runs Stepwise's controller: its namespace (Lease, certificates) and its webhook's port. */
+export interface ControllerSite {
+  readonly kubeconfig: string;
+  readonly namespace: string;
+  readonly webhookPort: number;
+}
+
+/** `stepwise install` of the CRD, RBAC and a webhook configuration calling https://127.0.0.1:PORT. */
+export function installWithWebhook(site: ControllerSite, ...extra: string[]): void {
+  const args = ['install', '--kubeconfig', site.kubeconfig, '-n', site.namespace];
+  const r = stepwise([...args, '--webhook-url', `https://127.0.0.1:${site.webhookPort}`, ...extra]);
+  if (r.status !== 0) throw new Error(`stepwise install failed (${r.status}):\n${r.stderr}`);
+}
+
+/** `stepwise controller -A` with its webhook on 127.0.0.1, once it serves and leads. */
+export async function startController(site: ControllerSite): Promise<StepwiseProcess> {
+  const c = new StepwiseProcess([
+    'controller',
+    '-A',
+    '--kubeconfig',
+    site.kubeconfig,
+    '--lease-namespace',
+    site.namespace,
+    '--lease-duration',
+    '3',
+    '--webhook-port',
+    String(site.webhookPort),
+    '--webhook-bind-address',
+    '127.0.0.1',
+  ]);
+  await c.waitFor(/admission webhook serving on 127\.0\.0\.1:\d+/);
+  await c.waitFor(/leading as/);
+  return c;
 }
 
 export interface KubectlRun {

@@ -21,21 +21,30 @@ export function pinnedVersions(): Record<string, string> {
   return out;
 }
 
-let pending: Promise<ControlPlaneBuild> | undefined;
+/** Where the OpenKruise Rollouts controller is cached. */
+export interface KruiseBuild {
+  /** The manager binary. */
+  binary: string;
+  /**
+   * What it reads at run time, in the module's own layout: config/crd/bases, config/webhook, config/default and
+   * lua_configuration/. It reads the Lua scripts relative to its working directory, so this is its cwd.
+   */
+  dir: string;
+  version: string;
+}
 
 /**
- * Builds whatever is missing of the control plane (scripts/testenv/build.sh: cached, locked, so concurrent
- * callers wait for one build) and returns its paths. Progress goes to stderr: a cold build takes minutes.
+ * Runs scripts/testenv/build.sh for one target (cached, locked, so concurrent callers wait for one build) and
+ * resolves to the cache root it prints. Progress goes to stderr: a cold build takes minutes.
  */
-export function ensureControlPlane(): Promise<ControlPlaneBuild> {
-  pending ??= new Promise((resolve, reject) => {
-    const child = spawn('bash', [`${ROOT}scripts/testenv/build.sh`, 'control-plane'], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+function runBuild(target: 'control-plane' | 'kruise'): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('bash', [`${ROOT}scripts/testenv/build.sh`, target], { stdio: ['ignore', 'pipe', 'pipe'] });
     // A cold Go build is quiet for minutes at a time: say it is still going.
     const started = Date.now();
     const heartbeat = setInterval(
-      () => process.stderr.write(`[testenv] still building (${Math.round((Date.now() - started) / 1000)} s)\n`),
+      () =>
+        process.stderr.write(`[testenv] still building ${target} (${Math.round((Date.now() - started) / 1000)} s)\n`),
       60_000,
     );
     heartbeat.unref();
@@ -51,17 +60,37 @@ export function ensureControlPlane(): Promise<ControlPlaneBuild> {
       clearInterval(heartbeat);
       if (code !== 0)
         return reject(
-          new Error(`scripts/testenv/build.sh failed (exit ${code}):\n${stderr.split('\n').slice(-30).join('\n')}`),
+          new Error(
+            `scripts/testenv/build.sh ${target} failed (exit ${code}):\n${stderr.split('\n').slice(-30).join('\n')}`,
+          ),
         );
-      const root = stdout.trim().split('\n').pop()!;
-      resolve({
-        root,
-        bin: `${root}/bin`,
-        crds: `${root}/crds`,
-        kwokStages: `${root}/kwok-stages`,
-        versions: pinnedVersions(),
-      });
+      resolve(stdout.trim().split('\n').pop()!);
     });
   });
-  return pending;
+}
+
+let controlPlane: Promise<ControlPlaneBuild> | undefined;
+
+/** Builds whatever is missing of the control plane and returns its paths (one build per process). */
+export function ensureControlPlane(): Promise<ControlPlaneBuild> {
+  controlPlane ??= runBuild('control-plane').then((root) => ({
+    root,
+    bin: `${root}/bin`,
+    crds: `${root}/crds`,
+    kwokStages: `${root}/kwok-stages`,
+    versions: pinnedVersions(),
+  }));
+  return controlPlane;
+}
+
+let kruise: Promise<KruiseBuild> | undefined;
+
+/** Builds the OpenKruise Rollouts controller if it is missing and returns its paths (one build per process). */
+export function ensureKruise(): Promise<KruiseBuild> {
+  kruise ??= runBuild('kruise').then((root) => ({
+    binary: `${root}/bin/kruise-rollout`,
+    dir: `${root}/kruise`,
+    version: pinnedVersions().KRUISE_ROLLOUTS_VERSION!,
+  }));
+  return kruise;
 }

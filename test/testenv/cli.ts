@@ -1,6 +1,6 @@
 /**
- * The test control plane: `build` builds what is missing (before the integration tests run), and a local
- * cluster for trying Stepwise by hand:
+ * The test control plane: `build` builds what is missing of it and of the OpenKruise Rollouts controller (before
+ * the integration tests run), and a local cluster for trying Stepwise by hand:
  *   eval "$(npm run -s cluster:up)"    # starts it (or finds the running one) and exports KUBECONFIG and PATH
  *   kubectl get nodes
  *   npm run cluster:down
@@ -9,7 +9,7 @@
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { attachCluster, startCluster } from './cluster.js';
-import { ensureControlPlane } from './build.js';
+import { ensureControlPlane, ensureKruise } from './build.js';
 import { isAlive } from './process.js';
 
 const stateDir = `${process.env.STEPWISE_CACHE ?? `${homedir()}/.cache/stepwise`}/cluster`;
@@ -56,9 +56,15 @@ async function down(): Promise<void> {
   process.stderr.write(`stopped the cluster in ${runDir}\n`);
 }
 
+// `npm test` builds first, outside any test's timeout: a cold build takes many minutes. The control plane first:
+// every integration test needs it, and build.sh builds one target at a time anyway.
+async function build(): Promise<void> {
+  process.stderr.write(`[testenv] control plane in ${(await ensureControlPlane()).root}\n`);
+  process.stderr.write(`[testenv] kruise-rollout ${(await ensureKruise()).binary}\n`);
+}
+
 const command = process.argv[2];
-// `npm test` builds first, outside any test's timeout: a cold build takes many minutes.
-if (command === 'build') process.stderr.write(`[testenv] control plane in ${(await ensureControlPlane()).root}\n`);
+if (command === 'build') await build();
 else if (command === 'up') await up();
 else if (command === 'down') await down();
 else {

@@ -91,11 +91,12 @@ export class Cluster {
 }
 
 // Components and run directories of clusters started by this process: killed and removed if it exits or is
-// interrupted before stop() (the directories kept when STEPWISE_KEEP_RUN is set).
+// interrupted before stop() (the directories kept when STEPWISE_KEEP_RUN is set). Exported for components
+// started beside a cluster (kruise.ts), so they die with this process too.
 const live = new Set<Component>();
 const liveRunDirs = new Set<string>();
 let hooked = false;
-function register(components: Component[], runDir?: string): void {
+export function register(components: Component[], runDir?: string): void {
   for (const c of components) live.add(c);
   if (runDir) liveRunDirs.add(runDir);
   if (hooked) return;
@@ -112,7 +113,7 @@ function register(components: Component[], runDir?: string): void {
     });
   }
 }
-function unregister(components: Component[], runDir?: string): void {
+export function unregister(components: Component[], runDir?: string): void {
   for (const c of components) live.delete(c);
   if (runDir) liveRunDirs.delete(runDir);
 }
@@ -365,8 +366,9 @@ function kwokStages(build: ControlPlaneBuild): string {
 }
 
 /**
- * The Gateway API standard CRDs and OpenKruise's Rollout CRD. Kruise's other CRDs are left out: the v0.6.2
- * BatchRelease CRD has an untyped int-or-string field that Kubernetes 1.36 rejects, and nothing here uses it.
+ * The Gateway API standard CRDs and OpenKruise's Rollout CRD. Kruise's other three (BatchRelease, TrafficRouting,
+ * RolloutHistory) are only of use to its controller, so startKruise (kruise.ts) installs them; Kubernetes 1.36
+ * accepts all four with server-side apply.
  */
 function crdFiles(build: ControlPlaneBuild): KubeObject[] {
   const files = [

@@ -10,10 +10,25 @@ export interface Component {
   log: string;
 }
 
-/** Starts a component in its own process group, logging to `log`; `detached` ones outlive this process. */
-export function startComponent(name: string, bin: string, args: string[], log: string, detached: boolean): Component {
+/**
+ * Starts a component in its own process group, logging to `log`; `detached` ones outlive this process.
+ * `cwd` and `env` (added to this process's environment) are for components that read them.
+ */
+export function startComponent(
+  name: string,
+  bin: string,
+  args: string[],
+  log: string,
+  detached: boolean,
+  options: { cwd?: string; env?: Record<string, string> } = {},
+): Component {
   const fd = openSync(log, 'a');
-  const child = spawn(bin, args, { stdio: ['ignore', fd, fd], detached: true });
+  const child = spawn(bin, args, {
+    stdio: ['ignore', fd, fd],
+    detached: true,
+    cwd: options.cwd,
+    env: { ...process.env, ...options.env },
+  });
   closeSync(fd);
   if (child.pid === undefined) throw new Error(`${name}: could not start ${bin}`);
   if (detached) child.unref();

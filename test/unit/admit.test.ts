@@ -146,6 +146,40 @@ test(
   },
 );
 
+test(
+  'the stable version applied mid-release is held in the same write, so traffic leaves the new pods before they ' +
+    'go: a Deployment paused, a StatefulSet partitioned at its replicas',
+  () => {
+    // A blue-green Deployment runs unpaused, surging its new pods beside the old ones.
+    const blueGreen = deployment('app:2', {
+      spec: { paused: false, minReadySeconds: 2147483646 },
+      annotations: inProgress,
+    });
+    const back = admitImage('app:1', blueGreen);
+    assert.deepEqual([back.release, back.rollback], [false, true]);
+    assert.equal((back.object as Workload).spec.paused, true);
+    assert.equal((back.object as Workload).spec.minReadySeconds, 2147483646, 'the control fields stay');
+
+    const statefulSet = (image: string, partition?: number): Workload => {
+      const d = deployment(image, partition === undefined ? {} : { annotations: inProgress });
+      delete d.spec.strategy;
+      delete d.spec.progressDeadlineSeconds;
+      const updateStrategy = { type: 'RollingUpdate', rollingUpdate: { partition: partition ?? 0 } };
+      return { ...d, kind: 'StatefulSet', spec: { ...d.spec, updateStrategy } };
+    };
+    const sts = { ...governance, workload: { kind: 'StatefulSet', name: 'web' } };
+    const live = statefulSet('app:2', 3);
+    const a = admit({ desired: statefulSet('app:1'), defaulted: statefulSet('app:1'), live }, sts, {
+      templateHash: templateHash(statefulSet('app:1').spec.template),
+    });
+    assert.deepEqual([a.release, a.rollback], [false, true]);
+    assert.deepEqual((a.object as Workload).spec.updateStrategy, {
+      type: 'RollingUpdate',
+      rollingUpdate: { partition: 5 },
+    });
+  },
+);
+
 function service(name: string, selector: Record<string, string>): KubeObject {
   return {
     apiVersion: 'v1',

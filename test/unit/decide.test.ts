@@ -9,7 +9,14 @@ import {
   type Pod,
   type Workload,
 } from '../../src/reconciler/observed.js';
-import type { RolloutObject, StepState, SubStatus } from '../../src/reconciler/types.js';
+import {
+  type FinalisingStep,
+  type RolloutObject,
+  type RolloutStep,
+  type StepState,
+  type SubStatus,
+  storedSubStatus,
+} from '../../src/reconciler/types.js';
 import { ROLLOUT_NAME_LABEL } from '../../src/render/labels.js';
 
 // Plain objects as the API server would return them: a blue-green echoserver, v1 stable, v2 surged.
@@ -59,12 +66,13 @@ function rollout(
                 lastTransitionTime: T0.toISOString(),
               },
             ],
-            blueGreenStatus: {
+            ...storedSubStatus('blueGreen', {
               podTemplateHash: 'v2hash',
               canaryRevision: templateHash(V2),
               stableRevision: 'v1hash',
               canaryReplicas: 5,
               canaryReadyReplicas: 5,
+              currentBatchReplicas: '100%',
               currentStepIndex: 1,
               currentStepState: 'BeforeStepUpgrade',
               finalisingStep: '',
@@ -73,7 +81,7 @@ function rollout(
               // The natural next step, unless a test sets a jump.
               nextStepIndex:
                 sub.nextStepIndex ?? ((sub.currentStepIndex ?? 1) >= 3 ? -1 : (sub.currentStepIndex ?? 1) + 1),
-            },
+            }),
           },
         }
       : {}),
@@ -118,6 +126,12 @@ const rs = (hash: string, t: object, replicas: number): Workload => ({
     } as Workload['spec']['template'],
   },
 });
+
+/** The stable ReplicaSet of a blue-green release: its pods never count as available while it runs. */
+const heldStable = (): Workload => {
+  const set = rs('v1hash', V1, 5);
+  return { ...set, spec: { ...set.spec, minReadySeconds: 2147483646 } };
+};
 
 const pods = (hash: string, count: number, ready = true, labels: Record<string, string> = {}): Pod[] =>
   Array.from({ length: count }, (_, i) => ({
@@ -171,7 +185,7 @@ function observed(o: Partial<Observed> & { rollout: RolloutObject }, now = T0): 
           '{"maxSurge":"25%","maxUnavailable":"25%","minReadySeconds":0,"progressDeadlineSeconds":600}',
       },
     ),
-    replicaSets: [rs('v1hash', V1, 5), rs('v2hash', V2, 5)],
+    replicaSets: [heldStable(), rs('v2hash', V2, 5)],
     canaryReplicaSets: [],
     pods: [...pods('v1hash', 5), ...pods('v2hash', 5, true, batch)],
     stableService: service('web', { app: 'web', 'pod-template-hash': 'v1hash' }),
@@ -198,7 +212,7 @@ test('a workload marked in-progressing starts a release at step 1 and pins the s
   assert.equal(d.status.phase, 'Progressing');
   assert.deepEqual(state(d), [1, 'BeforeStepUpgrade']);
   assert.equal(d.status.blueGreenStatus?.stableRevision, 'v1hash');
-  assert.equal(d.status.blueGreenStatus?.canaryRevision, templateHash(V2));
+  assert.equal(d.status.blueGreenStatus?.updatedRevision, templateHash(V2));
   assert.deepEqual(
     d.actions.map((a) => a.kind === 'merge' && a.patch),
     [{ spec: { selector: { 'pod-template-hash': 'v1hash' } } }],
@@ -542,6 +556,42 @@ test('replayed after a crash, finalising never sends traffic back to a route alr
   );
 });
 
+test(
+  "a blue-green step surges the Deployment by the step's replicas as written, and first keeps the stable " +
+    "ReplicaSet's pods from counting as available (as OpenKruise does)",
+  () => {
+    const paused = deployment(V2, { paused: true });
+    const d = decide({
+      now: T0,
+      rollout: rollout({ currentStepIndex: 1, currentStepState: 'StepUpgrade' }),
+      workload: paused,
+      replicaSets: [rs('v1hash', V1, 5)],
+      canaryReplicaSets: [],
+      pods: pods('v1hash', 5),
+      stableService: service('web', { app: 'web', 'pod-template-hash': 'v1hash' }),
+      ingress,
+    });
+    assert.deepEqual(
+      d.actions.map((a) => [a.kind === 'merge' && a.ref.kind, a.kind === 'merge' && a.patch.spec]),
+      [
+        ['ReplicaSet', { minReadySeconds: 2147483646 }],
+        [
+          'Deployment',
+          {
+            paused: false,
+            minReadySeconds: 2147483646,
+            progressDeadlineSeconds: 2147483647,
+            strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: '100%', maxUnavailable: 0 } },
+          },
+        ],
+      ],
+    );
+    // Surged and held already: nothing to write.
+    const surged = observed({ rollout: rollout({ currentStepIndex: 2, currentStepState: 'StepUpgrade' }) });
+    assert.deepEqual(decide(surged).actions, []);
+  },
+);
+
 test('rollback: the template back at stable, an abort request, or new pods not Ready by the deadline', () => {
   const undone = decide(
     observed({
@@ -555,6 +605,22 @@ test('rollback: the template back at stable, an abort request, or new pods not R
     undone.actions.map((a) => a.kind),
     ['delete'],
     'traffic to stable first',
+  );
+  // A deployer's write unpinned the stable Service too: it is pinned again while the new pods are there.
+  const unpinned = decide(
+    observed({
+      rollout: rollout({ currentStepIndex: 2, currentStepState: 'StepPaused' }),
+      workload: deployment(V1),
+      canaryIngress: canaryIngress('10'),
+      stableService: service('web', { app: 'web' }),
+    }),
+  );
+  assert.deepEqual(
+    unpinned.actions.map((a) => [a.kind, a.kind !== 'apply' && a.ref.kind, a.kind === 'merge' && a.patch]),
+    [
+      ['delete', 'Ingress', false],
+      ['merge', 'Service', { spec: { selector: { 'pod-template-hash': 'v1hash' } } }],
+    ],
   );
   const abort = rollout({ currentStepIndex: 2, currentStepState: 'StepPaused' });
   abort.metadata.annotations = { [ANNOTATIONS.abort]: T0.toISOString() };
@@ -575,12 +641,37 @@ test('rollback: the template back at stable, an abort request, or new pods not R
   );
 });
 
+test('a release cancelled at step 2 ends keeping that step in its status, as OpenKruise does', () => {
+  const cancelled = (finalisingStep: FinalisingStep) =>
+    rollout(
+      { currentStepIndex: 2, nextStepIndex: 3, currentStepState: 'StepPaused', finalisingStep },
+      {},
+      'Cancelling',
+    );
+  const d = decide(observed({ rollout: cancelled('END'), workload: deployment(V1) }));
+  const sub = d.status.blueGreenStatus!;
+  assert.deepEqual(
+    [d.status.phase, sub.currentStepIndex, sub.currentStepState, sub.nextStepIndex, d.status.currentStepState],
+    ['Healthy', 2, 'StepPaused', 3, 'StepPaused'],
+  );
+  assert.equal(d.status.message, 'Rollout progressing has been cancelled');
+  const succeeded = decide(
+    observed({ rollout: rollout({ currentStepIndex: 3, finalisingStep: 'END' }, {}, 'Finalising') }),
+  );
+  assert.deepEqual(
+    [succeeded.status.blueGreenStatus?.currentStepState, succeeded.status.blueGreenStatus?.nextStepIndex],
+    ['Completed', -1],
+    'a release that succeeded is Completed',
+  );
+});
+
 test('editing the steps mid-release recalculates the current step (OpenKruise recalculateCanaryStep)', () => {
   const r = rollout({
     currentStepIndex: 1,
     nextStepIndex: 2,
     currentStepState: 'StepPaused',
     canaryReplicas: 5,
+    currentBatchReplicas: '100%',
     rolloutHash: 'stale',
   });
   r.spec.strategy.blueGreen!.steps = [
@@ -590,6 +681,42 @@ test('editing the steps mid-release recalculates the current step (OpenKruise re
   const d = decide(observed({ rollout: r }));
   assert.deepEqual(state(d), [2, 'StepTrafficRouting'], "the 5 deployed pods are step 2's: go there and route");
 });
+
+test(
+  'after a jump back from step 4 to 3, an edit of the weights keeps the release on step 3: the plan is ' +
+    "recalculated from the pods the current step planned, not those running (OpenKruise's e2e Step Jump)",
+  () => {
+    const plan = (extra: number): RolloutStep[] =>
+      [20, 40, 60, 80, 100].map((p) => ({
+        replicas: `${p}%` as const,
+        traffic: `${Math.min(100, p + extra)}%` as const,
+      }));
+    // Paused at step 4 (4 new pods), the user patches nextStepIndex back to 3.
+    const atStep4 = rollout({
+      currentStepIndex: 4,
+      nextStepIndex: 3,
+      currentStepState: 'StepPaused',
+      canaryReplicas: 4,
+      canaryReadyReplicas: 4,
+      currentBatchReplicas: '80%',
+      rolloutHash: planHash({ steps: plan(0) }),
+    });
+    atStep4.spec.strategy.blueGreen!.steps = plan(0);
+    const four = { pods: [...pods('v1hash', 5), ...pods('v2hash', 4, true, batch)] };
+    const jumped = decide(observed({ ...four, rollout: atStep4 }));
+    assert.deepEqual(state(jumped), [3, 'StepTrafficRouting'], 'back on step 3; its pods are there (none go)');
+    assert.equal(jumped.status.blueGreenStatus?.currentBatchReplicas, '60%');
+    // Then the weights change (21%, 41%, ...): the plan hash differs, the step stays 3.
+    const edited = { ...atStep4, status: jumped.status };
+    edited.spec = { ...edited.spec, strategy: { blueGreen: { ...edited.spec.strategy.blueGreen!, steps: plan(1) } } };
+    const d = decide(observed({ ...four, rollout: edited }, at(10)));
+    assert.deepEqual(
+      [d.status.blueGreenStatus?.currentStepIndex, d.status.blueGreenStatus?.nextStepIndex],
+      [3, 4],
+      'Kruise stays on step 3; recalculating from the 4 running pods would land on step 4',
+    );
+  },
+);
 
 test('a paused spec holds the release where it is', () => {
   const d = decide(

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { stepwise } from '../support/cli.js';
+import { DIFFERENCES } from '../support/differences.js';
 import { ROOT } from '../support/paths.js';
 
 /**
@@ -29,4 +30,15 @@ test("the README's command examples print what the README says they print", () =
     const r = stepwise(args);
     assert.equal(`${r.stdout}${r.stderr}`.trimEnd(), output, `$ npx stepwise ${args.join(' ')}`);
   }
+});
+
+test("the README's differences from OpenKruise are the differential test's allow-list, title for title", () => {
+  const readme = readFileSync(`${ROOT}README.md`, 'utf8');
+  const section = readme.slice(readme.indexOf('### Differences from OpenKruise'));
+  const list = section.slice(0, section.indexOf('\n\n', section.indexOf('\n- ')));
+  const titles = [...list.matchAll(/^- \*\*(.+?)\.\*\*/gm)].map((m) => m[1]);
+  assert.deepEqual(
+    titles,
+    DIFFERENCES.map((d) => d.title),
+  );
 });

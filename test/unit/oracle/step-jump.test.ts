@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { scaledValue } from '../../../src/plan/replicas.js';
 import { recalculateStep, stepJump } from '../../../src/reconciler/jump.js';
 import type { SubStatus } from '../../../src/reconciler/types.js';
 import { oracle } from '../../support/paths.js';
@@ -35,8 +34,8 @@ for (const c of cases.filter((c) => c.input.function === 'doStepJump')) {
 for (const c of cases.filter((c) => c.source.includes('TestReCalculateCanaryStepIndex'))) {
   test(c.source, () => {
     const { batches, batchPartition } = c.input.batchRelease;
-    const deployed = scaledValue(batches[batchPartition].canaryReplicas, c.input.workloadReplicas);
-    assert.equal(recalculateStep(c.input.newSteps, c.input.workloadReplicas, deployed), c.expected.stepIndex);
+    const batch = batches[batchPartition].canaryReplicas;
+    assert.equal(recalculateStep(c.input.newSteps, c.input.workloadReplicas, batch), c.expected.stepIndex);
   });
 }
 
@@ -45,4 +44,5 @@ test('a step edit recalculation prefers the current step when it still covers th
   assert.equal(recalculateStep(steps, 10, 2, 3), 3);
   assert.equal(recalculateStep(steps, 10, 6, 1), 3);
   assert.equal(recalculateStep(steps, 10, 11), 3, 'none covers: the last scanned');
+  assert.equal(recalculateStep(steps, 10, undefined, 2), 1, 'no batch has run yet: step 1');
 });

@@ -1,0 +1,199 @@
+/**
+ * The builtin engine against the real OpenKruise controller: one app released under both, applied and approved
+ * the same way (kubectl, kubectl-kruise's status patch), compared at every pause, at the end and after a rollback
+ * at step 2. Anything observable that differs and is not an intended difference (`../support/differences.ts`,
+ * mirrored in the README) fails, naming the field, the stage and both values.
+ */
+import assert from 'node:assert/strict';
+import { after, test } from 'node:test';
+import type { Engine } from '../../src/appspec/types.js';
+import type { KubeObject } from '../../src/k8s/objects.js';
+import { isReady, type Pod } from '../../src/reconciler/observed.js';
+import type { RolloutObject } from '../../src/reconciler/types.js';
+import {
+  approve,
+  awaitsApproval,
+  deployed,
+  imageOf,
+  kubectlApply,
+  type Position,
+  positionOf,
+  rolloutOf,
+  type Scenario,
+  synthesize,
+  withImage,
+  workloadOf,
+} from '../support/conformance.js';
+import { type Divergence, describe, divergences, observe, type Versions } from '../support/differential.js';
+import { DIFFERENCES, type Difference, intended } from '../support/differences.js';
+import { createNamespace, eventually, useCluster } from '../support/kube.js';
+import { freePorts } from '../testenv/process.js';
+import { installWithWebhook, type StepwiseProcess, startController } from '../support/processes.js';
+import { type KruiseController, kruiseLogTail, startKruise } from '../testenv/kruise.js';
+
+let kruise: KruiseController | undefined;
+let controller: StepwiseProcess | undefined;
+after(() => Promise.all([kruise?.stop(), controller?.stop()]));
+const env = useCluster();
+
+const ENGINES: readonly Engine[] = ['kruise', 'builtin'];
+/** Every pause waits for approval, so both releases can be held at the same point and compared. */
+const approvedPauses = (text: string) => text.replace(/pause: \{duration: \d+\}/g, 'pause: {}');
+
+const SCENARIOS: (Scenario & { readonly slug: string; readonly image: string })[] = [
+  {
+    name: 'the seed blue-green release on nginx',
+    slug: 'seed',
+    files: ['examples/blue-green.yaml'],
+    image: 'cilium/echoserver:1.10.4',
+  },
+  {
+    name: 'a canary on a Gateway API HTTPRoute',
+    slug: 'gateway',
+    files: ['examples/canary-gateway.yaml'],
+    edit: approvedPauses,
+    image: 'ghcr.io/example/storefront:2.5.0',
+  },
+];
+
+/** One engine's copy of the app, in its own namespace. */
+interface Side {
+  readonly engine: Engine;
+  readonly objects: KubeObject[];
+  readonly rollout: RolloutObject;
+}
+
+const used = new Set<Difference>();
+
+/** Fails with every divergence no intended difference explains; records the intended ones seen. */
+function assertConformant(found: readonly Divergence[]): void {
+  const unexplained = found.filter((d) => {
+    const difference = intended(d.stage, d.field);
+    if (difference) used.add(difference);
+    return !difference;
+  });
+  assert.deepEqual(unexplained.map(describe), [], 'observable state differs from OpenKruise');
+}
+
+/** A failure carries the controllers' last log lines, which say why a release did not move. */
+async function explained<T>(work: Promise<T>): Promise<T> {
+  try {
+    return await work;
+  } catch (e) {
+    const logs = `kruise-rollout:\n${kruiseLogTail(kruise!)}\nstepwise:\n${controller?.log.slice(-3000)}`;
+    throw new Error(`${(e as Error).message}\n${logs}`);
+  }
+}
+
+/**
+ * The pause has been taken up: the Rollout says it waits for confirmation. Kruise enters the pause state in one
+ * pass and writes its message in the next, so for a moment it still says the step is upgrading.
+ */
+const saysItWaits = (p: Position) => p.rollout.status?.message?.includes('you need manually confirm') ?? false;
+
+/** The release's progress has stopped: phase Healthy, Progressing False. */
+const ended = (p: Position) =>
+  p.rollout.status?.phase === 'Healthy' &&
+  p.rollout.status.conditions?.some((c) => c.type === 'Progressing' && c.status === 'False');
+
+/**
+ * The side's release waits for approval (when `pauses`), or has ended with every pod on `image` and Ready.
+ * Right after a rollback is applied the release still shows the pause it was at: then only its end will do.
+ */
+async function stopped(side: Side, image: string, pauses: boolean): Promise<Position> {
+  const { client } = env;
+  const replicas = workloadOf(side.objects).spec.replicas;
+  const what = pauses ? 'a pause that waits for approval, or the end' : 'the end';
+  return eventually(
+    `${side.engine}: ${what}, with ${replicas} Ready pods on ${image}`,
+    async () => {
+      const p = await positionOf(client, side.rollout);
+      if (pauses && awaitsApproval(p)) return saysItWaits(p) && p;
+      if (!ended(p)) return undefined;
+      const pods = await client.list<Pod>({
+        apiVersion: 'v1',
+        kind: 'Pod',
+        namespace: side.rollout.metadata.namespace,
+      });
+      const settled = pods.length === replicas && pods.every((q) => imageOf(q) === image && isReady(q));
+      return settled && p;
+    },
+    120_000,
+  );
+}
+
+/** Approves the pause `p` until the release has moved past it (Kruise may overwrite an early approval). */
+async function approveUntilMoved(p: Position): Promise<void> {
+  const { client } = env;
+  await eventually(`step ${p.step} approved`, async () => {
+    const now = await positionOf(client, p.rollout);
+    if (now.step !== p.step || !awaitsApproval(now)) return true;
+    await approve(client, now);
+    return undefined;
+  });
+}
+
+/**
+ * Releases the scenario's new image under both engines side by side, comparing them at each stage; with
+ * `rollbackAt`, re-applies the first version at that pause. Returns what differed.
+ */
+async function compare(scenario: (typeof SCENARIOS)[number], rollbackAt?: number): Promise<Divergence[]> {
+  const { client, cluster } = env;
+  const mode = rollbackAt ? 'rollback' : 'end';
+  const sides: Side[] = [];
+  for (const engine of ENGINES) {
+    const namespace = `${scenario.slug}-${mode}-${engine}`;
+    await createNamespace(client, namespace);
+    const objects = synthesize(scenario, engine, namespace);
+    sides.push({ engine, objects, rollout: rolloutOf(objects) });
+  }
+  await Promise.all(sides.map((s) => kubectlApply(cluster.kubeconfig, s.objects)));
+  await Promise.all(sides.map((s) => deployed(client, s.objects)));
+  const first = imageOf({ spec: workloadOf(sides[0]!.objects).spec.template.spec } as unknown as Pod)!;
+  const versions: Versions = { [first]: 'v1', [scenario.image]: 'v2' };
+  const observeAll = async (stage: string) => {
+    const [k, b] = await Promise.all(sides.map((s) => observe(client, s.rollout, versions)));
+    return divergences(stage, k!, b!);
+  };
+
+  await Promise.all(sides.map((s) => kubectlApply(cluster.kubeconfig, withImage(s.objects, scenario.image))));
+  const found: Divergence[] = [];
+  for (;;) {
+    const positions = await Promise.all(sides.map((s) => stopped(s, scenario.image, true)));
+    const [k] = positions as [Position, Position];
+    const stage = ended(k) ? 'end' : `step ${k.step} paused`;
+    found.push(...(await observeAll(stage)));
+    if (positions.some(ended)) return found;
+    if (k.step === rollbackAt) break;
+    await Promise.all(positions.map(approveUntilMoved));
+  }
+  await Promise.all(sides.map((s) => kubectlApply(cluster.kubeconfig, s.objects)));
+  await Promise.all(sides.map((s) => stopped(s, first, false)));
+  found.push(...(await observeAll('rolled back')));
+  return found;
+}
+
+test('both engines run each release alike: at every pause, at the end, and rolled back at step 2', {
+  concurrency: true,
+}, async (t) => {
+  const { cluster } = env;
+  const [webhookPort] = (await freePorts(1)) as [number];
+  const site = { kubeconfig: cluster.kubeconfig, namespace: 'stepwise-system', webhookPort };
+  await createNamespace(env.client, site.namespace);
+  installWithWebhook(site);
+  [kruise, controller] = await Promise.all([startKruise(cluster), startController(site)]);
+  const runs = SCENARIOS.flatMap((scenario) => [
+    t.test(`${scenario.name}, to the end`, async () => assertConformant(await explained(compare(scenario)))),
+    t.test(`${scenario.name}, rolled back at step 2`, async () =>
+      assertConformant(await explained(compare(scenario, 2))),
+    ),
+  ]);
+  await Promise.all(runs);
+});
+
+test('every intended difference in the allow-list was observed (the list holds nothing stale)', () => {
+  assert.deepEqual(
+    DIFFERENCES.filter((d) => !used.has(d)).map((d) => d.title),
+    [],
+  );
+});
