@@ -19,10 +19,24 @@ export function formatLocation(loc: SourceLocation | undefined): string {
   return loc.line === undefined ? loc.file : `${loc.file}:${loc.line}:${loc.col ?? 1}`;
 }
 
-/** `FILE:LINE:COL: <field path>: <message>`, the format every front end prints. */
+/** `FILE:LINE:COL: <field path>: <message>` (no path for a problem of the file itself), as every front end prints. */
 export function formatIssue(issue: SpecIssue): string {
   const prefix = issue.severity === 'warning' ? 'warning: ' : '';
-  return `${formatLocation(issue.location)}: ${prefix}${issue.path || '(document)'}: ${issue.message}`;
+  return printable(
+    `${formatLocation(issue.location)}: ${prefix}${issue.path ? `${issue.path}: ` : ''}${issue.message}`,
+  );
+}
+
+/**
+ * Control and bidirectional-formatting characters escaped (`\u001b`), so that a key or value quoted from the input
+ * can neither colour a terminal nor forge a line of output.
+ */
+export function printable(text: string): string {
+  return text.replace(
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point.
+    /[\u0000-\u001f\u007f-\u009f\u200e\u200f\u2028-\u202e\u2066-\u2069]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
 }
 
 /** Thrown when a spec has errors; carries all of them so callers can print every one at once. */

@@ -4,7 +4,7 @@ import { normalize, type NormalizedApp } from './normalize.js';
 import { validateApp, type RuleViolation } from './rules.js';
 import validateSchema from './schema-validator.cjs';
 import { DNS_LABEL_PATTERN, HTTP_TOKEN_PATTERN, PERCENT_PATTERN, QUANTITY_PATTERN } from './values.js';
-import { parseSource, toPlain, type FieldLocation } from './source.js';
+import { escapePointer, parseSource, toPlain, type FieldLocation, unescapePointer } from './source.js';
 import type { AppSpec } from './types.js';
 import { unifyDocuments } from './unify.js';
 
@@ -48,7 +48,8 @@ export function loadApps(sources: readonly SourceText[]): LoadResult {
     if (checked.app) apps.push({ app: checked.app, spec: plain as AppSpec, files: doc.files });
   }
   if (apps.length === 0 && !issues.some((i) => i.severity === 'error')) {
-    issues.push({ path: '', message: 'no app documents found', severity: 'error' });
+    const message = 'no app documents found (an app spec has apiVersion, kind: App, metadata and spec)';
+    for (const { file } of sources) issues.push({ location: { file }, path: '', message, severity: 'error' });
   }
   return { apps, issues };
 }
@@ -75,13 +76,18 @@ function checkDocument(
     severity: v.severity ?? 'error',
   });
   if (!validateSchema(plain)) {
-    const schemaErrors = dedupe((validateSchema.errors ?? []).map(schemaViolation));
-    // Report the rule violations too, so one run shows every error; a document too malformed for the
-    // rules to read makes them throw, and then the schema errors already say what is wrong.
+    const rejected = validateSchema.errors ?? [];
+    const schemaErrors = dedupe(rejected.map(schemaViolation));
+    // Report the rule violations too, so one run shows every error, but never on a value the schema refused: the
+    // rules see the document without them. One missing what they need makes them throw, and then the schema
+    // errors already say what is wrong.
     let rules: RuleViolation[] = [];
     try {
-      rules = validateApp(plain as AppSpec).filter(
-        (r) => r.severity !== 'warning' && !schemaErrors.some((e) => e.pointer === r.pointer),
+      // Rules within the object that held a refused value would judge it as missing: those wait for the fix.
+      const holders = schemaErrors.map((e) => e.pointer.slice(0, e.pointer.lastIndexOf('/')));
+      const judgesRefused = (r: RuleViolation) => holders.some((h) => r.pointer === h || r.pointer.startsWith(`${h}/`));
+      rules = validateApp(withoutRejected(plain, rejected)).filter(
+        (r) => r.severity !== 'warning' && !judgesRefused(r),
       );
     } catch {
       rules = [];
@@ -91,6 +97,30 @@ function checkDocument(
   const violations = validateApp(plain as AppSpec).map(toIssue);
   if (violations.some((v) => v.severity === 'error')) return { issues: violations };
   return { app: normalize(plain as AppSpec), issues: violations };
+}
+
+/** A copy of the document without the values the schema rejected (a missing field is not a rejected value). */
+function withoutRejected(plain: unknown, rejected: readonly ErrorObject[]): AppSpec {
+  const copy = structuredClone(plain) as Record<string, unknown>;
+  for (const e of rejected) {
+    if (e.keyword === 'required') continue;
+    const pointer =
+      e.keyword === 'additionalProperties'
+        ? `${e.instancePath}/${escapePointer(String((e.params as { additionalProperty: string }).additionalProperty))}`
+        : e.instancePath;
+    removeAt(copy, pointer);
+  }
+  return copy as unknown as AppSpec;
+}
+
+/** Removes the value at a JSON pointer (an array item becomes a hole the rules skip as absent). */
+function removeAt(root: Record<string, unknown>, pointer: string): void {
+  const segments = pointer.split('/').slice(1).map(unescapePointer);
+  const last = segments.pop();
+  if (last === undefined) return;
+  let parent: unknown = root;
+  for (const s of segments) parent = (parent as Record<string, unknown> | undefined)?.[s];
+  if (parent !== null && typeof parent === 'object') delete (parent as Record<string, unknown>)[last];
 }
 
 const PATTERN_MEANINGS: Record<string, string> = {
@@ -119,7 +149,7 @@ function schemaViolation(e: ErrorObject): RuleViolation {
       return {
         pointer: `${e.instancePath}/${key}`,
         atKey: true,
-        message: `unknown field "${key}"${hint}`,
+        message: `unknown field ${JSON.stringify(key)}${hint}`,
       };
     }
     case 'enum':
@@ -148,6 +178,29 @@ function schemaViolation(e: ErrorObject): RuleViolation {
           `${PATTERN_MEANINGS[String(p.pattern)] ?? `must match ${String(p.pattern)}`}, got ` +
           `${JSON.stringify(e.data)}`,
       };
+    case 'minimum':
+    case 'maximum':
+    case 'exclusiveMinimum':
+    case 'exclusiveMaximum':
+      return { pointer: e.instancePath, message: `${rangeWording(e.keyword, Number(p.limit))}, got ${e.data}` };
+    case 'minLength':
+    case 'maxLength':
+      return {
+        pointer: e.instancePath,
+        message:
+          `must be at ${e.keyword === 'minLength' ? 'least' : 'most'} ${plural(Number(p.limit), 'character')} ` +
+          `long, got ${plural(String(e.data).length, 'character')}`,
+      };
+    case 'minItems':
+    case 'maxItems':
+      return {
+        pointer: e.instancePath,
+        message:
+          `must have at ${e.keyword === 'minItems' ? 'least' : 'most'} ${plural(Number(p.limit), 'item')}, got ` +
+          `${(e.data as unknown[]).length}`,
+      };
+    case 'minProperties':
+      return { pointer: e.instancePath, message: 'must not be empty' };
     default:
       return {
         pointer: e.instancePath,
@@ -155,6 +208,21 @@ function schemaViolation(e: ErrorObject): RuleViolation {
       };
   }
 }
+
+function rangeWording(keyword: string, limit: number): string {
+  switch (keyword) {
+    case 'minimum':
+      return `must be at least ${limit}`;
+    case 'maximum':
+      return `must be at most ${limit}`;
+    case 'exclusiveMinimum':
+      return `must be more than ${limit}`;
+    default:
+      return `must be less than ${limit}`;
+  }
+}
+
+const plural = (n: number, noun: string) => `${n} ${noun}${n === 1 ? '' : 's'}`;
 
 function article(type: string): string {
   return type === 'integer' || type === 'object' || type === 'array' ? `an ${type}` : `a ${type}`;
@@ -221,7 +289,7 @@ export function pointerToPath(pointer: string): string {
       .slice(1)
       .split('/')
       .map((s) => {
-        const key = s.replace(/~1/g, '/').replace(/~0/g, '~');
+        const key = unescapePointer(s);
         return /^[0-9]+$/.test(key) ? Number(key) : key;
       }),
   );

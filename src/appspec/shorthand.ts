@@ -27,8 +27,9 @@ export function expandWeights(s: WeightShorthand): number[] {
     return i >= 0 && i + 1 < weights.length ? Math.min(room, weights[i + 1] - current) : room;
   };
   const out: number[] = [];
+  // Each step adds at least 1, so the expansion ends within 100 steps whatever the input.
   for (let canary = 0; canary < max; ) {
-    canary = Math.min(100, canary + next(canary));
+    canary = Math.min(100, canary + Math.max(1, next(canary)));
     out.push(canary);
   }
   return out;

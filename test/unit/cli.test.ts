@@ -80,7 +80,9 @@ test('an invalid spec fails with FILE:LINE:COL: field: message, exit 1, and noth
       r.stderr,
       /^bad\.yaml:8:39: spec\.rollout\.steps\[1\]\.replicas: replicas must not decrease: 1 after 2 in the step/m,
     );
-    assert.match(r.stderr, /^stepwise: 2 errors; nothing was written$/m);
+    // validate never writes, so it does not say it did not.
+    const summary = command[0] === 'validate' ? 'stepwise: 2 errors' : 'stepwise: 2 errors; nothing was written';
+    assert.match(r.stderr, new RegExp(`^${summary}$`, 'm'));
   }
   assert.equal(existsSync(out), false);
 });
@@ -165,7 +167,7 @@ test('every command has --help with examples; unknown commands and options fail'
   assert.match(missing.stderr, /give at least one app spec with -f FILE/);
   const unreadable = stepwise(['validate', '-f', 'no/such.yaml']);
   assert.equal(unreadable.status, 1);
-  assert.match(unreadable.stderr, /^stepwise: no\/such\.yaml: cannot read: ENOENT$/m);
+  assert.match(unreadable.stderr, /^stepwise: no\/such\.yaml: cannot read: no such file or directory$/m);
 });
 
 test('cluster commands without a kubeconfig say so in one line', () => {

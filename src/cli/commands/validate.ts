@@ -12,7 +12,7 @@ export const validateCommand: CommandModule<object, { file: string[] }> = {
       .example('$0 validate -f app.yaml', 'Check one spec')
       .example('$0 validate -f base.yaml -f prod.yaml', 'Check the unified layers'),
   handler: ({ file }) => {
-    const apps = loadFromFiles(file);
+    const apps = loadFromFiles(file, '');
     for (const { app, files } of apps) {
       process.stdout.write(
         `${app.namespace}/${app.name}: valid (${app.rollout.strategy}, ${app.rollout.steps.length} steps, engine ` +

@@ -1,0 +1,165 @@
+/**
+ * Input that once crashed, hung or misled Stepwise: each case ends in a located error (or is accepted, where
+ * Kubernetes accepts it), promptly. Run through the CLI with a deadline where a regression would hang.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { formatIssue } from '../../../src/appspec/errors.js';
+import { loadApps } from '../../../src/appspec/load.js';
+import { stepwise } from '../../support/cli.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'stepwise-hostile-'));
+/** `stepwise validate` of `text` written to `name`, killed after 20 s. */
+function validate(text: string, name = 'spec.yaml') {
+  const file = join(dir, name);
+  writeFileSync(file, text);
+  return { file, ...stepwise(['validate', '-f', file], { timeoutMs: 20_000 }) };
+}
+const errors = (text: string, file = 'spec.yaml') =>
+  loadApps([{ file, text }])
+    .issues.filter((i) => i.severity === 'error')
+    .map(formatIssue);
+
+const app = (rollout: string) => `apiVersion: stepwise.dev/v1alpha1
+kind: App
+metadata: {name: web}
+spec:
+  workload: {image: web:1, replicas: 2, readinessProbe: {tcpSocket: {port: http}}}
+  route: {ingress: {host: web.example.com}}
+  rollout: ${rollout}
+`;
+
+test('a step weight the schema refuses never reaches the rules: 0 and negative values are located errors', () => {
+  for (const weight of [0, -5]) {
+    const r = validate(app(`{strategy: canary, stepWeight: ${weight}}`));
+    assert.equal(r.status, 1, r.stderr);
+    assert.match(
+      r.stderr,
+      new RegExp(`^${r.file}:7:\\d+: spec\\.rollout\\.stepWeight: must be at least 1, got ${weight}$`, 'm'),
+    );
+  }
+  // Rules elsewhere in the document still report in the same run; those beside the refused value wait for its fix.
+  const text = app('{strategy: canary, stepWeight: 0, maxWeight: 50}')
+    .replace('replicas: 2', 'replicas: 2, kind: x')
+    .replace(
+      'route: {ingress: {host: web.example.com}}',
+      'route: {ingress: {host: a.b}, gateway: {parentRefs: [{name: g}]}}',
+    );
+  assert.deepEqual(errors(text), [
+    'spec.yaml:5:47: spec.workload.kind: must be one of: "Deployment", "StatefulSet", got "x"',
+    'spec.yaml:7:43: spec.rollout.stepWeight: must be at least 1, got 0',
+    'spec.yaml:6:33: spec.route.gateway: choose one traffic route: ingress or gateway, not both',
+  ]);
+});
+
+test('nesting beyond the limit is a located error, never a JavaScript stack overflow', () => {
+  for (const [name, text] of [
+    ['block.yaml', `${'- '.repeat(3000)}x\n`],
+    ['flow.yaml', `${'['.repeat(850)}${']'.repeat(850)}\n`],
+    ['maps.yaml', `${Array.from({ length: 100 }, (_, i) => `${'  '.repeat(i)}k${i}:`).join('\n')} x\n`],
+  ] as const) {
+    const r = validate(text, name);
+    assert.equal(r.status, 1, `${name}: ${r.stderr}`);
+    assert.match(r.stderr, new RegExp(`^${r.file}:\\d+:\\d+: .*nested more than 64 levels deep`, 'm'));
+    assert.doesNotMatch(r.stderr, /call stack|RangeError|at .*\.js/);
+  }
+});
+
+test('a file of nothing but syntax errors: the first hundred listed, then reading stops', () => {
+  const r = validate(']\n'.repeat(125_000), 'errors.yaml');
+  assert.equal(r.status, 1);
+  const lines = r.stderr.trim().split('\n');
+  assert.equal(lines.filter((l) => l.includes(': YAML syntax: ')).length, 100);
+  assert.equal(lines.at(-2), `${r.file}: reading stopped after 100 YAML syntax errors`);
+  assert.equal(lines.at(-1), 'stepwise: 101 errors');
+});
+
+test('input limits: a file over 1 MiB and a map of over 1000 keys are refused at once, naming the file', () => {
+  const huge = validate(']\n'.repeat(5 * 1024 * 1024), 'huge.yaml');
+  assert.equal(huge.status, 1);
+  assert.match(
+    huge.stderr,
+    new RegExp(`^stepwise: ${huge.file}: is 10485760 bytes; an app spec file may have at most 1048576$`, 'm'),
+  );
+  const labels = (n: number) => Array.from({ length: n }, (_, i) => `    k${i}: v`).join('\n');
+  const spec = (n: number) =>
+    app('{strategy: canary, steps: [{replicas: 1}]}').replace(
+      'metadata: {name: web}',
+      `metadata:\n  name: web\n  labels:\n${labels(n)}`,
+    );
+  assert.deepEqual(errors(spec(25_000)), [
+    'spec.yaml:6:5: metadata.labels: has 25000 keys; a map may have at most 1000',
+  ]);
+  assert.deepEqual(errors(spec(1000)), [], 'up to the limit is fine');
+});
+
+test('a duplicate key is located at the second one, naming the field and the first', () => {
+  const text = app('{strategy: canary, steps: [{replicas: 1}]}').replace('{name: web}', '{name: web, name: api}');
+  assert.deepEqual(errors(text), ['spec.yaml:3:23: metadata.name: duplicate key (first written at 3:12)']);
+});
+
+test('`__proto__` is a field like any other: reported unknown, never applied', () => {
+  const text = app('{strategy: canary, steps: [{replicas: 1}]}')
+    .replace('replicas: 2,', 'replicas: 2, __proto__: {port: 1},')
+    .replace('{host: web.example.com}', '{host: web.example.com, __proto__: {className: x}}');
+  const found = errors(text);
+  assert.deepEqual(
+    found.map((e) => e.replace(/; expected one of: .*/, '')),
+    [
+      'spec.yaml:5:41: spec.workload.__proto__: unknown field "__proto__"',
+      'spec.yaml:6:44: spec.route.ingress.__proto__: unknown field "__proto__"',
+    ],
+  );
+});
+
+test('control characters from the input are escaped: no colour codes, no forged lines', () => {
+  const text = app('{strategy: canary, steps: [{replicas: 1}]}').replace(
+    'spec:\n',
+    'spec:\n  "\\e[31mRED\\nfake.yaml:1:1: ok": 1\n',
+  );
+  const r = validate(text, 'control.yaml');
+  assert.equal(r.status, 1);
+  assert.ok(!r.stderr.includes('\u001b'), 'no escape character reaches the terminal');
+  assert.doesNotMatch(r.stderr, /^fake\.yaml/m);
+  assert.match(r.stderr, /unknown field "\\u001b\[31mRED\\nfake\.yaml:1:1: ok"/);
+});
+
+test('valid input is accepted: a trailing ---, comments-only documents, CR line endings', () => {
+  const spec = app('{strategy: canary, steps: [{replicas: 1}]}');
+  assert.deepEqual(errors(`${spec}---\n`), []);
+  assert.deepEqual(errors(`# header\n---\n${spec}---\n# trailer\n`), []);
+  assert.deepEqual(errors(spec.replaceAll('\n', '\r')), []);
+  assert.deepEqual(errors(spec.replaceAll('\n', '\r\n')), []);
+  assert.deepEqual(errors('', 'empty.yaml'), [
+    'empty.yaml: no app documents found (an app spec has apiVersion, kind: App, metadata and spec)',
+  ]);
+});
+
+test('files as a person names them: a missing one in words, a directory read like kubectl -f DIR', () => {
+  const missing = stepwise(['validate', '-f', 'no/such.yaml']);
+  assert.match(missing.stderr, /^stepwise: no\/such\.yaml: cannot read: no such file or directory$/m);
+  const specs = mkdtempSync(join(tmpdir(), 'stepwise-specs-'));
+  writeFileSync(
+    join(specs, 'b.yaml'),
+    app('{strategy: canary, steps: [{replicas: 1}]}').replace('name: web', 'name: b'),
+  );
+  writeFileSync(
+    join(specs, 'a.yml'),
+    app('{strategy: canary, steps: [{replicas: 1}]}').replace('name: web', 'name: a'),
+  );
+  writeFileSync(join(specs, 'notes.txt'), 'not a spec');
+  const r = stepwise(['validate', '-f', specs]);
+  assert.equal(r.status, 0, r.stderr);
+  assert.deepEqual(
+    r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => l.split(':')[0]),
+    ['default/a', 'default/b'],
+  );
+  const empty = mkdtempSync(join(tmpdir(), 'stepwise-none-'));
+  assert.match(stepwise(['validate', '-f', empty]).stderr, /a directory with no \.yaml, \.yml or \.json files/);
+});
