@@ -3,7 +3,21 @@ import { joinPath, SpecError, type SourceLocation, type SpecIssue } from './erro
 import { normalize, type NormalizedApp } from './normalize.js';
 import { validateApp, type RuleViolation } from './rules.js';
 import validateSchema from './schema-validator.cjs';
-import { DNS_LABEL_PATTERN, HTTP_TOKEN_PATTERN, PERCENT_PATTERN, QUANTITY_PATTERN } from './values.js';
+import {
+  DNS_1035_LABEL_PATTERN,
+  DNS_LABEL_PATTERN,
+  DNS_SUBDOMAIN_PATTERN,
+  ENV_NAME_PATTERN,
+  HOSTNAME_PATTERN,
+  HTTP_TOKEN_PATTERN,
+  IMAGE_PATTERN,
+  LABEL_VALUE_PATTERN,
+  PERCENT_PATTERN,
+  PORT_NAME_PATTERN,
+  QUALIFIED_NAME_PATTERN,
+  QUANTITY_PATTERN,
+  TRAFFIC_PATTERN,
+} from './values.js';
 import { escapePointer, parseSource, toPlain, type FieldLocation, unescapePointer } from './source.js';
 import type { AppSpec } from './types.js';
 import { unifyDocuments } from './unify.js';
@@ -77,18 +91,18 @@ function checkDocument(
   });
   if (!validateSchema(plain)) {
     const rejected = validateSchema.errors ?? [];
-    const schemaErrors = dedupe(rejected.map(schemaViolation));
+    // Ajv follows a refused map key with a summary error of its own: the key's error says it better.
+    const schemaErrors = dedupe(rejected.filter((e) => e.keyword !== 'propertyNames').map(schemaViolation));
     // Report the rule violations too, so one run shows every error, but never on a value the schema refused: the
     // rules see the document without them. One missing what they need makes them throw, and then the schema
     // errors already say what is wrong.
     let rules: RuleViolation[] = [];
     try {
+      const { spec, removed } = withoutRejected(plain, rejected);
       // Rules within the object that held a refused value would judge it as missing: those wait for the fix.
-      const holders = schemaErrors.map((e) => e.pointer.slice(0, e.pointer.lastIndexOf('/')));
+      const holders = removed.map((pointer) => pointer.slice(0, pointer.lastIndexOf('/')));
       const judgesRefused = (r: RuleViolation) => holders.some((h) => r.pointer === h || r.pointer.startsWith(`${h}/`));
-      rules = validateApp(withoutRejected(plain, rejected)).filter(
-        (r) => r.severity !== 'warning' && !judgesRefused(r),
-      );
+      rules = validateApp(spec).filter((r) => r.severity !== 'warning' && !judgesRefused(r));
     } catch {
       rules = [];
     }
@@ -99,45 +113,78 @@ function checkDocument(
   return { app: normalize(plain as AppSpec), issues: violations };
 }
 
-/** A copy of the document without the values the schema rejected (a missing field is not a rejected value). */
-function withoutRejected(plain: unknown, rejected: readonly ErrorObject[]): AppSpec {
+/**
+ * A copy of the document without the values the schema rejected (a missing field is not a rejected value), and
+ * where they were. A list loses no single item: the whole list goes, since its items are read by position.
+ */
+function withoutRejected(plain: unknown, rejected: readonly ErrorObject[]): { spec: AppSpec; removed: string[] } {
   const copy = structuredClone(plain) as Record<string, unknown>;
+  const removed: string[] = [];
   for (const e of rejected) {
     if (e.keyword === 'required') continue;
-    const pointer =
-      e.keyword === 'additionalProperties'
-        ? `${e.instancePath}/${escapePointer(String((e.params as { additionalProperty: string }).additionalProperty))}`
-        : e.instancePath;
-    removeAt(copy, pointer);
+    const key = e.propertyName ?? (e.params as { additionalProperty?: string }).additionalProperty;
+    const pointer = key === undefined ? e.instancePath : `${e.instancePath}/${escapePointer(key)}`;
+    removed.push(removeAt(copy, pointer));
   }
-  return copy as unknown as AppSpec;
+  return { spec: copy as unknown as AppSpec, removed };
 }
 
-/** Removes the value at a JSON pointer (an array item becomes a hole the rules skip as absent). */
-function removeAt(root: Record<string, unknown>, pointer: string): void {
+/** Removes the value at a JSON pointer, or the list holding it; returns the pointer of what was removed. */
+function removeAt(root: Record<string, unknown>, pointer: string): string {
   const segments = pointer.split('/').slice(1).map(unescapePointer);
-  const last = segments.pop();
-  if (last === undefined) return;
-  let parent: unknown = root;
-  for (const s of segments) parent = (parent as Record<string, unknown> | undefined)?.[s];
-  if (parent !== null && typeof parent === 'object') delete (parent as Record<string, unknown>)[last];
+  const parents: unknown[] = [root];
+  for (const s of segments.slice(0, -1)) parents.push((parents.at(-1) as Record<string, unknown> | undefined)?.[s]);
+  let depth = segments.length - 1;
+  while (depth > 0 && Array.isArray(parents[depth])) depth--;
+  const holder = parents[depth];
+  if (depth >= 0 && holder !== null && typeof holder === 'object')
+    delete (holder as Record<string, unknown>)[segments[depth] as string];
+  return `/${segments
+    .slice(0, depth + 1)
+    .map(escapePointer)
+    .join('/')}`;
 }
 
 const PATTERN_MEANINGS: Record<string, string> = {
-  [PERCENT_PATTERN]: 'must be a count or a percentage like "20%" (a number in quotes needs a % sign)',
+  [PERCENT_PATTERN]: 'must be a count or a whole percentage like "20%" (a number in quotes needs a % sign)',
+  [TRAFFIC_PATTERN]: 'must be a whole percentage like "20%"',
   [HTTP_TOKEN_PATTERN]: "must be an HTTP token: letters, digits and !#$%&'*+-.^_`|~",
   [DNS_LABEL_PATTERN]:
     'must be a DNS label: lowercase letters, digits and "-", starting and ending with a letter or digit',
+  [DNS_1035_LABEL_PATTERN]:
+    'must be a DNS label that starts with a letter (it names a Service): lowercase letters, digits and "-"',
+  [DNS_SUBDOMAIN_PATTERN]:
+    'must be a DNS subdomain: lowercase letters, digits, "-" and ".", each part starting and ending with a ' +
+    'letter or digit',
+  [HOSTNAME_PATTERN]: 'must be a lowercase host name such as app.example.com (a leading "*." is allowed)',
+  [QUALIFIED_NAME_PATTERN]:
+    'must be an optional DNS prefix and "/", then at most 63 letters, digits, "-", "_" and ".", starting and ending ' +
+    'with a letter or digit',
+  [LABEL_VALUE_PATTERN]:
+    'must be a label value: at most 63 letters, digits, "-", "_" and ".", starting and ending with a letter or digit',
+  [PORT_NAME_PATTERN]:
+    'must be a port number or a port name: at most 15 lowercase letters, digits and single "-", ' +
+    'with at least one letter',
+  [IMAGE_PATTERN]: 'must not begin or end with whitespace',
+  [ENV_NAME_PATTERN]: 'must be printable ASCII characters other than "="',
   '^/': 'must start with "/"',
   [QUANTITY_PATTERN]: 'must be a Kubernetes quantity such as 250m, 0.5, 1Gi or 512Mi',
 };
 
 /** `, got <value>` for a scalar the schema refused. */
-const gotValue = (data: unknown) =>
-  data !== undefined && typeof data !== 'object' ? `, got ${JSON.stringify(data)}` : '';
+const gotValue = (data: unknown) => (data !== undefined && typeof data !== 'object' ? `, got ${quoted(data)}` : '');
 
 function schemaViolation(e: ErrorObject): RuleViolation {
   const p = e.params as Record<string, unknown>;
+  if (e.propertyName !== undefined) {
+    // A map key the schema refused (label and annotation keys): located at the key itself.
+    const meaning = e.keyword === 'pattern' ? PATTERN_MEANINGS[String(p.pattern)] : `${e.message ?? 'is invalid'}`;
+    return {
+      pointer: `${e.instancePath}/${escapePointer(e.propertyName)}`,
+      atKey: true,
+      message: `the key ${JSON.stringify(e.propertyName)} ${meaning ?? `must match ${String(p.pattern)}`}`,
+    };
+  }
   switch (e.keyword) {
     case 'required':
       return { pointer: e.instancePath, message: `missing required field "${String(p.missingProperty)}"` };
@@ -157,12 +204,12 @@ function schemaViolation(e: ErrorObject): RuleViolation {
         pointer: e.instancePath,
         message:
           `must be one of: ${(p.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}, got ` +
-          `${JSON.stringify(e.data)}`,
+          `${quoted(e.data)}`,
       };
     case 'const':
       return {
         pointer: e.instancePath,
-        message: `must be ${JSON.stringify(p.allowedValue)}, got ${JSON.stringify(e.data)}`,
+        message: `must be ${JSON.stringify(p.allowedValue)}, got ${quoted(e.data)}`,
       };
     case 'type': {
       const types = String(p.type).split(',');
@@ -175,8 +222,7 @@ function schemaViolation(e: ErrorObject): RuleViolation {
       return {
         pointer: e.instancePath,
         message:
-          `${PATTERN_MEANINGS[String(p.pattern)] ?? `must match ${String(p.pattern)}`}, got ` +
-          `${JSON.stringify(e.data)}`,
+          `${PATTERN_MEANINGS[String(p.pattern)] ?? `must match ${String(p.pattern)}`}, got ` + `${quoted(e.data)}`,
       };
     case 'minimum':
     case 'maximum':
@@ -231,7 +277,7 @@ function article(type: string): string {
 function describeValue(v: unknown): string {
   if (v === null) return 'null';
   if (Array.isArray(v)) return 'a list';
-  return typeof v === 'object' ? 'a map' : `${typeof v} ${JSON.stringify(v)}`;
+  return typeof v === 'object' ? 'a map' : `${typeof v} ${quoted(v)}`;
 }
 
 /** The known name within edit distance 2, for "did you mean" hints. */
@@ -259,14 +305,23 @@ function editDistance(a: string, b: string): number {
   return row[b.length];
 }
 
+/** One problem per field: the schema's first says what is wrong (an empty value breaks its pattern too). */
 function dedupe(violations: RuleViolation[]): RuleViolation[] {
   const seen = new Set<string>();
   return violations.filter((v) => {
-    const key = `${v.pointer}\0${v.message}`;
+    const key = `${v.pointer}\0${v.atKey ?? false}`;
     if (seen.has(key)) return false;
     seen.add(key);
     return true;
   });
+}
+
+/** A value as JSON, shortened to 60 characters with its length when longer: enough to recognize it. */
+function quoted(value: unknown): string {
+  const json = JSON.stringify(value);
+  if (json.length <= 60) return json;
+  const length = typeof value === 'string' ? ` (${value.length} characters)` : '';
+  return `${json.slice(0, 57)}…${length}`;
 }
 
 /** Where the field at `pointer` is written, or its nearest ancestor when the field itself is absent. */

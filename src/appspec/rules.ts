@@ -1,7 +1,7 @@
-import { parsePercent } from './values.js';
+import { ANNOTATIONS_MAX_BYTES, parsePercent, parseQuantity } from './values.js';
 import type { NormalizedStep, RollingStyle } from './normalize.js';
 import { resolveSteps, rollingStyle } from './normalize.js';
-import type { AppSpec, MatchSpec, RolloutSpec, Strategy, WorkloadKind } from './types.js';
+import type { AppSpec, MatchSpec, RolloutSpec, Strategy, WorkloadKind, WorkloadSpec } from './types.js';
 
 /** A rule violation, located by JSON pointer into the app document. */
 export interface RuleViolation {
@@ -215,6 +215,7 @@ export function validateApp(spec: AppSpec): RuleViolation[] {
         `characters at most)`,
     });
   }
+  out.push(...resourceRules(workload.resources), ...annotationRules(spec));
   if (!workload.readinessProbe) {
     out.push({
       pointer: '/spec/workload',
@@ -225,6 +226,39 @@ export function validateApp(spec: AppSpec): RuleViolation[] {
     });
   }
   return out;
+}
+
+/** Kubernetes refuses a request above its limit. */
+function resourceRules(resources: WorkloadSpec['resources']): RuleViolation[] {
+  const { requests = {}, limits = {} } = resources ?? {};
+  return (['cpu', 'memory'] as const).flatMap((name) => {
+    const [request, limit] = [requests[name], limits[name]];
+    if (request === undefined || limit === undefined || parseQuantity(request) <= parseQuantity(limit)) return [];
+    return [
+      {
+        pointer: `/spec/workload/resources/requests/${name}`,
+        message: `the ${name} request ${request} is above its limit ${limit}; Kubernetes requires request <= limit`,
+      },
+    ];
+  });
+}
+
+/** Kubernetes caps the annotations of one object at 256 KiB in all (keys and values). */
+function annotationRules(spec: AppSpec): RuleViolation[] {
+  const sets: [string, Record<string, string> | undefined][] = [
+    ['/metadata/annotations', spec.metadata.annotations],
+    ['/spec/workload/podAnnotations', spec.spec.workload.podAnnotations],
+    ['/spec/route/ingress/annotations', spec.spec.route?.ingress?.annotations],
+  ];
+  return sets.flatMap(([pointer, annotations]) => {
+    const bytes = Object.entries(annotations ?? {}).reduce(
+      (sum, [k, v]) => sum + Buffer.byteLength(k) + Buffer.byteLength(v),
+      0,
+    );
+    if (bytes <= ANNOTATIONS_MAX_BYTES) return [];
+    const message = `annotations of ${bytes} bytes in all; Kubernetes allows ${ANNOTATIONS_MAX_BYTES} per object`;
+    return [{ pointer, atKey: true, message }];
+  });
 }
 
 /**

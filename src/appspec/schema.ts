@@ -1,10 +1,20 @@
 import { type Static, type TSchema, Type, type TUnsafe } from '@sinclair/typebox';
 import {
+  DNS_1035_LABEL_PATTERN,
   DNS_LABEL_PATTERN,
+  DNS_SUBDOMAIN_PATTERN,
+  ENV_NAME_PATTERN,
+  HOSTNAME_PATTERN,
   HTTP_TOKEN_PATTERN,
+  IMAGE_PATTERN,
+  INT32_MAX,
+  LABEL_VALUE_PATTERN,
   PERCENT_PATTERN,
+  PORT_NAME_PATTERN,
+  QUALIFIED_NAME_PATTERN,
   QUANTITY_PATTERN,
   ROLLOUT_DEFAULTS,
+  TRAFFIC_PATTERN,
 } from './values.js';
 
 /**
@@ -25,14 +35,35 @@ const oneOf = <const V extends readonly string[]>(
   options: { default?: V[number]; description?: string } = {},
 ) => leaf<V[number]>({ enum: [...values], ...options });
 const closed = { additionalProperties: false } as const;
-const stringMap = (description?: string) =>
+/** Labels: keys and values as Kubernetes takes them. */
+const labelMap = (description: string) =>
   leaf<Record<string, string>>({
     type: 'object',
-    additionalProperties: { type: 'string' },
-    ...(description ? { description } : {}),
+    propertyNames: { maxLength: 317, pattern: QUALIFIED_NAME_PATTERN },
+    additionalProperties: { type: 'string', pattern: LABEL_VALUE_PATTERN },
+    description,
   });
-const dnsLabel = (options: { default?: string; description?: string } = {}) =>
+/** Annotations: keys as Kubernetes takes them, any string values (their total size is a rule). */
+const annotationMap = (description: string) =>
+  leaf<Record<string, string>>({
+    type: 'object',
+    propertyNames: { maxLength: 317, pattern: QUALIFIED_NAME_PATTERN },
+    additionalProperties: { type: 'string' },
+    description,
+  });
+type NameOptions = { default?: string; description?: string };
+const dnsLabel = (options: NameOptions = {}) =>
   Type.String({ minLength: 1, maxLength: 63, pattern: DNS_LABEL_PATTERN, ...options });
+/** A name that also names a Service, which must start with a letter. */
+const serviceName = (options: NameOptions = {}) =>
+  Type.String({ minLength: 1, maxLength: 63, pattern: DNS_1035_LABEL_PATTERN, ...options });
+const dnsSubdomain = (options: NameOptions = {}) =>
+  Type.String({ minLength: 1, maxLength: 253, pattern: DNS_SUBDOMAIN_PATTERN, ...options });
+const hostname = (description?: string) =>
+  Type.String({ minLength: 1, maxLength: 253, pattern: HOSTNAME_PATTERN, ...(description ? { description } : {}) });
+/** A count or a number of seconds in a Kubernetes int32 field. */
+const int32 = (options: { minimum: number; default?: number; description?: string }) =>
+  Type.Integer({ maximum: INT32_MAX, ...options });
 
 /** A pod count (`3`) or a percentage of the workload's replicas (`"20%"`). */
 export type ReplicasValue = number | `${number}%`;
@@ -43,15 +74,16 @@ const Replicas = leaf<ReplicasValue>({
   description: 'A pod count (3) or a percentage of the workload replicas ("20%").',
   type: ['integer', 'string'],
   minimum: 1,
+  maximum: INT32_MAX,
   pattern: PERCENT_PATTERN,
 });
 const Traffic = leaf<TrafficValue>({
   type: 'string',
-  pattern: PERCENT_PATTERN,
+  pattern: TRAFFIC_PATTERN,
   description: 'Share of traffic for the new version, e.g. "10%".',
 });
 const Pause = Type.Object(
-  { duration: Type.Optional(Type.Integer({ minimum: 0 })) },
+  { duration: Type.Optional(int32({ minimum: 0 })) },
   { ...closed, description: '{} waits for approval; {duration: N} continues after N seconds.' },
 );
 const StringMatch = Type.Object(
@@ -121,7 +153,7 @@ export const defs: Readonly<Record<string, TSchema>> = {
 
 const EnvVarSchema = Type.Object(
   {
-    name: Type.String({ minLength: 1 }),
+    name: Type.String({ minLength: 1, pattern: ENV_NAME_PATTERN }),
     value: Type.Optional(Type.String()),
     valueFrom: Type.Optional(leaf<Record<string, unknown>>({ type: 'object' })),
   },
@@ -129,7 +161,49 @@ const EnvVarSchema = Type.Object(
 );
 const quantity = leaf<string | number>({ type: ['string', 'number'], minimum: 0, pattern: QUANTITY_PATTERN });
 const ResourceListSchema = Type.Object({ cpu: Type.Optional(quantity), memory: Type.Optional(quantity) }, closed);
-const probe = leaf<Record<string, unknown>>({ type: 'object', description: 'A Kubernetes Probe.' });
+const port = leaf<number | string>({
+  type: ['integer', 'string'],
+  minimum: 1,
+  maximum: 65535,
+  pattern: PORT_NAME_PATTERN,
+  description: 'A port number or the name of a container port.',
+});
+const seconds = (minimum: number) => Type.Optional(int32({ minimum }));
+const ProbeSchema = Type.Object(
+  {
+    httpGet: Type.Optional(
+      Type.Object(
+        {
+          path: Type.Optional(Type.String({ pattern: '^/' })),
+          port,
+          host: Type.Optional(Type.String()),
+          scheme: Type.Optional(oneOf(['HTTP', 'HTTPS'])),
+          httpHeaders: Type.Optional(
+            Type.Array(
+              Type.Object({ name: Type.String({ pattern: HTTP_TOKEN_PATTERN }), value: Type.String() }, closed),
+            ),
+          ),
+        },
+        closed,
+      ),
+    ),
+    tcpSocket: Type.Optional(Type.Object({ port, host: Type.Optional(Type.String()) }, closed)),
+    exec: Type.Optional(Type.Object({ command: Type.Array(Type.String(), { minItems: 1 }) }, closed)),
+    grpc: Type.Optional(
+      Type.Object(
+        { port: Type.Integer({ minimum: 1, maximum: 65535 }), service: Type.Optional(Type.String()) },
+        closed,
+      ),
+    ),
+    initialDelaySeconds: seconds(0),
+    timeoutSeconds: seconds(1),
+    periodSeconds: seconds(1),
+    successThreshold: seconds(1),
+    failureThreshold: seconds(1),
+    terminationGracePeriodSeconds: seconds(1),
+  },
+  { ...closed, minProperties: 1, description: 'A Kubernetes Probe: one of httpGet, tcpSocket, exec or grpc.' },
+);
 
 const Workload = Type.Object(
   {
@@ -139,15 +213,14 @@ const Workload = Type.Object(
         description: 'StatefulSet supports the canary strategy only (released through its partition).',
       }),
     ),
-    image: Type.String({ minLength: 1 }),
-    replicas: Type.Optional(Type.Integer({ minimum: 0, default: 1 })),
+    image: Type.String({ minLength: 1, pattern: IMAGE_PATTERN }),
+    replicas: Type.Optional(int32({ minimum: 0, default: 1 })),
     port: Type.Optional(
       Type.Integer({ minimum: 1, maximum: 65535, default: 8080, description: 'The container port.' }),
     ),
     portName: Type.Optional(
       Type.String({
-        pattern: DNS_LABEL_PATTERN,
-        maxLength: 15,
+        pattern: PORT_NAME_PATTERN,
         default: 'http',
         description: "The container port's name, also the Service's targetPort.",
       }),
@@ -156,6 +229,7 @@ const Workload = Type.Object(
       leaf<Record<string, string> | EnvVar[]>({
         description: 'A map of names to values, or a list of Kubernetes EnvVar objects.',
         type: ['object', 'array'],
+        propertyNames: { pattern: ENV_NAME_PATTERN },
         additionalProperties: { type: 'string' },
         items: EnvVarSchema,
       }),
@@ -168,10 +242,10 @@ const Workload = Type.Object(
         { ...closed, description: 'Requests and limits. No defaults: Stepwise never invents resource numbers.' },
       ),
     ),
-    readinessProbe: Type.Optional(probe),
-    livenessProbe: Type.Optional(probe),
-    podLabels: Type.Optional(stringMap('Labels for the pod template only.')),
-    podAnnotations: Type.Optional(stringMap('Annotations for the pod template only.')),
+    readinessProbe: Type.Optional(ProbeSchema),
+    livenessProbe: Type.Optional(ProbeSchema),
+    podLabels: Type.Optional(labelMap('Labels for the pod template only.')),
+    podAnnotations: Type.Optional(annotationMap('Annotations for the pod template only.')),
   },
   closed,
 );
@@ -180,25 +254,29 @@ const IngressRoute = Type.Object(
   {
     name: Type.Optional(dnsLabel({ description: 'Default: the app name.' })),
     className: Type.Optional(
-      Type.String({ default: 'nginx', description: "The canary annotations are ingress-nginx's." }),
+      dnsSubdomain({ default: 'nginx', description: "The canary annotations are ingress-nginx's." }),
     ),
-    host: Type.Optional(Type.String()),
+    host: Type.Optional(hostname()),
     path: Type.Optional(Type.String({ pattern: '^/', default: '/' })),
     pathType: Type.Optional(oneOf(['Prefix', 'Exact', 'ImplementationSpecific'], { default: 'Prefix' })),
-    tls: Type.Optional(Type.Object({ secretName: Type.String() }, closed)),
-    annotations: Type.Optional(stringMap()),
+    tls: Type.Optional(Type.Object({ secretName: dnsSubdomain() }, closed)),
+    annotations: Type.Optional(annotationMap('Added to the Ingress (and its canary).')),
   },
   closed,
 );
 const ParentRefSchema = Type.Object(
-  { name: Type.String(), namespace: Type.Optional(Type.String()), sectionName: Type.Optional(Type.String()) },
+  {
+    name: Type.String({ minLength: 1, maxLength: 253 }),
+    namespace: Type.Optional(dnsLabel()),
+    sectionName: Type.Optional(dnsSubdomain()),
+  },
   closed,
 );
 const GatewayRoute = Type.Object(
   {
     name: Type.Optional(dnsLabel({ description: 'Default: the app name.' })),
     parentRefs: Type.Array(ParentRefSchema, { minItems: 1 }),
-    hostnames: Type.Optional(Type.Array(Type.String())),
+    hostnames: Type.Optional(Type.Array(hostname(), { maxItems: 16 })),
     path: Type.Optional(Type.String({ pattern: '^/', default: '/' })),
     pathType: Type.Optional(oneOf(['PathPrefix', 'Exact'], { default: 'PathPrefix' })),
   },
@@ -244,14 +322,14 @@ const Rollout = Type.Object(
       Type.Integer({ minimum: 1, maximum: 100, description: 'Flagger shorthand; 100 when absent.' }),
     ),
     stepWeights: Type.Optional(
-      Type.Array(Type.Integer({ minimum: 1 }), {
+      Type.Array(Type.Integer({ minimum: 1, maximum: 100 }), {
         minItems: 1,
         description: 'Flagger shorthand: explicit traffic weights, e.g. [1, 5, 20, 50].',
       }),
     ),
     pause: Type.Optional(ref('pause', Pause)),
     gracePeriodSeconds: Type.Optional(
-      Type.Integer({
+      int32({
         minimum: 0,
         default: ROLLOUT_DEFAULTS.gracePeriodSeconds,
         description: 'Seconds to wait after each traffic change.',
@@ -261,12 +339,13 @@ const Rollout = Type.Object(
       leaf<ReplicasValue>({
         type: ['integer', 'string'],
         minimum: 0,
+        maximum: INT32_MAX,
         pattern: PERCENT_PATTERN,
         description: 'Updated pods allowed to be not Ready when a step is judged ready (count or %); 0 when absent.',
       }),
     ),
     progressDeadlineSeconds: Type.Optional(
-      Type.Integer({
+      int32({
         minimum: 1,
         default: ROLLOUT_DEFAULTS.progressDeadlineSeconds,
         description: 'A release whose new pods are not Ready within this many seconds is rolled back.',
@@ -278,11 +357,9 @@ const Rollout = Type.Object(
 
 const Service = Type.Object(
   {
-    name: Type.Optional(dnsLabel({ description: 'Default: the app name.' })),
+    name: Type.Optional(serviceName({ description: 'Default: the app name.' })),
     port: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535, default: 80 })),
-    targetPort: Type.Optional(
-      leaf<number | string>({ type: ['integer', 'string'], description: "Default: the workload's port name." }),
-    ),
+    targetPort: Type.Optional({ ...port, description: "Default: the workload's port name." } as typeof port),
   },
   { ...closed, default: {} },
 );
@@ -294,10 +371,10 @@ export const appSchema = Type.Object(
     kind: Type.Literal('App'),
     metadata: Type.Object(
       {
-        name: dnsLabel({ description: 'Names the workload and, by default, the Service, route and Rollout.' }),
+        name: serviceName({ description: 'Names the workload and, by default, the Service, route and Rollout.' }),
         namespace: Type.Optional(dnsLabel({ default: 'default' })),
-        labels: Type.Optional(stringMap('Added to every object Stepwise emits.')),
-        annotations: Type.Optional(stringMap('Added to every object Stepwise emits.')),
+        labels: Type.Optional(labelMap('Added to every object Stepwise emits.')),
+        annotations: Type.Optional(annotationMap('Added to every object Stepwise emits.')),
       },
       closed,
     ),

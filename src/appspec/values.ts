@@ -9,19 +9,49 @@ export const ROLLOUT_DEFAULTS = {
   progressDeadlineSeconds: 600,
 } as const;
 
-/** Parses `"12.5%"` to 12.5; anything else to undefined. */
+/** Parses `"20%"` to 20; anything else (a fraction of a percent among them) to undefined. */
 export function parsePercent(value: unknown): number | undefined {
   if (typeof value !== 'string') return undefined;
-  const m = /^([0-9]+(?:\.[0-9]+)?)%$/.exec(value);
+  const m = /^([0-9]+)%$/.exec(value);
   return m ? Number(m[1]) : undefined;
 }
 
 /** Header and query-parameter names as HTTP defines tokens (the same rule as Gateway API and OpenKruise). */
 export const HTTP_TOKEN_PATTERN = "^[A-Za-z0-9!#$%&'*+\\-.^_`|~]+$";
-/** An RFC 1123 label, as Kubernetes names most objects. */
+
+/*
+ * Kubernetes' own rules for the values that reach objects (apimachinery's validation package), as patterns; the
+ * lengths are in the patterns where JSON Schema cannot say them otherwise.
+ */
+/** An RFC 1123 label (at most 63): namespaces, route names. */
 export const DNS_LABEL_PATTERN = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$';
-/** A percentage such as `"20%"` or `"12.5%"`. */
-export const PERCENT_PATTERN = '^[0-9]+(\\.[0-9]+)?%$';
+/** An RFC 1035 label (at most 63): a Service's name, which must start with a letter. */
+export const DNS_1035_LABEL_PATTERN = '^[a-z]([-a-z0-9]*[a-z0-9])?$';
+/** An RFC 1123 subdomain (at most 253): class names, Secret names. */
+export const DNS_SUBDOMAIN_PATTERN = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$';
+/** A host name, optionally with a wildcard first label (`*.example.com`), as Ingress and Gateway API take it. */
+export const HOSTNAME_PATTERN = '^(\\*\\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$';
+/** A label or annotation key: an optional DNS subdomain prefix (at most 253) and `/`, then a name of at most 63. */
+export const QUALIFIED_NAME_PATTERN =
+  '^((?=[^/]{1,253}/)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?' +
+  '[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$';
+/** A label value: empty, or at most 63 of letters, digits, `-`, `_` and `.`, starting and ending alphanumeric. */
+export const LABEL_VALUE_PATTERN = '^(([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9])?$';
+/** A port name (IANA service name): at most 15, lowercase letters, digits and single `-`, at least one letter. */
+export const PORT_NAME_PATTERN = '^(?=.{1,15}$)(?=.*[a-z])(?!.*--)[a-z0-9]([-a-z0-9]*[a-z0-9])?$';
+/** An image reference: Kubernetes refuses leading or trailing whitespace. */
+export const IMAGE_PATTERN = '^\\S(.*\\S)?$';
+/** An environment variable name: printable ASCII but `=` (Kubernetes' relaxed rule, GA in 1.34). */
+export const ENV_NAME_PATTERN = '^[ -<>-~]+$';
+/** The largest integer a Kubernetes int32 field (replicas, seconds) holds. */
+export const INT32_MAX = 2147483647;
+/** All annotations of one object together, in bytes (apimachinery's `TotalAnnotationSizeLimitB`). */
+export const ANNOTATIONS_MAX_BYTES = 256 * 1024;
+
+/** A share of pods, as Kubernetes' int-or-percent takes it: a whole number and `%`. */
+export const PERCENT_PATTERN = '^[0-9]+%$';
+/** A share of traffic: a whole number of percent (the range is checked by the rules). */
+export const TRAFFIC_PATTERN = '^[0-9]{1,3}%$';
 
 /**
  * Kubernetes' resource quantity grammar (apimachinery's `resource.Quantity`), without a sign: requests and

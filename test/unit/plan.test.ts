@@ -52,7 +52,11 @@ kind: App
 metadata: {name: db}
 spec:
   workload:
-    {kind: StatefulSet, image: db:2, replicas: 5, readinessProbe: {}, resources: {limits: {cpu: 1, memory: 1Gi}}}
+    kind: StatefulSet
+    image: db:2
+    replicas: 5
+    readinessProbe: {tcpSocket: {port: http}}
+    resources: {limits: {cpu: 1, memory: 1Gi}}
   rollout:
     strategy: canary
     steps: [{replicas: 1}, {replicas: 90%}, {replicas: 100%, pause: {duration: 0}}]
@@ -76,7 +80,7 @@ test('a blue-green last step still waits for approval; duration 0 does not', () 
 kind: App
 metadata: {name: web}
 spec:
-  workload: {image: web:2, replicas: 3, readinessProbe: {}, resources: {limits: {cpu: 500m}}}
+  workload: {image: web:2, replicas: 3, readinessProbe: {tcpSocket: {port: http}}, resources: {limits: {cpu: 500m}}}
   route: {ingress: {}}
   rollout:
     strategy: blueGreen

@@ -163,3 +163,172 @@ test('files as a person names them: a missing one in words, a directory read lik
   const empty = mkdtempSync(join(tmpdir(), 'stepwise-none-'));
   assert.match(stepwise(['validate', '-f', empty]).stderr, /a directory with no \.yaml, \.yml or \.json files/);
 });
+
+/** An app using every field that reaches an object, each with a value Kubernetes accepts. */
+const full = `apiVersion: stepwise.dev/v1alpha1
+kind: App
+metadata:
+  name: web
+  labels: {team: platform}
+  annotations: {example.com/owner: "Platform team"}
+spec:
+  workload:
+    image: web:1
+    replicas: 4
+    portName: http
+    env: {LOG_LEVEL: info}
+    resources: {requests: {cpu: 250m, memory: 64Mi}, limits: {cpu: "1", memory: 128Mi}}
+    readinessProbe: {httpGet: {path: /ready, port: http}, periodSeconds: 2}
+  service: {name: web, targetPort: http}
+  route:
+    ingress: {host: web.example.com, className: nginx}
+  rollout:
+    strategy: canary
+    gracePeriodSeconds: 3
+    steps: [{replicas: 1, traffic: 10%, pause: {duration: 60}}, {replicas: 100%, traffic: 100%}]
+`;
+const gateway = (route: string) => full.replace('    ingress: {host: web.example.com, className: nginx}', route);
+
+test('values Kubernetes would refuse are located errors, checked by its own rules before synth', () => {
+  assert.deepEqual(errors(full), [], 'the valid app loads');
+  const cases: [string, string, RegExp][] = [
+    [
+      'a label value with a space',
+      full.replace('team: platform', 'team: "a b"'),
+      /5:\d+: metadata\.labels\.team: must be a label value/,
+    ],
+    [
+      'a label key with "!"',
+      full.replace('team: platform', '"bad key!": x'),
+      /5:\d+: metadata\.labels\.bad key!: the key "bad key!" must be/,
+    ],
+    [
+      'a 1025-character label value',
+      full.replace('team: platform', `team: ${'a'.repeat(1025)}`),
+      /metadata\.labels\.team: must be a label value/,
+    ],
+    ['a non-ASCII label key', full.replace('team: platform', 'Ω: x'), /metadata\.labels\.Ω: the key "Ω" must be/],
+    [
+      'a Service name starting with a digit',
+      full.replace('{name: web, targetPort', '{name: 1web, targetPort'),
+      /spec\.service\.name: must be a DNS label that starts with a letter/,
+    ],
+    [
+      'an app name starting with a digit',
+      full.replace('  name: web\n', '  name: 1web\n'),
+      /metadata\.name: must be a DNS label that starts with a letter/,
+    ],
+    [
+      'replicas beyond int32',
+      full.replace('replicas: 4', 'replicas: 3000000000'),
+      /spec\.workload\.replicas: must be at most 2147483647, got 3000000000/,
+    ],
+    [
+      'gracePeriodSeconds beyond int32',
+      full.replace('gracePeriodSeconds: 3', 'gracePeriodSeconds: 9999999999'),
+      /gracePeriodSeconds: must be at most 2147483647/,
+    ],
+    [
+      'a pause beyond int32',
+      full.replace('duration: 60', 'duration: 2147483648'),
+      /steps\[0\]\.pause\.duration: must be at most 2147483647/,
+    ],
+    [
+      'a negative targetPort',
+      full.replace('targetPort: http', 'targetPort: -5'),
+      /spec\.service\.targetPort: must be at least 1, got -5/,
+    ],
+    [
+      'a port name without a letter',
+      full.replace('portName: http', 'portName: "123"'),
+      /spec\.workload\.portName: must be a port number or a port name/,
+    ],
+    [
+      'an Ingress host starting with "-"',
+      full.replace('host: web.example.com', 'host: -lead.example.com'),
+      /route\.ingress\.host: must be a lowercase host name/,
+    ],
+    [
+      'an Ingress host "*"',
+      full.replace('host: web.example.com', 'host: "*"'),
+      /route\.ingress\.host: must be a lowercase host name/,
+    ],
+    [
+      'an Ingress class ".."',
+      full.replace('className: nginx', 'className: ".."'),
+      /route\.ingress\.className: must be a DNS subdomain/,
+    ],
+    [
+      'a parentRef with an empty name',
+      gateway('    gateway: {parentRefs: [{name: ""}]}'),
+      /parentRefs\[0\]\.name: must be at least 1 character long, got 0 characters/,
+    ],
+    [
+      'an empty hostname',
+      gateway('    gateway: {parentRefs: [{name: gw}], hostnames: [""]}'),
+      /hostnames\[0\]: must be at least 1 character long/,
+    ],
+    [
+      'an upper-case hostname',
+      gateway('    gateway: {parentRefs: [{name: gw}], hostnames: [Shop.Example.com]}'),
+      /hostnames\[0\]: must be a lowercase host name/,
+    ],
+    [
+      'an image with surrounding spaces',
+      full.replace('image: web:1', 'image: " web:1 "'),
+      /spec\.workload\.image: must not begin or end with whitespace/,
+    ],
+    [
+      'an env name with "="',
+      full.replace('LOG_LEVEL: info', '"A=B": x'),
+      /env\.A=B: the key "A=B" must be printable ASCII characters other than "="/,
+    ],
+    ['a quantity "lots"', full.replace('cpu: 250m', 'cpu: lots'), /requests\.cpu: must be a Kubernetes quantity/],
+    [
+      'a quantity "5Mb"',
+      full.replace('memory: 64Mi', 'memory: 5Mb'),
+      /requests\.memory: must be a Kubernetes quantity/,
+    ],
+    [
+      'a negative quantity',
+      full.replace('memory: 128Mi', 'memory: -5Gi'),
+      /limits\.memory: must be a Kubernetes quantity/,
+    ],
+    [
+      'a request above its limit',
+      full.replace('cpu: 250m', 'cpu: "2"'),
+      /requests\.cpu: the cpu request 2 is above its limit 1/,
+    ],
+    [
+      'an unknown probe field',
+      full.replace('periodSeconds: 2', 'periodSeconds: 2, perodSeconds: 3'),
+      /readinessProbe\.perodSeconds: unknown field "perodSeconds"; did you mean "periodSeconds"\?/,
+    ],
+    [
+      'a step weight over 100',
+      full.replace(/ {4}steps: .*\n/, '    stepWeights: [5, 150]\n'),
+      /stepWeights\[1\]: must be at most 100, got 150/,
+    ],
+    [
+      'a fraction of a percent of traffic',
+      full.replace('traffic: 10%', 'traffic: 10.5%'),
+      /steps\[0\]\.traffic: must be a whole percentage like "20%", got "10\.5%"/,
+    ],
+    [
+      'a fraction of a percent of pods',
+      full.replace('replicas: 100%', 'replicas: 10.5%'),
+      /steps\[1\]\.replicas: must be a count or a whole percentage/,
+    ],
+    [
+      'annotations over 256 KiB',
+      full.replace('"Platform team"', 'a'.repeat(300 * 1024)),
+      /metadata\.annotations: annotations of 3072\d\d bytes in all; Kubernetes allows 262144/,
+    ],
+  ];
+  for (const [what, text, expected] of cases) {
+    const found = errors(text);
+    assert.equal(found.length, 1, `${what}: ${found.join('\n')}`);
+    assert.match(found[0]!, /^spec\.yaml:\d+:\d+: /, `${what}: located`);
+    assert.match(found[0]!, expected, what);
+  }
+});

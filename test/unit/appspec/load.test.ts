@@ -117,8 +117,8 @@ test('schema errors name file, line, column and field, all at once, with a hint 
     'app.yaml:8:5: spec.workload.replcas: unknown field "replcas"; did you mean "replicas"?',
     'app.yaml:14:15: spec.rollout.strategy: must be one of: "canary", "blueGreen", "abTest", got "canry"',
     'app.yaml:16:32: spec.rollout.steps[0].traffic: must be a string, got number 10',
-    'app.yaml:17:20: spec.rollout.steps[1].replicas: must be a count or a percentage like "20%" (a number in quotes ' +
-      'needs a % sign), got "30"',
+    'app.yaml:17:20: spec.rollout.steps[1].replicas: must be a count or a whole percentage like "20%" (a number in ' +
+      'quotes needs a % sign), got "30"',
     'app.yaml:17:34: spec.rollout.steps[1].pause.duratoin: unknown field "duratoin"; did you mean "duration"?',
   ]);
 });

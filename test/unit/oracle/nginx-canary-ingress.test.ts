@@ -47,7 +47,7 @@ test(query.source, () => {
     kind: 'App',
     metadata: { name: 'echoserver' },
     spec: {
-      workload: { image: 'x', readinessProbe: {} },
+      workload: { image: 'x', readinessProbe: { tcpSocket: { port: 'http' } } },
       route: { ingress: { name: 'echoserver' } },
       rollout: { strategy: 'abTest', steps: [{ replicas: 1, matches: query.input.strategy.matches }] },
     },
