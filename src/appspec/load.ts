@@ -318,6 +318,7 @@ function dedupe(violations: RuleViolation[]): RuleViolation[] {
 
 /** A value as JSON, shortened to 60 characters with its length when longer: enough to recognize it. */
 function quoted(value: unknown): string {
+  if (typeof value === 'number' && !Number.isFinite(value)) return `${value} (a number too large to read)`;
   const json = JSON.stringify(value);
   if (json.length <= 60) return json;
   const length = typeof value === 'string' ? ` (${value.length} characters)` : '';

@@ -142,7 +142,7 @@ export function validateRollout(rollout: RolloutSpec, ctx: RolloutContext): Rule
       message: `use either explicit steps or the ${shorthand.join('/')} shorthand, not both`,
     });
   } else if (shorthand.length > 0) {
-    if (rollout.strategy !== 'canary')
+    if (rollout.strategy !== undefined && rollout.strategy !== 'canary')
       out.push({
         pointer: `${base}/${shorthand[0]}`,
         message: `the weight shorthand expands to canary steps; strategy ${rollout.strategy} needs explicit steps`,
@@ -168,7 +168,8 @@ export function validateRollout(rollout: RolloutSpec, ctx: RolloutContext): Rule
   );
 
   steps.forEach((step, i) => {
-    const at = (field: string) => `${sources[i]}/${field}`;
+    // Steps the shorthand expanded have no fields of their own: their problems belong to the shorthand.
+    const at = (field: string) => (sources[i]?.includes('/steps/') ? `${sources[i]}/${field}` : `${sources[i]}`);
     const routes = step.traffic !== undefined || (step.matches?.length ?? 0) > 0;
     if (routes && !ctx.routeKind)
       out.push({
@@ -184,6 +185,9 @@ export function validateRollout(rollout: RolloutSpec, ctx: RolloutContext): Rule
   });
 
   const threshold = parsePercent(rollout.failureThreshold);
+  // One report per place and problem, however many expanded steps share it.
+  const unique = new Map(out.map((v) => [`${v.pointer}\0${v.message}`, v]));
+  out.splice(0, out.length, ...unique.values());
   if (threshold !== undefined && threshold > 100)
     out.push({
       pointer: `${base}/failureThreshold`,
@@ -215,7 +219,7 @@ export function validateApp(spec: AppSpec): RuleViolation[] {
         `characters at most)`,
     });
   }
-  out.push(...resourceRules(workload.resources), ...annotationRules(spec));
+  out.push(...resourceRules(workload.resources), ...annotationRules(spec), ...probeRules(workload));
   if (!workload.readinessProbe) {
     out.push({
       pointer: '/spec/workload',
@@ -240,6 +244,23 @@ function resourceRules(resources: WorkloadSpec['resources']): RuleViolation[] {
         message: `the ${name} request ${request} is above its limit ${limit}; Kubernetes requires request <= limit`,
       },
     ];
+  });
+}
+
+const PROBE_HANDLERS = ['httpGet', 'tcpSocket', 'exec', 'grpc'] as const;
+
+/** Kubernetes requires exactly one handler per probe. */
+function probeRules(workload: WorkloadSpec): RuleViolation[] {
+  return (['readinessProbe', 'livenessProbe'] as const).flatMap((name) => {
+    const probe = workload[name];
+    if (!probe) return [];
+    const handlers = PROBE_HANDLERS.filter((h) => probe[h] !== undefined);
+    if (handlers.length === 1) return [];
+    const message =
+      handlers.length === 0
+        ? `a probe needs one handler: ${PROBE_HANDLERS.join(', ')}`
+        : `a probe has one handler, got ${handlers.join(' and ')}`;
+    return [{ pointer: `/spec/workload/${name}`, atKey: true, message }];
   });
 }
 

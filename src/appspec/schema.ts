@@ -202,7 +202,7 @@ const ProbeSchema = Type.Object(
     failureThreshold: seconds(1),
     terminationGracePeriodSeconds: seconds(1),
   },
-  { ...closed, minProperties: 1, description: 'A Kubernetes Probe: one of httpGet, tcpSocket, exec or grpc.' },
+  { ...closed, description: 'A Kubernetes Probe: exactly one of httpGet, tcpSocket, exec or grpc.' },
 );
 
 const Workload = Type.Object(

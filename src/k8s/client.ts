@@ -10,6 +10,9 @@ export const RECONCILER_MANAGER = 'stepwise-reconciler';
 
 /** A Kubernetes API error with the server's own message. */
 export class KubeApiError extends Error {
+  /** The server's Retry-After, when it sent one: it did not carry the request out. */
+  retryAfterSeconds?: number;
+
   constructor(
     readonly status: number,
     readonly reason: string,
@@ -40,6 +43,17 @@ export function describeObject(o: { kind: string; metadata: { name: string; name
   return `${o.kind}/${o.metadata.namespace ? `${o.metadata.namespace}/` : ''}${o.metadata.name}`;
 }
 
+/** client-go's own default for a request without a deadline of its own is none; ours is half a minute. */
+const REQUEST_TIMEOUT_MS = 30_000;
+
+/** A request that got no complete response in time (the connection is dropped). */
+export class RequestTimeoutError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'RequestTimeoutError';
+  }
+}
+
 /** What the kubeconfig contributes to a TLS connection (client-node puts these on the request options). */
 const TLS_OPTIONS = ['ca', 'cert', 'key', 'pfx', 'passphrase', 'rejectUnauthorized', 'servername'] as const;
 
@@ -51,18 +65,51 @@ interface RequestOptions {
 }
 
 /** The server's own reason and message when it sent a Status, else what it sent. */
-function apiError(method: string, path: string, status: number, text: string): KubeApiError {
+function apiError(method: string, path: string, status: number, text: string, retryAfter?: string): KubeApiError {
   let body: { reason?: unknown; message?: unknown } | undefined;
   try {
     body = text ? JSON.parse(text) : undefined;
   } catch {
     body = { message: text.slice(0, 500) };
   }
-  return new KubeApiError(
+  const error = new KubeApiError(
     status,
     String(body?.reason ?? ''),
     String(body?.message ?? `${method} ${path}: HTTP ${status}`),
   );
+  const seconds = Number(retryAfter);
+  if (retryAfter !== undefined && Number.isFinite(seconds)) error.retryAfterSeconds = seconds;
+  return error;
+}
+
+/** Retries of one request, at most; then its error goes to the caller (whose work queue backs off further). */
+const MAX_RETRIES = 5;
+/** The longest wait between retries, whatever Retry-After asks. */
+const MAX_RETRY_DELAY_MS = 10_000;
+
+/** Requests that can be sent again without doing twice what the server may already have done. */
+function idempotent(method: string, contentType: string | undefined): boolean {
+  return ['GET', 'HEAD', 'PUT', 'DELETE'].includes(method) || contentType === 'application/apply-patch+yaml';
+}
+
+/**
+ * How long to wait before sending a failed request again, or undefined not to. As client-go does: a 429 or 5xx
+ * that says Retry-After was not carried out, so any request is sent again after it. Without one, only an
+ * idempotent request is retried, after a 429, a 5xx, a reset connection or a timeout, with exponential backoff
+ * and jitter (250 ms doubling).
+ */
+export function retryDelayMs(error: unknown, attempt: number, isIdempotent: boolean): number | undefined {
+  if (attempt >= MAX_RETRIES) return undefined;
+  const backoff = () => Math.min(MAX_RETRY_DELAY_MS, 250 * 2 ** attempt * (0.5 + Math.random()));
+  if (error instanceof KubeApiError) {
+    const busy = error.status === 429 || error.status >= 500;
+    if (busy && error.retryAfterSeconds !== undefined)
+      return Math.min(MAX_RETRY_DELAY_MS, error.retryAfterSeconds * 1000);
+    return busy && isIdempotent ? backoff() : undefined;
+  }
+  const code = (error as NodeJS.ErrnoException).code;
+  const dropped = error instanceof RequestTimeoutError || ['ECONNRESET', 'EPIPE'].includes(code ?? '');
+  return dropped && isIdempotent ? backoff() : undefined;
 }
 
 async function readAll(res: IncomingMessage): Promise<string> {
@@ -84,11 +131,23 @@ const pick = (o: Record<string, unknown>, keys: readonly string[]) =>
 export class KubeClient {
   /** Requests sent so far (watch streams not counted), for benchmarks and stats. */
   requests = 0;
+  /** Requests sent again after a busy server, a dropped connection or a timeout. */
+  retries = 0;
+  /** Told of each retry (the controller logs them): a failure that a retry hides is still seen. */
+  onRetry?: (line: string) => void;
   private httpsAgent?: HttpsAgent;
   private httpAgent?: HttpAgent;
   private readonly discovery = new Map<string, Promise<Map<string, { plural: string; namespaced: boolean }>>>();
 
-  constructor(readonly kubeConfig: KubeConfig) {}
+  /** How long one request (not a watch) may take, response body included. */
+  readonly timeoutMs: number;
+
+  constructor(
+    readonly kubeConfig: KubeConfig,
+    options: { timeoutMs?: number } = {},
+  ) {
+    this.timeoutMs = options.timeoutMs ?? REQUEST_TIMEOUT_MS;
+  }
 
   /** One HTTP round trip; JSON in and out. Throws `KubeApiError` with the server's message on failure. */
   async request<T = unknown>(method: string, path: string, options: RequestOptions = {}): Promise<T> {
@@ -102,12 +161,34 @@ export class KubeClient {
   }
 
   private async requestText(method: string, path: string, options: RequestOptions): Promise<string> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.attempt(method, path, options);
+      } catch (e) {
+        const wait = retryDelayMs(e, attempt, idempotent(method, options.contentType));
+        if (wait === undefined || options.signal?.aborted) throw e;
+        this.retries++;
+        this.onRetry?.(`${method} ${path} failed (${(e as Error).message}), retrying in ${Math.round(wait)} ms`);
+        await new Promise((resolve) => setTimeout(resolve, wait));
+      }
+    }
+  }
+
+  private async attempt(method: string, path: string, options: RequestOptions): Promise<string> {
     this.requests++;
-    const res = await this.send(method, path, options);
-    const text = await readAll(res);
-    const status = res.statusCode ?? 0;
-    if (status < 200 || status >= 300) throw apiError(method, path, status, text);
-    return text;
+    // A server or connection that goes silent fails the request instead of holding its caller forever.
+    const deadline = AbortSignal.timeout(this.timeoutMs);
+    const signal = options.signal ? AbortSignal.any([options.signal, deadline]) : deadline;
+    try {
+      const res = await this.send(method, path, { ...options, signal });
+      const text = await readAll(res);
+      const status = res.statusCode ?? 0;
+      if (status < 200 || status >= 300) throw apiError(method, path, status, text, res.headers['retry-after']);
+      return text;
+    } catch (e) {
+      if (!deadline.aborted || options.signal?.aborted) throw e;
+      throw new RequestTimeoutError(`${method} ${path}: no response within ${this.timeoutMs / 1000} s`);
+    }
   }
 
   /**

@@ -11,6 +11,11 @@ interface Lease extends KubeObject {
   };
 }
 
+/** How long a holder keeps a Lease without renewing it, when neither the Lease nor the options say. */
+const DEFAULT_LEASE_SECONDS = 15;
+/** The Lease `stepwise controller` leads by. */
+export const CONTROLLER_LEASE = 'stepwise-controller';
+
 export interface LeaderElectionOptions {
   namespace: string;
   name: string;
@@ -19,6 +24,24 @@ export interface LeaderElectionOptions {
   leaseSeconds?: number;
   /** How often the holder renews. @default 5 */
   renewSeconds?: number;
+}
+
+/**
+ * The holder of a Lease if it renewed it within its duration by this machine's clock; undefined when nobody holds
+ * it, or the holder stopped renewing.
+ */
+export async function leaseHolder(
+  client: KubeClient,
+  namespace: string,
+  name: string,
+  now = new Date(),
+): Promise<string | undefined> {
+  const lease = await client.get<Lease>({ apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', namespace, name });
+  const holder = lease?.spec.holderIdentity;
+  if (!holder) return undefined;
+  const renewed = Date.parse(lease.spec.renewTime ?? lease.spec.acquireTime ?? '');
+  const lasts = (lease.spec.leaseDurationSeconds ?? DEFAULT_LEASE_SECONDS) * 1000;
+  return now.getTime() <= renewed + lasts ? holder : undefined;
 }
 
 /** RFC 3339 with microseconds, as Lease's MicroTime fields want. */
@@ -37,7 +60,7 @@ export class LeaderElector {
     private readonly client: KubeClient,
     private readonly options: LeaderElectionOptions,
   ) {
-    this.leaseSeconds = options.leaseSeconds ?? 15;
+    this.leaseSeconds = options.leaseSeconds ?? DEFAULT_LEASE_SECONDS;
     this.renewSeconds = options.renewSeconds ?? 5;
   }
 

@@ -366,6 +366,7 @@ function runSteps(ctx: PassContext, draft: Draft, sub: SubStatus): Decision {
     const t = STEP_HANDLERS[sub.currentStepState](ctx, sub);
     draft.actions.push(...(t.actions ?? []));
     Object.assign(sub, t.set);
+    if (t.warning && t.message !== undefined && t.message !== sub.message) draft.warn(t.warning, t.message);
     if (t.message !== undefined) sub.message = t.message;
     if (t.to) {
       sub.currentStepState = t.to;

@@ -40,6 +40,8 @@ export interface Transition {
   requeueAfterMs?: number;
   /** @default true */
   restartsClock?: boolean;
+  /** A Warning event with this reason and the message, sent when the message is new: the release is blocked. */
+  warning?: string;
 }
 
 type StepHandler = (ctx: PassContext, sub: Readonly<SubStatus>) => Transition;
@@ -129,6 +131,8 @@ const stepTrafficRouting: StepHandler = (ctx, sub) => {
   const routing = ctx.strategy.routing;
   if (!routing) return { to: 'StepMetricsAnalysis', message: at('doing metrics analysis') };
   const routes = routesStep(step);
+  const blocked = routes && routeBlocked(ctx, sub);
+  if (blocked) return blocked;
   const services = routes
     ? [...ensureCanaryService(o, release, sub.podTemplateHash), ...pinStableService(o, release)]
     : [];
@@ -150,9 +154,31 @@ const stepTrafficRouting: StepHandler = (ctx, sub) => {
 /** Metric analysis arrives with its own issue; like OpenKruise today, the state passes straight through. */
 const stepMetricsAnalysis: StepHandler = (ctx, sub) => ({ to: 'StepPaused', message: current(ctx, sub).at('paused') });
 
+/**
+ * A step that routes traffic cannot do so without the declared objects it routes through (the stable Service, the
+ * Ingress or HTTPRoute): it waits, saying which is missing with a Warning, rather than going on as if it had routed.
+ */
+function routeBlocked(ctx: PassContext, sub: Readonly<SubStatus>): Transition | undefined {
+  const { o, strategy } = ctx;
+  const routing = strategy.routing;
+  if (!routing) return undefined;
+  const namespace = o.rollout.metadata.namespace;
+  const missing = [
+    !o.stableService && `Service ${namespace}/${routing.service}`,
+    routing.ingress && !o.ingress && `Ingress ${namespace}/${routing.ingress.name}`,
+    routing.gateway && !o.httpRoute && `HTTPRoute ${namespace}/${routing.gateway.httpRouteName}`,
+  ].filter((m): m is string => typeof m === 'string');
+  if (missing.length === 0) return undefined;
+  const why = `${missing.join(' and ')} not found: the step cannot route traffic until it is back`;
+  return { message: current(ctx, sub).at(why), warning: 'RouteObjectMissing', requeueAfterMs: ctx.graceMs };
+}
+
 /** OpenKruise's pauses: approval, a duration, or none (a canary's last step at 100%). */
 const stepPaused: StepHandler = (ctx, sub) => {
   const { index, step, at } = current(ctx, sub);
+  // A pause is approved for the traffic its step routes; with a route object gone, that traffic is not there.
+  const blocked = ctx.strategy.routing && routesStep(step) && routeBlocked(ctx, sub);
+  if (blocked) return blocked;
   const pause = stepPause(ctx.strategy.kind, step.pause?.duration, step.replicas, index === ctx.steps.length);
   if (pause.kind === 'manual') return { message: at('you need manually confirm to enter the next step') };
   const left = pause.kind === 'timed' ? pause.seconds - secondsSince(sub.lastUpdateTime, ctx.o.now) : 0;

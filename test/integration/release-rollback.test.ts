@@ -50,11 +50,30 @@ async function assertRolledBack(h: ReleaseHarness, v1: string): Promise<void> {
   );
 }
 
+/** A controller seen leading in `namespace`: its Lease, renewed just now by `holder`. */
+async function leading(namespace: string, holder: string): Promise<void> {
+  const renewTime = new Date().toISOString().replace('Z', '000Z');
+  await env.client.apply({
+    apiVersion: 'coordination.k8s.io/v1',
+    kind: 'Lease',
+    metadata: { name: 'stepwise-controller', namespace },
+    spec: { holderIdentity: holder, leaseDurationSeconds: 60, renewTime },
+  });
+}
+
 test('abort at step 2: traffic back on stable at once, then new pods gone and the workload restored', async () => {
   const { h, v1 } = await atStep2('abort', (i) => echoserver(i));
   assert.equal((await h.annotations('echoserver-ingress-canary'))?.['nginx.ingress.kubernetes.io/canary-weight'], '10');
+  // A controller leads: the CLI asks, and the controller's next pass (run here) carries it out.
+  await leading('abort', 'elsewhere');
   const r = stepwise(['abort', 'echoserver', '-n', 'abort', '--kubeconfig', env.cluster.kubeconfig]);
   assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /the controller elsewhere \(Lease abort\/stepwise-controller\) carries it out/);
+  assert.equal(
+    (await h.annotations('echoserver-ingress-canary'))?.['nginx.ingress.kubernetes.io/canary-weight'],
+    '10',
+    'the CLI left it to the controller',
+  );
   // The first pass after the abort takes all traffic off the new version.
   await reconcileOnce(env.client, 'abort', 'echoserver');
   assert.equal(await h.get('networking.k8s.io/v1', 'Ingress', 'echoserver-ingress-canary'), undefined);
@@ -72,6 +91,21 @@ test('abort at step 2: traffic back on stable at once, then new pods gone and th
     undefined,
     'the abort request is cleared',
   );
+});
+
+test('with no controller holding the Lease, abort carries the rollback out itself before it returns', async () => {
+  const { h, v1 } = await atStep2('abort-alone', (i) => echoserver(i));
+  const r = stepwise(['abort', 'echoserver', '-n', 'abort-alone', '--kubeconfig', env.cluster.kubeconfig]);
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(
+    r.stdout,
+    /^no controller holds the Lease abort-alone\/stepwise-controller: carrying it out from here$/m,
+  );
+  assert.match(r.stdout, /abort-alone\/echoserver: Healthy/);
+  // Done when the command returned: no canary Ingress, the release cancelled, only stable pods.
+  assert.equal(await h.get('networking.k8s.io/v1', 'Ingress', 'echoserver-ingress-canary'), undefined);
+  assert.equal((await h.rollout()).status?.phase, 'Healthy');
+  await assertRolledBack(h, v1);
 });
 
 test('undo at step 2 (a canary on an HTTPRoute): the template goes back and the release is cancelled', async () => {

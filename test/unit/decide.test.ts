@@ -641,6 +641,32 @@ test('rollback: the template back at stable, an abort request, or new pods not R
   );
 });
 
+test('a routing step waits, with a Warning, while its Ingress is missing, and routes once it is back', () => {
+  const earlier = new Date(T0.getTime() - 10_000).toISOString();
+  const routing = rollout({ currentStepIndex: 2, currentStepState: 'StepTrafficRouting', lastUpdateTime: earlier });
+  const missing = decide(observed({ rollout: routing, ingress: undefined }));
+  assert.deepEqual(state(missing), [2, 'StepTrafficRouting'], 'the step does not go on as if it had routed');
+  assert.deepEqual(missing.actions, []);
+  const why =
+    'Rollout is in step(2/3), and Ingress default/web not found: the step cannot route traffic until it is back';
+  assert.equal(missing.status.message, why);
+  assert.deepEqual(missing.events, [{ type: 'Warning', reason: 'RouteObjectMissing', message: why }]);
+  // Said once: the next pass that finds it still missing sends no second event.
+  const again = decide(observed({ rollout: { ...routing, status: missing.status }, ingress: undefined }));
+  assert.deepEqual([state(again), again.events], [[2, 'StepTrafficRouting'], []]);
+  // A pause that was reached holds too: its traffic is not there.
+  const paused = rollout({ currentStepIndex: 2, currentStepState: 'StepPaused', lastUpdateTime: earlier });
+  const held = decide(observed({ rollout: paused, ingress: undefined, canaryIngress: canaryIngress('10') }));
+  assert.deepEqual(state(held), [2, 'StepPaused']);
+  assert.match(held.status.message ?? '', /Ingress default\/web not found/);
+  const back = decide(observed({ rollout: { ...routing, status: missing.status } }));
+  assert.deepEqual(
+    back.actions.map((a) => [a.kind, a.kind === 'apply' && a.object.metadata.name]),
+    [['apply', 'web-canary']],
+    'the canary Ingress is created once the Ingress is back',
+  );
+});
+
 test('a release cancelled at step 2 ends keeping that step in its status, as OpenKruise does', () => {
   const cancelled = (finalisingStep: FinalisingStep) =>
     rollout(

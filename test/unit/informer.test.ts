@@ -84,17 +84,15 @@ test('start() waits out a server that is still starting (503), then holds the li
       : { status: 200, body: { metadata: { resourceVersion: '5' }, items: [pod('a', { app: 'web' }, '5')] } },
   );
   const logged: string[] = [];
-  const informer = new Informer(
-    clientFor(url),
-    { apiVersion: 'v1', kind: 'Pod' },
-    () => {},
-    (line) => logged.push(line),
-  );
+  const client = clientFor(url);
+  client.onRetry = (line) => logged.push(line);
+  const informer = new Informer(client, { apiVersion: 'v1', kind: 'Pod' }, () => {});
   try {
     await informer.start();
     assert.equal(lists(), 3);
     assert.deepEqual(names(informer.list(undefined, 'app=web')), ['a']);
-    assert.match(logged.join('\n'), /listing Pod failed, retrying in 250 ms: storage is \(re\)initializing/);
+    assert.equal(logged.length, 2, 'each retry is told');
+    assert.match(logged[0]!, /^GET \/api\/v1\/pods failed \(storage is \(re\)initializing\), retrying in \d+ ms$/);
   } finally {
     informer.stop();
     server.closeAllConnections();

@@ -77,14 +77,16 @@ export const controllerCommand: CommandModule<object, ControllerArgs> = {
         'For a local cluster whose webhook was installed with --webhook-url https://127.0.0.1:9443',
       ),
   handler: async (args) => {
-    const [{ client, namespace }, { LeaderElector }, { Controller }, { AdmissionWebhook }] = await Promise.all([
-      connect(args),
-      import('../../k8s/lease.js'),
-      import('../../reconciler/controller.js'),
-      import('../../webhook/webhook.js'),
-    ]);
+    const [{ client, namespace }, { CONTROLLER_LEASE, LeaderElector }, { Controller }, { AdmissionWebhook }] =
+      await Promise.all([
+        connect(args),
+        import('../../k8s/lease.js'),
+        import('../../reconciler/controller.js'),
+        import('../../webhook/webhook.js'),
+      ]);
     const home = args['lease-namespace'] ?? namespace;
     const log = (line: string) => process.stderr.write(`${new Date().toISOString()} ${line}\n`);
+    client.onRetry = log;
     const controller = new Controller(client, {
       ...(args['all-namespaces'] ? {} : { namespace }),
       workers: args.workers,
@@ -101,7 +103,7 @@ export const controllerCommand: CommandModule<object, ControllerArgs> = {
     const elector = args['leader-elect']
       ? new LeaderElector(client, {
           namespace: home,
-          name: 'stepwise-controller',
+          name: CONTROLLER_LEASE,
           identity: args.identity ?? `${hostname()}-${process.pid}`,
           leaseSeconds: args['lease-duration'],
           renewSeconds: Math.max(1, args['lease-duration'] / 3),

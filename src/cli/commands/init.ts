@@ -5,7 +5,8 @@ import type { CommandModule } from 'yargs';
 import { parse, parseDocument } from 'yaml';
 import type { Strategy } from '../../appspec/types.js';
 import { loadApps } from '../../appspec/load.js';
-import { CliError, reportIssues } from '../io.js';
+import { printable } from '../../appspec/errors.js';
+import { CliError } from '../io.js';
 
 const TEMPLATES = fileURLToPath(new URL('../../../../templates/init/', import.meta.url));
 /** The JSON Schema this installation ships, which the scaffold's modeline points editors at. */
@@ -40,6 +41,15 @@ export function scaffold(args: Omit<InitArgs, 'output-file' | 'force'>, target =
   return doc.toString({ lineWidth: 0 });
 }
 
+/** The option behind each scaffold field a bad option can break. */
+const OPTION_OF: Record<string, string> = {
+  'metadata.name': 'the app name',
+  'metadata.namespace': '--namespace',
+  'spec.workload.image': '--image',
+  'spec.route.ingress.host': 'the app name (the host is <name>.example.com)',
+  'spec.route.gateway.hostnames[0]': 'the app name (the host name is <name>.example.com)',
+};
+
 export const initCommand: CommandModule<object, InitArgs> = {
   command: 'init <name>',
   describe: 'Scaffold an app spec (from templates/init) to start from',
@@ -66,9 +76,11 @@ export const initCommand: CommandModule<object, InitArgs> = {
   handler: (args) => {
     const target = args['output-file'] ?? `${args.name}.yaml`;
     const text = scaffold(args, target);
-    const { issues } = loadApps([{ file: target, text }]);
-    if (issues.some((i) => i.severity === 'error')) {
-      reportIssues(issues);
+    const errors = loadApps([{ file: target, text }]).issues.filter((i) => i.severity === 'error');
+    if (errors.length > 0) {
+      // The file was never written, so the problems are named by the option that caused them, not a line of it.
+      const lines = errors.map((i) => `${printable(`${OPTION_OF[i.path] ?? i.path}: ${i.message}`)}\n`);
+      process.stderr.write(lines.join(''));
       throw new CliError('the scaffold would not be valid with these options; nothing was written');
     }
     if (target === '-') {

@@ -13,14 +13,15 @@ const withName = <T>(y: Argv<T>) =>
 
 /** The reconciler's modules, loaded when a release command runs (not for `--help`, nor for other commands). */
 const reconciler = async () => {
-  const [control, observe, run, summary, types] = await Promise.all([
+  const [lease, control, observe, run, summary, types] = await Promise.all([
+    import('../../k8s/lease.js'),
     import('../../reconciler/control.js'),
     import('../../reconciler/observe.js'),
     import('../../reconciler/run.js'),
     import('../../reconciler/summary.js'),
     import('../../reconciler/types.js'),
   ]);
-  return { ...control, ...observe, ...run, ...summary, ...types };
+  return { ...lease, ...control, ...observe, ...run, ...summary, ...types };
 };
 
 export function formatSummary(s: RolloutSummary): string {
@@ -57,23 +58,66 @@ export const runCommand: CommandModule<object, NameArgs & { 'until-pause'?: bool
   handler: async (args) => {
     const [{ client, namespace }, r] = await Promise.all([connect(args), reconciler()]);
     await r.getRollout(client, namespace, args.name);
-    let last = '';
-    const rollout = await r.runRelease(client, namespace, args.name, {
-      until: args.wait ? 'done' : 'pause',
-      log: (line) => process.stderr.write(`  - ${line}\n`),
-      onPass: ({ rollout: passed }) => {
-        const sub = r.subStatusOf(passed);
-        const step = `step ${sub?.currentStepIndex ?? 0} ${sub?.currentStepState ?? ''}`;
-        const line = `${passed.status?.phase ?? ''} ${step}: ${passed.status?.message ?? ''}`;
-        if (line !== last) process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${line}\n`);
-        last = line;
-      },
-    });
-    const observed = await r.observe(client, namespace, args.name);
-    if (observed) process.stdout.write(`${formatSummary(r.summarize(observed))}\n`);
-    if (r.awaitsApproval(rollout)) process.stdout.write(`next: stepwise promote ${args.name} -n ${namespace}\n`);
+    await drive(r, client, namespace, args.name, args.wait ? 'done' : 'pause');
   },
 };
+
+type Reconciler = Awaited<ReturnType<typeof reconciler>>;
+type Client = Awaited<ReturnType<typeof connect>>['client'];
+
+/** Runs the release from this process to the next approval or its end, printing each change, then a summary. */
+async function drive(r: Reconciler, client: Client, namespace: string, name: string, until: 'pause' | 'done') {
+  let last = '';
+  const rollout = await r.runRelease(client, namespace, name, {
+    until,
+    log: (line) => process.stderr.write(`  - ${line}\n`),
+    onPass: ({ rollout: passed }) => {
+      const sub = r.subStatusOf(passed);
+      const step = `step ${sub?.currentStepIndex ?? 0} ${sub?.currentStepState ?? ''}`;
+      const line = `${passed.status?.phase ?? ''} ${step}: ${passed.status?.message ?? ''}`;
+      if (line !== last) process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${line}\n`);
+      last = line;
+    },
+  });
+  const observed = await r.observe(client, namespace, name);
+  if (observed) process.stdout.write(`${formatSummary(r.summarize(observed))}\n`);
+  if (r.awaitsApproval(rollout)) process.stdout.write(`next: stepwise promote ${name} -n ${namespace}\n`);
+}
+
+interface ControlArgs extends NameArgs {
+  'lease-namespace'?: string;
+}
+
+const withControl = <T>(y: Argv<T>) =>
+  withName(y).option('lease-namespace', {
+    type: 'string',
+    describe: "The namespace of the controller's Lease (as given to `stepwise controller`); default: the namespace",
+  });
+
+/**
+ * After a control write: a running controller carries it out; with none holding the Lease, this process does, up
+ * to `until`, so that an abort takes traffic off the new version now rather than whenever a controller returns.
+ */
+async function carryOut(r: Reconciler, client: Client, namespace: string, args: ControlArgs, until: 'pause' | 'done') {
+  const leaseNamespace = args['lease-namespace'] ?? namespace;
+  const lease = `${leaseNamespace}/${r.CONTROLLER_LEASE}`;
+  let holder: string | undefined;
+  try {
+    holder = await r.leaseHolder(client, leaseNamespace, r.CONTROLLER_LEASE);
+  } catch (e) {
+    const command = `stepwise run ${args.name} -n ${namespace}${until === 'done' ? ' --wait' : ''}`;
+    process.stdout.write(
+      `cannot read the Lease ${lease} (${(e as Error).message}); with no controller, run: ${command}\n`,
+    );
+    return;
+  }
+  if (holder) {
+    process.stdout.write(`the controller ${holder} (Lease ${lease}) carries it out\n`);
+    return;
+  }
+  process.stdout.write(`no controller holds the Lease ${lease}: carrying it out from here\n`);
+  await drive(r, client, namespace, args.name, until);
+}
 
 export const statusCommand: CommandModule<object, NameArgs & { watch: boolean; output: 'text' | 'json' }> = {
   command: 'status <name>',
@@ -114,11 +158,11 @@ export const statusCommand: CommandModule<object, NameArgs & { watch: boolean; o
   },
 };
 
-export const promoteCommand: CommandModule<object, NameArgs & { full: boolean }> = {
+export const promoteCommand: CommandModule<object, ControlArgs & { full: boolean }> = {
   command: 'promote <name>',
   describe: 'Approve the paused step (OpenKruise protocol: status currentStepState=StepReady)',
   builder: (y) =>
-    withName(y)
+    withControl(y)
       .option('full', { type: 'boolean', default: false, describe: 'Jump to the last step instead of the next one' })
       .example('$0 promote echoserver', 'Go on to the next step')
       .example('$0 promote echoserver --full', 'Skip to the last step')
@@ -131,27 +175,30 @@ export const promoteCommand: CommandModule<object, NameArgs & { full: boolean }>
     const [{ client, namespace }, r] = await Promise.all([connect(args), reconciler()]);
     const rollout = await r.getRollout(client, namespace, args.name);
     process.stdout.write(`${await r.approve(client, rollout, { full: args.full })}\n`);
+    await carryOut(r, client, namespace, args, 'pause');
   },
 };
 
-export const abortCommand: CommandModule<object, NameArgs> = {
+export const abortCommand: CommandModule<object, ControlArgs> = {
   command: 'abort <name>',
   describe: 'Roll the release back now: traffic to the stable version at once, new pods removed, workload restored',
-  builder: (y) => withName(y).example('$0 abort echoserver', 'Abort the running release'),
+  builder: (y) => withControl(y).example('$0 abort echoserver', 'Abort the running release'),
   handler: async (args) => {
     const [{ client, namespace }, r] = await Promise.all([connect(args), reconciler()]);
     const rollout = await r.getRollout(client, namespace, args.name);
     process.stdout.write(`${await r.requestAbort(client, rollout)}\n`);
+    await carryOut(r, client, namespace, args, 'done');
   },
 };
 
-export const undoCommand: CommandModule<object, NameArgs> = {
+export const undoCommand: CommandModule<object, ControlArgs> = {
   command: 'undo <name>',
   describe: "Put the workload's template back to the stable revision; the release is cancelled",
-  builder: (y) => withName(y).example('$0 undo echoserver', 'Undo the running release'),
+  builder: (y) => withControl(y).example('$0 undo echoserver', 'Undo the running release'),
   handler: async (args) => {
     const [{ client, namespace }, r] = await Promise.all([connect(args), reconciler()]);
     const rollout = await r.getRollout(client, namespace, args.name);
     process.stdout.write(`${await r.undo(client, rollout)}\n`);
+    await carryOut(r, client, namespace, args, 'done');
   },
 };

@@ -3,13 +3,14 @@
  * Kubernetes accepts it), promptly. Run through the CLI with a deadline where a regression would hang.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { formatIssue } from '../../../src/appspec/errors.js';
 import { loadApps } from '../../../src/appspec/load.js';
 import { stepwise } from '../../support/cli.js';
+import { ROOT } from '../../support/paths.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'stepwise-hostile-'));
 /** `stepwise validate` of `text` written to `name`, killed after 20 s. */
@@ -320,6 +321,16 @@ test('values Kubernetes would refuse are located errors, checked by its own rule
       /steps\[1\]\.replicas: must be a count or a whole percentage/,
     ],
     [
+      'a probe without a handler',
+      full.replace('{httpGet: {path: /ready, port: http}, periodSeconds: 2}', '{periodSeconds: 2}'),
+      /14:5: spec\.workload\.readinessProbe: a probe needs one handler: httpGet, tcpSocket, exec, grpc/,
+    ],
+    [
+      'a probe with two handlers',
+      full.replace('periodSeconds: 2}', 'tcpSocket: {port: http}}'),
+      /spec\.workload\.readinessProbe: a probe has one handler, got httpGet and tcpSocket/,
+    ],
+    [
       'annotations over 256 KiB',
       full.replace('"Platform team"', 'a'.repeat(300 * 1024)),
       /metadata\.annotations: annotations of 3072\d\d bytes in all; Kubernetes allows 262144/,
@@ -331,4 +342,44 @@ test('values Kubernetes would refuse are located errors, checked by its own rule
     assert.match(found[0]!, /^spec\.yaml:\d+:\d+: /, `${what}: located`);
     assert.match(found[0]!, expected, what);
   }
+});
+
+test('messages a person can act on: no JavaScript values, no fields that do not exist, no repeats', () => {
+  const base = app('{strategy: canary, stepWeight: 25}').replace('  route: {ingress: {host: web.example.com}}\n', '');
+  assert.deepEqual(errors(base.replace('replicas: 2', 'replicas: 1e309')), [
+    'spec.yaml:5:38: spec.workload.replicas: must be an integer, got number Infinity (a number too large to read)',
+    'spec.yaml:6:43: spec.rollout.stepWeight: shifting traffic needs a route (an ingress or a gateway)',
+  ]);
+  assert.deepEqual(errors(base), [
+    'spec.yaml:6:43: spec.rollout.stepWeight: shifting traffic needs a route (an ingress or a gateway)',
+  ]);
+  const overlay = readFileSync(`${ROOT}examples/layers/prod.yaml`, 'utf8');
+  assert.deepEqual(errors(overlay, 'prod.yaml'), [
+    'prod.yaml:9:3: spec.workload: missing required field "image"',
+    'prod.yaml:14:3: spec.rollout: missing required field "strategy"',
+  ]);
+  const aliased = app('{strategy: canary, steps: [{replicas: 1}]}')
+    .replace('workload: {', 'workload: &w {')
+    .replace('  route:', '  service: *w\n  route:');
+  assert.deepEqual(errors(aliased), [
+    'spec.yaml:6:12: spec.service: YAML aliases are not supported in app specs; repeat the value or use a layer',
+  ]);
+});
+
+test('init names the option a bad value came from, not a line of a file it never wrote', () => {
+  const r = stepwise(['init', 'MyApp', '--output-file', join(dir, 'never.yaml')]);
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, /^the app name: must be a DNS label that starts with a letter .*, got "MyApp"$/m);
+  assert.doesNotMatch(r.stderr, /never\.yaml:\d/);
+});
+
+test("a layer's bad value gets the same checks, located in the layer that wrote it", () => {
+  const base = { file: 'base.yaml', text: readFileSync(`${ROOT}examples/layers/base.yaml`, 'utf8') };
+  const prod = readFileSync(`${ROOT}examples/layers/prod.yaml`, 'utf8');
+  const bad = { file: 'prod.yaml', text: prod.replace('host: api.example.com', 'host: API.example.com') };
+  const found = loadApps([base, bad])
+    .issues.filter((i) => i.severity === 'error')
+    .map(formatIssue);
+  assert.equal(found.length, 1, found.join('\n'));
+  assert.match(found[0]!, /^prod\.yaml:\d+:\d+: spec\.route\.ingress\.host: must be a lowercase host name/);
 });
