@@ -1,3 +1,4 @@
+import { setTimeout as delay } from 'node:timers/promises';
 import type { KubeObject } from './objects.js';
 import { KubeApiError, type KubeClient, type ObjectRef } from './client.js';
 
@@ -45,12 +46,18 @@ export class Informer {
   /** Set when the kind is not served (an optional CRD such as HTTPRoute is not installed). */
   unavailable = false;
 
+  /** How often a kind not served is looked for again (its CRD may be installed later). */
+  private readonly rediscoverMs: number;
+
   constructor(
     private readonly client: KubeClient,
     readonly ref: Omit<ObjectRef, 'name'>,
     private readonly onEvent: (type: InformerEvent, object: KubeObject) => void,
     private readonly log: (line: string) => void = () => {},
-  ) {}
+    options: { rediscoverMs?: number } = {},
+  ) {
+    this.rediscoverMs = options.rediscoverMs ?? 30_000;
+  }
 
   /**
    * Starts; resolves once the first list is in memory. A server that is still starting (a CRD's storage
@@ -157,12 +164,14 @@ export class Informer {
       list = await this.client.request('GET', await this.collectionPath());
     } catch (e) {
       if (e instanceof KubeApiError && e.status === 404) {
+        const every = `${this.rediscoverMs / 1000} s`;
+        if (!this.unavailable) this.log(`${this.ref.kind} is not served by this cluster; looking again every ${every}`);
         this.unavailable = true;
-        this.log(`${this.ref.kind} is not served by this cluster; not watching it`);
         return;
       }
       throw e;
     }
+    this.unavailable = false;
     const seen = new Set<string>();
     for (const item of list.items) {
       const object = slim({ ...item, apiVersion: this.ref.apiVersion, kind: this.ref.kind });
@@ -184,7 +193,15 @@ export class Informer {
    * Watches from the listed version on, until stopped: resumes where a stream ended, lists again when told 410 Gone.
    */
   private async run(): Promise<void> {
-    if (this.unavailable) return;
+    // A kind not served yet (a CRD installed after the start) is looked for again until it is.
+    while (this.unavailable && !this.stopped) {
+      // Ended by stop(): a pending wait must not keep a stopping process alive.
+      await delay(this.rediscoverMs, undefined, { signal: this.abort.signal }).catch(() => {});
+      if (this.stopped) return;
+      await this.relist().catch((err) => this.log(`listing ${this.ref.kind} failed: ${(err as Error).message}`));
+      if (!this.unavailable) this.log(`${this.ref.kind} is served now; watching it`);
+    }
+    if (this.stopped) return;
     const path = await this.collectionPath();
     while (!this.stopped) {
       let gone = false;

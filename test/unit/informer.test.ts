@@ -151,3 +151,40 @@ test('a watch event that trails a write of ours does not undo it in the cache', 
     server.close();
   }
 });
+
+test('a kind not served at the start (a CRD installed later) is picked up once it is, without a restart', async () => {
+  let installed = false;
+  const { server, url } = await listServer(() =>
+    installed
+      ? { status: 200, body: { metadata: { resourceVersion: '7' }, items: [pod('a', { app: 'web' }, '7')] } }
+      : {
+          status: 404,
+          body: { kind: 'Status', reason: 'NotFound', message: 'the server could not find the resource' },
+        },
+  );
+  const events: string[] = [];
+  const logged: string[] = [];
+  const informer = new Informer(
+    clientFor(url),
+    { apiVersion: 'v1', kind: 'Pod' },
+    (type, o) => events.push(`${type} ${o.metadata.name}`),
+    (line) => logged.push(line),
+    { rediscoverMs: 20 },
+  );
+  try {
+    await informer.start();
+    assert.equal(informer.unavailable, true);
+    installed = true;
+    while (!events.includes('ADDED a')) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(informer.unavailable, false);
+    assert.deepEqual(names(informer.list('ns')), ['a']);
+    assert.deepEqual(logged, [
+      'Pod is not served by this cluster; looking again every 0.02 s',
+      'Pod is served now; watching it',
+    ]);
+  } finally {
+    informer.stop();
+    server.closeAllConnections();
+    server.close();
+  }
+});
