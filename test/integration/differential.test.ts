@@ -21,12 +21,13 @@ import {
   rolloutOf,
   type Scenario,
   synthesize,
+  templateImageOf,
   withImage,
   workloadOf,
 } from '../support/conformance.js';
 import { type Divergence, describe, divergences, observe, type Versions } from '../support/differential.js';
 import { DIFFERENCES, type Difference, intended } from '../support/differences.js';
-import { createNamespace, eventually, useCluster } from '../support/kube.js';
+import { createNamespace, eventually, explained, useCluster } from '../support/kube.js';
 import { freePorts } from '../testenv/process.js';
 import { installWithWebhook, type StepwiseProcess, startController } from '../support/processes.js';
 import { type KruiseController, kruiseLogTail, startKruise } from '../testenv/kruise.js';
@@ -76,14 +77,8 @@ function assertConformant(found: readonly Divergence[]): void {
 }
 
 /** A failure carries the controllers' last log lines, which say why a release did not move. */
-async function explained<T>(work: Promise<T>): Promise<T> {
-  try {
-    return await work;
-  } catch (e) {
-    const logs = `kruise-rollout:\n${kruiseLogTail(kruise!)}\nstepwise:\n${controller?.log.slice(-3000)}`;
-    throw new Error(`${(e as Error).message}\n${logs}`);
-  }
-}
+const withLogs = <T>(work: Promise<T>) =>
+  explained(work, () => `kruise-rollout:\n${kruiseLogTail(kruise!)}\nstepwise:\n${controller?.log.slice(-3000)}`);
 
 /**
  * The pause has been taken up: the Rollout says it waits for confirmation. Kruise enters the pause state in one
@@ -149,7 +144,7 @@ async function compare(scenario: (typeof SCENARIOS)[number], rollbackAt?: number
   }
   await Promise.all(sides.map((s) => kubectlApply(cluster.kubeconfig, s.objects)));
   await Promise.all(sides.map((s) => deployed(client, s.objects)));
-  const first = imageOf({ spec: workloadOf(sides[0]!.objects).spec.template.spec } as unknown as Pod)!;
+  const first = templateImageOf(workloadOf(sides[0]!.objects))!;
   const versions: Versions = { [first]: 'v1', [scenario.image]: 'v2' };
   const observeAll = async (stage: string) => {
     const [k, b] = await Promise.all(sides.map((s) => observe(client, s.rollout, versions)));
@@ -183,9 +178,9 @@ test('both engines run each release alike: at every pause, at the end, and rolle
   installWithWebhook(site);
   [kruise, controller] = await Promise.all([startKruise(cluster), startController(site)]);
   const runs = SCENARIOS.flatMap((scenario) => [
-    t.test(`${scenario.name}, to the end`, async () => assertConformant(await explained(compare(scenario)))),
+    t.test(`${scenario.name}, to the end`, async () => assertConformant(await withLogs(compare(scenario)))),
     t.test(`${scenario.name}, rolled back at step 2`, async () =>
-      assertConformant(await explained(compare(scenario, 2))),
+      assertConformant(await withLogs(compare(scenario, 2))),
     ),
   ]);
   await Promise.all(runs);

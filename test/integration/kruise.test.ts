@@ -19,7 +19,7 @@ import {
   withImage,
   workloadOf,
 } from '../support/conformance.js';
-import { createNamespace, eventually, useCluster } from '../support/kube.js';
+import { createNamespace, eventually, explained, useCluster } from '../support/kube.js';
 import { type KruiseController, kruiseLogTail, startKruise } from '../testenv/kruise.js';
 
 // Stopped before the cluster (root `after` hooks run in the order they are declared), so it does not spend its last
@@ -81,13 +81,8 @@ const SCENARIOS: (Scenario & { readonly namespace: string; readonly image: strin
 ];
 
 /** A failure carries the controller's last log lines, which say why it did not move. */
-async function explained<T>(work: Promise<T>): Promise<T> {
-  try {
-    return await work;
-  } catch (e) {
-    throw new Error(`${(e as Error).message}\nkruise-rollout's last log lines:\n${kruiseLogTail(kruise!)}`);
-  }
-}
+const withLog = <T>(work: Promise<T>) =>
+  explained(work, () => `kruise-rollout's last log lines:\n${kruiseLogTail(kruise!)}`);
 
 test('every example synthesized for the kruise engine runs to the end on the real Kruise controller', {
   concurrency: true,
@@ -100,11 +95,11 @@ test('every example synthesized for the kruise engine runs to the end on the rea
       await createNamespace(client, scenario.namespace);
       const v1 = synthesize(scenario, 'kruise', scenario.namespace);
       await kubectlApply(cluster.kubeconfig, v1);
-      await explained(deployed(client, v1));
+      await withLog(deployed(client, v1));
       const workload = workloadOf(v1);
 
       await kubectlApply(cluster.kubeconfig, withImage(v1, scenario.image));
-      const approved = await explained(releaseToEnd(client, rolloutOf(v1), 180_000));
+      const approved = await withLog(releaseToEnd(client, rolloutOf(v1), 180_000));
       assert.deepEqual(
         approved,
         manualSteps(rolloutOf(v1)),
@@ -114,7 +109,7 @@ test('every example synthesized for the kruise engine runs to the end on the rea
       const selector = Object.entries(workload.spec.selector?.matchLabels ?? {})
         .map(([k, v]) => `${k}=${v}`)
         .join(',');
-      await explained(
+      await withLog(
         eventually(
           `${workload.spec.replicas} Ready pods, all on ${scenario.image}, the canary workload gone`,
           async () => {

@@ -8,6 +8,7 @@ import { loadApps } from '../../src/appspec/load.js';
 import type { Engine } from '../../src/appspec/types.js';
 import { KubeApiError, type KubeClient } from '../../src/k8s/client.js';
 import type { KubeObject } from '../../src/k8s/objects.js';
+import { refOf } from '../../src/reconciler/actions.js';
 import type { Pod, Workload } from '../../src/reconciler/observed.js';
 import { stepPause } from '../../src/plan/plan.js';
 import { type RolloutObject, type RolloutStep, strategyOf, subStatusOf } from '../../src/reconciler/types.js';
@@ -54,16 +55,12 @@ interface PodSpec {
 }
 /** The image of a pod's first container. */
 export const imageOf = (pod: Pod) => (pod.spec as PodSpec | undefined)?.containers[0]?.image;
+/** The image of the first container of a workload's or ReplicaSet's pod template. */
+export const templateImageOf = (w: Workload) => (w.spec.template.spec as unknown as PodSpec).containers[0]?.image;
 
 export const isWorkload = (o: KubeObject) => o.kind === 'Deployment' || o.kind === 'StatefulSet';
 export const workloadOf = (objects: readonly KubeObject[]) => objects.find(isWorkload) as Workload;
 export const rolloutOf = (objects: readonly KubeObject[]) => objects.find((o) => o.kind === 'Rollout') as RolloutObject;
-export const refOf = (o: KubeObject) => ({
-  apiVersion: o.apiVersion,
-  kind: o.kind,
-  name: o.metadata.name,
-  namespace: o.metadata.namespace,
-});
 
 /** `kubectl apply --server-side --force-conflicts` of the objects, as a GitOps tool applies them. */
 export async function kubectlApply(kubeconfig: string, objects: readonly KubeObject[]): Promise<void> {

@@ -9,7 +9,8 @@ import type { KubeObject } from '../../src/k8s/objects.js';
 import type { Pod, Workload } from '../../src/reconciler/observed.js';
 import { isReady } from '../../src/reconciler/observed.js';
 import { type RolloutObject, strategyOf } from '../../src/reconciler/types.js';
-import { imageOf, refOf } from './conformance.js';
+import { refOf } from '../../src/reconciler/actions.js';
+import { imageOf, templateImageOf } from './conformance.js';
 
 /** Field name → value (JSON), for one release at one moment. */
 export type Observation = Record<string, string>;
@@ -137,8 +138,7 @@ function revisionNames(listed: Listed, versions: Versions): Map<string, string> 
     }
   };
   for (const p of listed.pods) learn(p.metadata.labels, imageOf(p));
-  for (const rs of listed.replicaSets)
-    learn(rs.metadata.labels, imageOf({ spec: rs.spec.template.spec } as unknown as Pod));
+  for (const rs of listed.replicaSets) learn(rs.metadata.labels, templateImageOf(rs));
   return names;
 }
 

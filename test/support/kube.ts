@@ -28,6 +28,15 @@ export async function eventually<T>(
   }
 }
 
+/** Awaits `work`; its failure carries `logs()`, the last lines of the controllers that should have moved it. */
+export async function explained<T>(work: Promise<T>, logs: () => string): Promise<T> {
+  try {
+    return await work;
+  } catch (e) {
+    throw new Error(`${(e as Error).message}\n${logs()}`);
+  }
+}
+
 /** Every field of `sent` is in `stored` with the same value: the server pruned nothing (it may add defaults). */
 export function assertContained(sent: unknown, stored: unknown, path = ''): void {
   if (sent !== null && typeof sent === 'object') {

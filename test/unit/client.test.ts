@@ -2,19 +2,8 @@ import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { test } from 'node:test';
-import { KubeConfig } from '@kubernetes/client-node';
-import { KubeClient, RequestTimeoutError } from '../../src/k8s/client.js';
-
-function clientFor(server: string, timeoutMs: number): KubeClient {
-  const kc = new KubeConfig();
-  kc.loadFromOptions({
-    clusters: [{ name: 'c', server, skipTLSVerify: true }],
-    users: [{ name: 'u' }],
-    contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
-    currentContext: 'x',
-  });
-  return new KubeClient(kc, { timeoutMs });
-}
+import { RequestTimeoutError } from '../../src/k8s/client.js';
+import { clientFor } from '../support/local-client.js';
 
 test('a request that gets no complete response fails at its deadline instead of waiting forever', async (t) => {
   // One endpoint never answers; one sends its headers and half a body, then goes silent.
@@ -27,7 +16,7 @@ test('a request that gets no complete response fails at its deadline instead of 
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   t.after(() => server.closeAllConnections());
   t.after(() => new Promise((resolve) => server.close(resolve)));
-  const client = clientFor(`http://127.0.0.1:${(server.address() as AddressInfo).port}`, 300);
+  const client = clientFor(`http://127.0.0.1:${(server.address() as AddressInfo).port}`, { timeoutMs: 300 });
   for (const path of ['/silent', '/half']) {
     await assert.rejects(client.request('GET', path), (e: unknown) => {
       assert.ok(e instanceof RequestTimeoutError, String(e));
@@ -57,7 +46,7 @@ test('a busy server is asked again: Retry-After for any request, backoff for saf
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   t.after(() => new Promise((resolve) => server.close(resolve)));
-  const client = clientFor(`http://127.0.0.1:${(server.address() as AddressInfo).port}`, 2000);
+  const client = clientFor(`http://127.0.0.1:${(server.address() as AddressInfo).port}`, { timeoutMs: 2000 });
   assert.deepEqual(await client.request('POST', '/later', { body: {} }), { ok: true }, 'Retry-After: even a create');
   assert.deepEqual(await client.request('GET', '/flaky'), { ok: true }, 'a 503 without Retry-After: a read');
   assert.deepEqual(await client.request('GET', '/reset'), { ok: true }, 'a reset connection: a read');

@@ -2,21 +2,10 @@ import assert from 'node:assert/strict';
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { test } from 'node:test';
-import { KubeConfig } from '@kubernetes/client-node';
-import { KubeApiError, KubeClient } from '../../src/k8s/client.js';
+import { KubeApiError } from '../../src/k8s/client.js';
 import { Informer } from '../../src/k8s/informer.js';
 import type { KubeObject } from '../../src/k8s/objects.js';
-
-function clientFor(server: string): KubeClient {
-  const kc = new KubeConfig();
-  kc.loadFromOptions({
-    clusters: [{ name: 'c', server, skipTLSVerify: true }],
-    users: [{ name: 'u' }],
-    contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
-    currentContext: 'x',
-  });
-  return new KubeClient(kc);
-}
+import { clientFor } from '../support/local-client.js';
 
 const pod = (name: string, labels: Record<string, string>, resourceVersion: string, namespace = 'ns'): KubeObject => ({
   apiVersion: 'v1',
