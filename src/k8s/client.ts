@@ -1,7 +1,9 @@
-import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
-import { Agent as HttpsAgent, request as httpsRequest, type RequestOptions as HttpsRequestOptions } from 'node:https';
+import { request as httpRequest, type IncomingMessage } from 'node:http';
+import { request as httpsRequest, type RequestOptions as HttpsRequestOptions } from 'node:https';
+import { setTimeout as delay } from 'node:timers/promises';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { KubeObject } from './objects.js';
+import { Connections, proxyOf } from './transport.js';
 
 /** The field manager of everything `stepwise apply` writes with server-side apply. */
 export const FIELD_MANAGER = 'stepwise';
@@ -54,13 +56,11 @@ export class RequestTimeoutError extends Error {
   }
 }
 
-/** What the kubeconfig contributes to a TLS connection (client-node puts these on the request options). */
-const TLS_OPTIONS = ['ca', 'cert', 'key', 'pfx', 'passphrase', 'rejectUnauthorized', 'servername'] as const;
-
 interface RequestOptions {
   query?: Record<string, string | undefined>;
   body?: unknown;
   contentType?: string;
+  /** Ends the request and any wait to retry it. */
   signal?: AbortSignal;
 }
 
@@ -95,11 +95,16 @@ function idempotent(method: string, contentType: string | undefined): boolean {
 /**
  * How long to wait before sending a failed request again, or undefined not to. As client-go does: a 429 or 5xx
  * that says Retry-After was not carried out, so any request is sent again after it. Without one, only an
- * idempotent request is retried, after a 429, a 5xx, a reset connection or a timeout, with exponential backoff
- * and jitter (250 ms doubling).
+ * idempotent request is retried, after a 429, a 5xx, a refused or reset connection or a timeout, with exponential
+ * backoff and jitter (250 ms doubling).
  */
-export function retryDelayMs(error: unknown, attempt: number, isIdempotent: boolean): number | undefined {
-  if (attempt >= MAX_RETRIES) return undefined;
+export function retryDelayMs(
+  error: unknown,
+  attempt: number,
+  isIdempotent: boolean,
+  maxRetries = MAX_RETRIES,
+): number | undefined {
+  if (attempt >= maxRetries) return undefined;
   const backoff = () => Math.min(MAX_RETRY_DELAY_MS, 250 * 2 ** attempt * (0.5 + Math.random()));
   if (error instanceof KubeApiError) {
     const busy = error.status === 429 || error.status >= 500;
@@ -108,7 +113,7 @@ export function retryDelayMs(error: unknown, attempt: number, isIdempotent: bool
     return busy && isIdempotent ? backoff() : undefined;
   }
   const code = (error as NodeJS.ErrnoException).code;
-  const dropped = error instanceof RequestTimeoutError || ['ECONNRESET', 'EPIPE'].includes(code ?? '');
+  const dropped = error instanceof RequestTimeoutError || ['ECONNRESET', 'EPIPE', 'ECONNREFUSED'].includes(code ?? '');
   return dropped && isIdempotent ? backoff() : undefined;
 }
 
@@ -118,9 +123,6 @@ async function readAll(res: IncomingMessage): Promise<string> {
   for await (const chunk of res) text += chunk;
   return text;
 }
-
-const pick = (o: Record<string, unknown>, keys: readonly string[]) =>
-  Object.fromEntries(keys.filter((k) => o[k] !== undefined).map((k) => [k, o[k]]));
 
 /**
  * A small Kubernetes REST client that sends and receives plain JSON. client-node's generic object API
@@ -135,18 +137,21 @@ export class KubeClient {
   retries = 0;
   /** Told of each retry (the controller logs them): a failure that a retry hides is still seen. */
   onRetry?: (line: string) => void;
-  private httpsAgent?: HttpsAgent;
-  private httpAgent?: HttpAgent;
+  private readonly connections: Connections;
   private readonly discovery = new Map<string, Promise<Map<string, { plural: string; namespaced: boolean }>>>();
 
   /** How long one request (not a watch) may take, response body included. */
   readonly timeoutMs: number;
+  /** How many times a failed request is sent again, at most. */
+  readonly maxRetries: number;
 
   constructor(
     readonly kubeConfig: KubeConfig,
-    options: { timeoutMs?: number } = {},
+    options: { timeoutMs?: number; maxRetries?: number } = {},
   ) {
     this.timeoutMs = options.timeoutMs ?? REQUEST_TIMEOUT_MS;
+    this.maxRetries = options.maxRetries ?? MAX_RETRIES;
+    this.connections = new Connections(this.timeoutMs);
   }
 
   /** One HTTP round trip; JSON in and out. Throws `KubeApiError` with the server's message on failure. */
@@ -165,11 +170,13 @@ export class KubeClient {
       try {
         return await this.attempt(method, path, options);
       } catch (e) {
-        const wait = retryDelayMs(e, attempt, idempotent(method, options.contentType));
+        const wait = retryDelayMs(e, attempt, idempotent(method, options.contentType), this.maxRetries);
         if (wait === undefined || options.signal?.aborted) throw e;
         this.retries++;
         this.onRetry?.(`${method} ${path} failed (${(e as Error).message}), retrying in ${Math.round(wait)} ms`);
-        await new Promise((resolve) => setTimeout(resolve, wait));
+        await delay(Math.round(wait), undefined, options.signal ? { signal: options.signal } : {}).catch(() => {
+          throw e;
+        });
       }
     }
   }
@@ -235,6 +242,7 @@ export class KubeClient {
   private async send(method: string, path: string, options: RequestOptions): Promise<IncomingMessage> {
     const cluster = this.kubeConfig.getCurrentCluster();
     if (!cluster) throw new Error('no current cluster in the kubeconfig');
+    const proxy = proxyOf(cluster);
     const url = new URL(path, cluster.server);
     for (const [k, v] of Object.entries(options.query ?? {})) if (v !== undefined) url.searchParams.set(k, v);
     const body = options.body === undefined ? undefined : JSON.stringify(options.body);
@@ -250,14 +258,10 @@ export class KubeClient {
       ...(options.signal ? { signal: options.signal } : {}),
     };
     await this.kubeConfig.applyToHTTPSOptions(opts);
-    const https = url.protocol === 'https:';
-    // client-node hands out a new Agent per request, so every request would pay a TLS handshake; keep one.
-    if (https)
-      this.httpsAgent ??= new HttpsAgent({ ...pick(opts as Record<string, unknown>, TLS_OPTIONS), keepAlive: true });
-    else this.httpAgent ??= new HttpAgent({ keepAlive: true });
-    opts.agent = https ? this.httpsAgent : this.httpAgent;
+    // client-node hands out a new Agent per request, so every request would pay a TLS handshake; reuse ours.
+    this.connections.route(url, proxy, opts);
     return new Promise<IncomingMessage>((resolve, reject) => {
-      const req = (https ? httpsRequest : httpRequest)(url, opts, resolve);
+      const req = (url.protocol === 'https:' ? httpsRequest : httpRequest)(url, opts, resolve);
       req.on('error', reject);
       if (body !== undefined) req.write(body);
       req.end();

@@ -5,6 +5,37 @@ import { KubeApiError, type KubeClient, type ObjectRef } from './client.js';
 export type InformerEvent = 'ADDED' | 'MODIFIED' | 'DELETED';
 
 /**
+ * Compares two resourceVersions of one resource: negative, 0 or positive; undefined when either is not a canonical
+ * positive integer. Comparing them is allowed since Kubernetes 1.35 (KEP-5504, comparable resource versions):
+ * Stepwise's controller needs Kubernetes 1.35 or later. As digit strings, so no precision is lost beyond 2^53.
+ */
+export function compareResourceVersions(a: string | undefined, b: string | undefined): number | undefined {
+  const canonical = /^[1-9][0-9]*$/;
+  if (!a || !b || !canonical.test(a) || !canonical.test(b)) return undefined;
+  return a.length !== b.length ? a.length - b.length : a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** How an informer lists and watches; the defaults are client-go's reflector's. */
+export interface InformerOptions {
+  /** How often a kind not served is looked for again (its CRD may be installed later). @default 30000 */
+  rediscoverMs?: number;
+  /** Objects per list page. @default 500 */
+  pageSize?: number;
+  /**
+   * A watch with no event for this long is presumed half-open and started again: twice the interval at which
+   * the API server sends bookmarks (one minute). @default 120000
+   */
+  silenceMs?: number;
+  /** The first wait after a failed watch, doubling to 30 s (with jitter). @default 800 */
+  backoffMs?: number;
+}
+
+/** The longest wait between failed watches or lists, as client-go's reflector. */
+const MAX_BACKOFF_MS = 30_000;
+/** A watch that lasted this long resets the backoff: the failure before it is history. */
+const BACKOFF_RESET_MS = 120_000;
+
+/**
  * What the cache keeps of an object: never managedFields, and of a Pod only what a release reads (identity,
  * labels, owners, deletion, phase and conditions). Pods are most of the objects, and most of their bytes.
  */
@@ -33,9 +64,11 @@ function slim(object: KubeObject): KubeObject {
 
 /**
  * List-then-watch of one kind (in one namespace or all), kept in memory and indexed by label, so that a
- * selector finds its few objects among thousands. Reconnects from the last resourceVersion when a watch
- * ends and lists afresh when that version is too old (410 Gone). Writes made by this process can be
- * recorded with `upsert` so the next read does not see an older copy.
+ * selector finds its few objects among thousands. As client-go's reflector: lists in pages; when a watch ends
+ * or fails, watches again from the last resourceVersion seen (after a backoff with jitter when it failed), and
+ * lists afresh only when that version is too old (410 Gone); a watch silent for longer than the API server's
+ * bookmarks allow is presumed dead and started again. Writes made by this process can be recorded with `upsert`
+ * so the next read does not see an older copy.
  */
 export class Informer {
   private readonly objects = new Map<string, KubeObject>();
@@ -46,17 +79,18 @@ export class Informer {
   /** Set when the kind is not served (an optional CRD such as HTTPRoute is not installed). */
   unavailable = false;
 
-  /** How often a kind not served is looked for again (its CRD may be installed later). */
-  private readonly rediscoverMs: number;
+  private readonly options: Required<InformerOptions>;
+  /** Lists and watches started, for tests and stats: a watch error must not cost a list. */
+  readonly counts = { lists: 0, watches: 0 };
 
   constructor(
     private readonly client: KubeClient,
     readonly ref: Omit<ObjectRef, 'name'>,
     private readonly onEvent: (type: InformerEvent, object: KubeObject) => void,
     private readonly log: (line: string) => void = () => {},
-    options: { rediscoverMs?: number } = {},
+    options: InformerOptions = {},
   ) {
-    this.rediscoverMs = options.rediscoverMs ?? 30_000;
+    this.options = { rediscoverMs: 30_000, pageSize: 500, silenceMs: 120_000, backoffMs: 800, ...options };
   }
 
   /**
@@ -72,7 +106,7 @@ export class Informer {
       } catch (e) {
         if (this.stopped || (e instanceof KubeApiError && e.status !== 429 && e.status < 500)) throw e;
         this.log(`listing ${this.ref.kind} failed, retrying in ${delayMs} ms: ${(e as Error).message}`);
-        await sleep(delayMs);
+        await this.pause(delayMs);
       }
     }
   }
@@ -122,7 +156,11 @@ export class Informer {
    */
   private newerHeld(object: KubeObject): boolean {
     const current = this.objects.get(keyOf(object.metadata.namespace, object.metadata.name));
-    return current !== undefined && Number(current.metadata.resourceVersion) > Number(object.metadata.resourceVersion);
+    const order = compareResourceVersions(
+      current?.metadata.resourceVersion as string | undefined,
+      object.metadata.resourceVersion as string | undefined,
+    );
+    return order !== undefined && order > 0;
   }
 
   forget(namespace: string | undefined, name: string): void {
@@ -159,12 +197,12 @@ export class Informer {
   }
 
   private async relist(): Promise<void> {
-    let list: { items: KubeObject[]; metadata: { resourceVersion: string } };
+    let list: { items: KubeObject[]; resourceVersion: string };
     try {
-      list = await this.client.request('GET', await this.collectionPath());
+      list = await this.listAll();
     } catch (e) {
       if (e instanceof KubeApiError && e.status === 404) {
-        const every = `${this.rediscoverMs / 1000} s`;
+        const every = `${this.options.rediscoverMs / 1000} s`;
         if (!this.unavailable) this.log(`${this.ref.kind} is not served by this cluster; looking again every ${every}`);
         this.unavailable = true;
         return;
@@ -186,56 +224,135 @@ export class Informer {
         this.onEvent('DELETED', object);
       }
     }
-    this.resourceVersion = list.metadata.resourceVersion;
+    this.resourceVersion = list.resourceVersion;
   }
 
   /**
-   * Watches from the listed version on, until stopped: resumes where a stream ended, lists again when told 410 Gone.
+   * Every object, a page at a time (one consistent snapshot: the continue token pins the first page's version).
+   * A token that expired meanwhile (410) starts the list again, once; then it is read in one piece, as client-go's
+   * pager does.
    */
+  private async listAll(paged = true): Promise<{ items: KubeObject[]; resourceVersion: string }> {
+    const path = await this.collectionPath();
+    const items: KubeObject[] = [];
+    let next: string | undefined;
+    type Page = { items: KubeObject[]; metadata: { resourceVersion: string; continue?: string } };
+    for (;;) {
+      this.counts.lists++;
+      const limit = paged ? String(this.options.pageSize) : undefined;
+      let page: Page;
+      try {
+        page = await this.client.request<Page>('GET', path, { query: { limit, continue: next } });
+      } catch (e) {
+        if (next === undefined || !isGone(e)) throw e;
+        this.log(`listing ${this.ref.kind}: the list expired between pages; listing again in one piece`);
+        return this.listAll(false);
+      }
+      items.push(...page.items);
+      next = page.metadata.continue || undefined;
+      if (!next) return { items, resourceVersion: page.metadata.resourceVersion };
+    }
+  }
+
+  /** Watches from the listed version on, until stopped. */
   private async run(): Promise<void> {
     // A kind not served yet (a CRD installed after the start) is looked for again until it is.
     while (this.unavailable && !this.stopped) {
-      // Ended by stop(): a pending wait must not keep a stopping process alive.
-      await delay(this.rediscoverMs, undefined, { signal: this.abort.signal }).catch(() => {});
+      await this.pause(this.options.rediscoverMs);
       if (this.stopped) return;
       await this.relist().catch((err) => this.log(`listing ${this.ref.kind} failed: ${(err as Error).message}`));
       if (!this.unavailable) this.log(`${this.ref.kind} is served now; watching it`);
     }
-    if (this.stopped) return;
-    const path = await this.collectionPath();
-    while (!this.stopped) {
-      let gone = false;
+    const path = await this.collectionPath().catch(() => undefined);
+    let failures = 0;
+    while (!this.stopped && path) {
       const started = Date.now();
-      try {
-        await this.client.watch(
-          path,
-          { resourceVersion: this.resourceVersion, allowWatchBookmarks: 'true', timeoutSeconds: '300' },
-          (type, object) => {
-            if (type === 'ERROR') {
-              gone = (object as unknown as { code?: number }).code === 410;
-              return;
-            }
-            if (object.metadata?.resourceVersion) this.resourceVersion = String(object.metadata.resourceVersion);
-            if (type === 'BOOKMARK') return;
-            const slimmed = slim({ ...object, apiVersion: this.ref.apiVersion, kind: this.ref.kind });
-            if (type === 'DELETED') this.remove(keyOf(slimmed.metadata.namespace, slimmed.metadata.name));
-            else if (!this.newerHeld(slimmed)) this.store(slimmed);
-            this.onEvent(type as InformerEvent, slimmed);
-          },
-          this.abort.signal,
+      const outcome = await this.watchOnce(path).catch((e: unknown) => e as Error);
+      if (this.stopped) return;
+      if (Date.now() - started > BACKOFF_RESET_MS) failures = 0;
+      if (outcome === 'gone') {
+        // The only reason to list again: the version we watch from is no longer kept.
+        this.log(`${this.ref.kind} at resourceVersion ${this.resourceVersion} is gone (410); listing again`);
+        failures = await this.relist().then(
+          () => 0,
+          (e: unknown) => this.failedAgain(failures, `listing ${this.ref.kind} failed`, e),
         );
-        if (gone) await this.relist();
+      } else if (outcome instanceof Error) {
+        failures = this.failedAgain(failures, `watch of ${this.ref.kind} failed`, outcome);
+      } else if (outcome === 'silent') {
+        this.log(`watch of ${this.ref.kind} silent for ${this.options.silenceMs / 1000} s; watching again`);
+        failures = 0;
+      } else if (Date.now() - started < 1000) {
         // A stream the server ends at once, again and again, must not become a busy loop of requests.
-        else if (!this.stopped && Date.now() - started < 1000) await sleep(1000);
-      } catch (e) {
-        if (this.stopped) return;
-        this.log(`watch of ${this.ref.kind} failed, listing again in 1 s: ${(e as Error).message}`);
-        await sleep(1000);
-        await this.relist().catch((err) => this.log(`listing ${this.ref.kind} failed: ${(err as Error).message}`));
-      }
+        failures = this.failedAgain(failures, `watch of ${this.ref.kind} ended at once`);
+      } else failures = 0;
+      if (failures) await this.pause(backoff(this.options.backoffMs, failures));
     }
+  }
+
+  private failedAgain(failures: number, what: string, error?: unknown): number {
+    const ms = backoff(this.options.backoffMs, failures + 1);
+    const cause = error ? `: ${(error as Error).message}` : '';
+    this.log(`${what}${cause}; watching again from resourceVersion ${this.resourceVersion} in ~${Math.round(ms)} ms`);
+    return failures + 1;
+  }
+
+  /**
+   * One watch from the last version seen, to its end: 'gone' when that version is too old, 'silent' when it was
+   * ended for passing no event (not even a bookmark) for too long, 'ended' when the server closed it.
+   */
+  private async watchOnce(path: string): Promise<'gone' | 'silent' | 'ended'> {
+    this.counts.watches++;
+    const watch = new AbortController();
+    let silent = false;
+    let timer: NodeJS.Timeout | undefined;
+    const heard = () => {
+      clearTimeout(timer);
+      timer = setTimeout(() => {
+        silent = true;
+        watch.abort();
+      }, this.options.silenceMs);
+    };
+    heard();
+    let gone = false;
+    try {
+      await this.client.watch(
+        path,
+        { resourceVersion: this.resourceVersion, allowWatchBookmarks: 'true', timeoutSeconds: '300' },
+        (type, object) => {
+          heard();
+          if (type === 'ERROR') gone = (object as unknown as { code?: number }).code === 410;
+          else this.apply(type, object);
+        },
+        AbortSignal.any([this.abort.signal, watch.signal]),
+      );
+    } catch (e) {
+      if (!isGone(e) && !silent) throw e;
+      gone = !silent;
+    } finally {
+      clearTimeout(timer);
+    }
+    return gone ? 'gone' : silent ? 'silent' : 'ended';
+  }
+
+  private apply(type: string, object: KubeObject): void {
+    if (object.metadata?.resourceVersion) this.resourceVersion = String(object.metadata.resourceVersion);
+    if (type === 'BOOKMARK') return;
+    const slimmed = slim({ ...object, apiVersion: this.ref.apiVersion, kind: this.ref.kind });
+    if (type === 'DELETED') this.remove(keyOf(slimmed.metadata.namespace, slimmed.metadata.name));
+    else if (!this.newerHeld(slimmed)) this.store(slimmed);
+    this.onEvent(type as InformerEvent, slimmed);
+  }
+
+  /** Waits, unless stopped meanwhile: a pending wait must not keep a stopping process alive. */
+  private async pause(ms: number): Promise<void> {
+    await delay(Math.round(ms), undefined, { signal: this.abort.signal }).catch(() => {});
   }
 }
 
+const isGone = (e: unknown) => e instanceof KubeApiError && e.status === 410;
+/** The wait after `failures` failures in a row: doubling from `baseMs` to 30 s, stretched by up to 2× at random. */
+const backoff = (baseMs: number, failures: number) =>
+  Math.min(MAX_BACKOFF_MS, baseMs * 2 ** (failures - 1)) * (1 + Math.random());
+
 const keyOf = (namespace: string | undefined, name: string) => `${namespace ?? ''}/${name}`;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -5,8 +5,8 @@ import { canaryIngressName } from '../traffic/nginx.js';
 import { canaryServiceName } from '../traffic/service.js';
 import type { Reader } from './observe.js';
 import { ROLLOUT_REF } from './observe.js';
-import { EventRecorder } from './act.js';
-import { WorkQueue } from './queue.js';
+import { EventRecorder, isConflict } from './act.js';
+import { type RateLimits, WorkQueue } from './queue.js';
 import { reconcileOnce } from './run.js';
 import { type RolloutObject, strategyOf } from './types.js';
 import { canaryWorkloadName } from './workload.js';
@@ -29,6 +29,8 @@ export interface ControllerOptions {
   workers?: number;
   /** Every Rollout is looked at again at least this often, whatever the watches say. @default 60000 */
   resyncMs?: number;
+  /** How failed passes are retried. @default client-go's: 5 ms doubling to 1000 s per Rollout, 10/s overall */
+  retries?: RateLimits;
   log?: (line: string) => void;
 }
 
@@ -51,8 +53,9 @@ export class Controller implements Reader {
    */
   private readonly concerned = new Map<string, Set<string>>();
   private readonly governedBy = new Map<string, string[]>();
-  private readonly queue = new WorkQueue();
+  private readonly queue: WorkQueue;
   private resync?: NodeJS.Timeout;
+  private workers: Promise<void>[] = [];
   readonly stats: ControllerStats = { passes: 0, slowestPassMs: 0, errors: 0 };
   private readonly events: EventRecorder;
 
@@ -61,6 +64,7 @@ export class Controller implements Reader {
     private readonly options: ControllerOptions = {},
   ) {
     this.events = new EventRecorder(client);
+    this.queue = new WorkQueue(options.retries);
   }
 
   private log(line: string): void {
@@ -96,13 +100,15 @@ export class Controller implements Reader {
     };
     queueAll();
     this.resync = setInterval(queueAll, this.options.resyncMs ?? 60_000);
-    for (let i = 0; i < (this.options.workers ?? 8); i++) void this.work();
+    this.workers = Array.from({ length: this.options.workers ?? 8 }, () => this.work());
   }
 
-  stop(): void {
+  /** Stops taking work and watching; resolves once the passes under way have ended. */
+  async stop(): Promise<void> {
     if (this.resync) clearInterval(this.resync);
     this.queue.stop();
     for (const i of this.informers.values()) i.stop();
+    await Promise.all(this.workers);
   }
 
   private informer(kind: string): Informer {
@@ -141,6 +147,31 @@ export class Controller implements Reader {
       this.queue.add(key);
   }
 
+  /**
+   * A failed pass goes again after its backoff. Beyond a conflict (a stale read, normal), the failure is told
+   * where users look: the Rollout's status message and a Warning Event, not only this process's log.
+   */
+  private failed(key: string, error: unknown): void {
+    const retryMs = this.queue.addRateLimited(key);
+    const retrying = `retrying in ${retryMs < 1000 ? `${Math.round(retryMs)} ms` : `${Math.round(retryMs / 1000)} s`}`;
+    if (isConflict(error)) {
+      this.log(`${key}: changed meanwhile; ${retrying}`);
+      return;
+    }
+    this.stats.errors++;
+    const failures = this.queue.limiter.failuresOf(key);
+    this.log(`${key}: ${(error as Error).message}; ${retrying} (failure ${failures} in a row)`);
+    const [namespace, name] = key.split('/') as [string, string];
+    const rollout = this.informers.get('Rollout')?.get<RolloutObject>(namespace, name);
+    if (!rollout || !reportedFailure(failures)) return;
+    const message = `reconcile failed: ${(error as Error).message}`;
+    this.events.record(rollout, { type: 'Warning', reason: 'ReconcileFailed', message: `${message}; ${retrying}` });
+    // Stable text: writing it again changes nothing, so it does not wake the Rollout before its backoff ends.
+    if (rollout.status?.message === message) return;
+    const ref = { apiVersion: rollout.apiVersion, kind: rollout.kind, namespace, name };
+    this.client.mergePatch(ref, { status: { message } }, 'status').catch(() => {});
+  }
+
   private async work(): Promise<void> {
     for (let key = await this.queue.next(); key !== undefined; key = await this.queue.next()) {
       const [namespace, name] = key.split('/') as [string, string];
@@ -153,11 +184,10 @@ export class Controller implements Reader {
           onWritten: (object) => this.informers.get(object.kind)?.upsert(object),
           onDeleted: (ref) => this.informers.get(ref.kind)?.forget(ref.namespace, ref.name),
         });
+        this.queue.forget(key);
         if (result?.decision.requeueAfterMs !== undefined) this.queue.addAfter(key, result.decision.requeueAfterMs);
       } catch (e) {
-        this.stats.errors++;
-        this.log(`${key}: ${(e as Error).message}; retrying`);
-        this.queue.addAfter(key, 2000);
+        this.failed(key, e);
       } finally {
         this.stats.passes++;
         this.stats.slowestPassMs = Math.max(this.stats.slowestPassMs, Date.now() - started);
@@ -168,6 +198,9 @@ export class Controller implements Reader {
     }
   }
 }
+
+/** How often a failing Rollout says so in an Event: at its 1st, 2nd, 4th, 8th… failure in a row. */
+const reportedFailure = (failures: number) => (failures & (failures - 1)) === 0;
 
 const keyOf = (o: KubeObject) => `${o.metadata.namespace ?? 'default'}/${o.metadata.name}`;
 

@@ -1,18 +1,21 @@
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { test } from 'node:test';
 import { STEP_STATES } from '../../src/engines/crd.js';
 import type { Workload } from '../../src/reconciler/observed.js';
 import { eventually, useCluster } from '../support/kube.js';
-import { ROOT } from '../support/paths.js';
+import { StepwiseProcess } from '../support/processes.js';
 import { echoserver, ReleaseHarness } from '../support/release.js';
 
 const env = useCluster();
 
-/** `stepwise controller` for one namespace, its webhook on any free port (nothing here installs one). */
+/**
+ * `stepwise controller` for one namespace, its webhook on any free port (nothing here installs one); killed
+ * with this test file, however it ends.
+ */
 function controller(namespace: string, ...flags: string[]): ChildProcess {
   const args = ['controller', '--kubeconfig', env.cluster.kubeconfig, '-n', namespace, '--webhook-port', '0', ...flags];
-  return spawn(process.execPath, [`${ROOT}bin/stepwise.js`, ...args], { stdio: 'ignore' });
+  return new StepwiseProcess(args).child;
 }
 
 test(

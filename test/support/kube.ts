@@ -96,3 +96,19 @@ export async function appliesWritten(client: KubeClient): Promise<number> {
     .filter(({ labels }) => labels.verb === 'APPLY' && labels.dry_run === '' && labels.code?.startsWith('2'))
     .reduce((sum, s) => sum + s.value, 0);
 }
+
+/** Compacts etcd's history up to its current revision (etcd's JSON gateway), as the API server does periodically. */
+export async function compactEtcd(cluster: Cluster): Promise<void> {
+  const etcd = cluster.state.components.find((c) => c.name === 'etcd');
+  const url = etcd?.start?.args.find((a) => a.startsWith('--listen-client-urls='))?.split('=')[1];
+  if (!url) throw new Error('no etcd client URL');
+  const post = async (path: string, body: object) => {
+    const res = await fetch(`${url}${path}`, { method: 'POST', body: JSON.stringify(body) });
+    if (!res.ok) throw new Error(`etcd ${path}: HTTP ${res.status} ${await res.text()}`);
+    return (await res.json()) as { header: { revision: string } };
+  };
+  // A write first, so there is history past what anyone has seen.
+  const key = Buffer.from('/stepwise-test/compaction').toString('base64');
+  const { header } = await post('/v3/kv/put', { key, value: Buffer.from(String(Date.now())).toString('base64') });
+  await post('/v3/kv/compaction', { revision: header.revision, physical: true });
+}

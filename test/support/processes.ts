@@ -13,6 +13,16 @@ const killChildren = () => {
 // that test ends.
 after(killChildren);
 process.once('exit', killChildren);
+// A run interrupted or timed out ends this process with a signal, which skips 'exit' unless it is handled.
+for (const [signal, code] of [
+  ['SIGINT', 130],
+  ['SIGTERM', 143],
+] as const) {
+  process.once(signal, () => {
+    killChildren();
+    process.exit(code);
+  });
+}
 function track(child: ChildProcess): void {
   children.add(child);
   child.once('exit', () => children.delete(child));

@@ -12,6 +12,7 @@ import { ensureControlPlane, type ControlPlaneBuild } from './build.js';
 import { makePki } from './pki.js';
 import {
   freePorts,
+  isAlive,
   killNow,
   probe,
   rssBytes,
@@ -78,6 +79,37 @@ export class Cluster {
   /** Resident memory of all components, in bytes. */
   memory(): Record<string, number> {
     return Object.fromEntries(this.state.components.map((c) => [c.name, rssBytes(c.pid)]));
+  }
+
+  /** Kills a component (kill -9 of its process group) and waits until it is gone: a crash, for fault tests. */
+  async kill(name: string): Promise<void> {
+    const c = this.component(name);
+    killNow([c]);
+    await waitFor(`${name} gone`, async () => !isAlive(c.pid), 10_000);
+  }
+
+  /** Starts a killed component again with its own flags; for kube-apiserver, resolves once it is ready. */
+  async restart(name: string): Promise<void> {
+    const c = this.component(name);
+    if (!c.start) throw new Error(`${name} was not started by this process`);
+    const { bin, args, detached, ...options } = c.start;
+    const started = startComponent(name, bin, args, c.log, detached, options);
+    // The same object: the set of live components (killed when this process exits) follows the new pid.
+    Object.assign(c, started);
+    if (name !== 'kube-apiserver') return;
+    const ca = `${this.state.runDir}/pki/ca.crt`;
+    await waitFor(
+      'kube-apiserver /readyz',
+      async () => (await probe(`${this.state.server}/readyz`, { ca }))?.status === 200,
+      120_000,
+      c,
+    );
+  }
+
+  private component(name: string): Component {
+    const c = this.state.components.find((x) => x.name === name);
+    if (!c) throw new Error(`no component ${name} in this cluster`);
+    return c;
   }
 
   /** Stops every component and removes the run directory (kept when STEPWISE_KEEP_RUN is set). */

@@ -8,6 +8,8 @@ export interface Component {
   name: string;
   pid: number;
   log: string;
+  /** How it was started, so that a test can start it again after killing it. */
+  start?: { bin: string; args: string[]; detached: boolean; cwd?: string; env?: Record<string, string> };
 }
 
 /**
@@ -32,7 +34,7 @@ export function startComponent(
   closeSync(fd);
   if (child.pid === undefined) throw new Error(`${name}: could not start ${bin}`);
   if (detached) child.unref();
-  return { name, pid: child.pid, log };
+  return { name, pid: child.pid, log, start: { bin, args, detached, ...options } };
 }
 
 export function isAlive(pid: number): boolean {

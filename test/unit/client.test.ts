@@ -2,7 +2,9 @@ import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { test } from 'node:test';
-import { RequestTimeoutError } from '../../src/k8s/client.js';
+import { KubeConfig } from '@kubernetes/client-node';
+import { KubeClient, RequestTimeoutError, retryDelayMs } from '../../src/k8s/client.js';
+import { startTestProxy } from '../support/connect-proxy.js';
 import { clientFor } from '../support/local-client.js';
 
 test('a request that gets no complete response fails at its deadline instead of waiting forever', async (t) => {
@@ -16,7 +18,10 @@ test('a request that gets no complete response fails at its deadline instead of 
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   t.after(() => server.closeAllConnections());
   t.after(() => new Promise((resolve) => server.close(resolve)));
-  const client = clientFor(`http://127.0.0.1:${(server.address() as AddressInfo).port}`, { timeoutMs: 300 });
+  const client = clientFor(`http://127.0.0.1:${(server.address() as AddressInfo).port}`, {
+    timeoutMs: 300,
+    maxRetries: 0,
+  });
   for (const path of ['/silent', '/half']) {
     await assert.rejects(client.request('GET', path), (e: unknown) => {
       assert.ok(e instanceof RequestTimeoutError, String(e));
@@ -56,4 +61,56 @@ test('a busy server is asked again: Retry-After for any request, backoff for saf
     ['/later', '/later', '/flaky', '/flaky', '/flaky', '/reset', '/reset', '/flaky'],
   );
   assert.equal(client.retries, 4);
+});
+
+test('a refused connection (an API server restarting) is retried for safe requests only, and not forever', () => {
+  const refused = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:6443'), { code: 'ECONNREFUSED' });
+  assert.ok((retryDelayMs(refused, 0, true) ?? 0) > 0);
+  assert.equal(retryDelayMs(refused, 0, false), undefined, 'a create is not sent twice');
+  assert.equal(retryDelayMs(refused, 5, true), undefined, 'five retries, then the caller decides');
+  assert.equal(retryDelayMs(refused, 1, true, 1), undefined, 'a client may allow fewer');
+});
+
+/** A client of `server` whose kubeconfig cluster (named c) has this proxy-url. */
+function clientBehind(server: string, proxyUrl: string): KubeClient {
+  const kc = new KubeConfig();
+  kc.loadFromOptions({
+    clusters: [{ name: 'c', server, skipTLSVerify: true, proxyUrl }],
+    users: [{ name: 'u' }],
+    contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
+    currentContext: 'x',
+  });
+  return new KubeClient(kc);
+}
+
+test('a socks5 proxy-url is refused with an error that names the kubeconfig field, and nothing is sent', async () => {
+  const client = clientBehind('https://127.0.0.1:1', 'socks5://127.0.0.1:1');
+  await assert.rejects(client.request('GET', '/api'), {
+    message: 'kubeconfig cluster "c": proxy-url socks5:// is not supported: only http:// and https:// proxies are',
+  });
+  assert.equal(client.retries, 0);
+});
+
+test('a plain-HTTP API server behind proxy-url is asked through the proxy by absolute URI', async (t) => {
+  const server = createServer((req, res) => {
+    res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify({ host: req.headers.host }));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.after(() => server.closeAllConnections());
+  t.after(() => new Promise((resolve) => server.close(resolve)));
+  const proxy = await startTestProxy();
+  t.after(() => proxy.close());
+  const apiServer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  // Credentials in the URL, percent-encoded as a URL must have them, reach the proxy decoded.
+  const client = clientBehind(apiServer, proxy.url.replace('//', '//stepwise:s%3Acret@'));
+  for (let i = 0; i < 3; i++)
+    assert.deepEqual(await client.request('GET', '/api/v1/namespaces?limit=1'), { host: apiServer.slice(7) });
+  assert.deepEqual(
+    proxy.forwarded,
+    Array(3).fill({
+      target: `${apiServer}/api/v1/namespaces?limit=1`,
+      authorization: `Basic ${Buffer.from('stepwise:s:cret').toString('base64')}`,
+    }),
+  );
+  assert.equal(proxy.connections, 1, 'the connection to the proxy is kept alive');
 });

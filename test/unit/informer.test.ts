@@ -3,7 +3,7 @@ import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { test } from 'node:test';
 import { KubeApiError } from '../../src/k8s/client.js';
-import { Informer } from '../../src/k8s/informer.js';
+import { compareResourceVersions, Informer } from '../../src/k8s/informer.js';
 import type { KubeObject } from '../../src/k8s/objects.js';
 import { clientFor } from '../support/local-client.js';
 
@@ -176,4 +176,12 @@ test('a kind not served at the start (a CRD installed later) is picked up once i
     server.closeAllConnections();
     server.close();
   }
+});
+
+test('resourceVersions compare as whole numbers of any length (Kubernetes 1.35+), and only canonical ones', () => {
+  assert.equal(compareResourceVersions('9', '10')! < 0, true);
+  assert.equal(compareResourceVersions('123456789012345678901', '123456789012345678900')! > 0, true);
+  assert.equal(compareResourceVersions('42', '42'), 0);
+  for (const odd of ['', '0', '042', 'abc', '1.5', undefined])
+    assert.equal(compareResourceVersions(odd, '1'), undefined, `${odd} is not comparable`);
 });

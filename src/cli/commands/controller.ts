@@ -1,5 +1,8 @@
 import { hostname } from 'node:os';
 import type { CommandModule } from 'yargs';
+import { setTimeout as delay } from 'node:timers/promises';
+import type { KubeClient } from '../../k8s/client.js';
+import type { Controller } from '../../reconciler/controller.js';
 import type { AdmissionWebhook } from '../../webhook/webhook.js';
 import { DEFAULT_WEBHOOK_PORT } from '../../webhook/names.js';
 import { CliError } from '../io.js';
@@ -17,6 +20,37 @@ interface ControllerArgs extends ClusterArgs {
   'webhook-port': number;
   'webhook-bind-address'?: string;
   'webhook-cert-dir'?: string;
+}
+
+/** How long passes under way may take to finish when the controller is told to stop. */
+const SHUTDOWN_GRACE_MS = 5000;
+
+/** Serves the admission webhook; a port in use is the user's to resolve, so it says which and how. */
+async function serveWebhook(
+  Webhook: typeof AdmissionWebhook,
+  client: KubeClient,
+  cache: Controller,
+  args: ControllerArgs,
+  namespace: string,
+  log: (line: string) => void,
+  onReviewed: (ms: number) => void,
+): Promise<AdmissionWebhook> {
+  try {
+    return await Webhook.start(client, cache, {
+      port: args['webhook-port'],
+      namespace,
+      log,
+      onReviewed,
+      ...(args['webhook-bind-address'] ? { host: args['webhook-bind-address'] } : {}),
+      ...(args['webhook-cert-dir'] ? { certDir: args['webhook-cert-dir'] } : {}),
+    });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw e;
+    throw new CliError(
+      `cannot serve the admission webhook: port ${args['webhook-port']} is in use (choose another with ` +
+        '--webhook-port, or --no-webhook)',
+    );
+  }
 }
 
 export const controllerCommand: CommandModule<object, ControllerArgs> = {
@@ -44,7 +78,9 @@ export const controllerCommand: CommandModule<object, ControllerArgs> = {
       .option('lease-duration', {
         type: 'number',
         default: 15,
-        describe: 'Seconds a leader may go without renewing before another replica takes over',
+        describe:
+          'Seconds a standby waits, from when it last saw the Lease change, before it takes over; the leader stops ' +
+          'acting when 2/3 of it pass without a renewal',
       })
       .option('identity', { type: 'string', describe: "This replica's name in the Lease (default: host name and pid)" })
       .option('webhook', {
@@ -68,7 +104,8 @@ export const controllerCommand: CommandModule<object, ControllerArgs> = {
       .option('stats-every', {
         type: 'number',
         describe:
-          'Print a JSON stats line (passes, API requests, slowest pass, memory, webhook reviews) every N seconds',
+          'Print a JSON stats line (passes, API requests and retries, slowest pass, memory, webhook reviews) ' +
+          'every N seconds',
       })
       .example('$0 controller -A', 'Drive releases in every namespace')
       .example('$0 controller -n shop --workers 16', 'One namespace, more at once')
@@ -92,7 +129,6 @@ export const controllerCommand: CommandModule<object, ControllerArgs> = {
       workers: args.workers,
       log,
     });
-    const abort = new AbortController();
     let webhook: AdmissionWebhook | undefined;
     const reviews = { reviews: 0, totalMs: 0, slowestMs: 0 };
     const reviewed = (ms: number) => {
@@ -106,51 +142,49 @@ export const controllerCommand: CommandModule<object, ControllerArgs> = {
           name: CONTROLLER_LEASE,
           identity: args.identity ?? `${hostname()}-${process.pid}`,
           leaseSeconds: args['lease-duration'],
-          renewSeconds: Math.max(1, args['lease-duration'] / 3),
+          renewDeadlineSeconds: (args['lease-duration'] * 2) / 3,
+          retryPeriodSeconds: args['lease-duration'] / 7.5,
         })
       : undefined;
-    const shutdown = (signal: string) => {
-      log(`${signal}: stopping`);
-      abort.abort();
-      elector?.stop();
-      controller.stop();
-      void webhook?.stop();
-      process.exit(0);
+    // Ends the process: passes under way may finish (a few seconds at most), then the Lease is given up so that
+    // a standby leads at once; a pass still running after that is cut off, and the Lease then simply expires.
+    let ending = false;
+    const end = async (why: string, code: number) => {
+      if (ending) return;
+      ending = true;
+      log(why);
+      const stopped = await Promise.race([controller.stop().then(() => true), delay(SHUTDOWN_GRACE_MS, false)]);
+      if (stopped && (await elector?.release())) log('gave up the Lease');
+      await Promise.race([webhook?.stop(), delay(1000)]);
+      process.exit(code);
     };
-    process.once('SIGINT', () => shutdown('SIGINT'));
-    process.once('SIGTERM', () => shutdown('SIGTERM'));
-    await controller.sync();
-    if (args.webhook) {
-      try {
-        webhook = await AdmissionWebhook.start(client, controller, {
-          port: args['webhook-port'],
-          namespace: home,
-          log,
-          onReviewed: reviewed,
-          ...(args['webhook-bind-address'] ? { host: args['webhook-bind-address'] } : {}),
-          ...(args['webhook-cert-dir'] ? { certDir: args['webhook-cert-dir'] } : {}),
-        });
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code === 'EADDRINUSE') {
-          throw new CliError(
-            `cannot serve the admission webhook: port ${args['webhook-port']} is in use (choose another with ` +
-              `--webhook-port, or --no-webhook)`,
-          );
-        }
-        throw e;
-      }
+    process.once('SIGINT', () => void end('SIGINT: stopping', 0));
+    process.once('SIGTERM', () => void end('SIGTERM: stopping', 0));
+    const fatal = (e: unknown) => void end(`stopping on a fatal error: ${(e as Error)?.message ?? e}`, 1);
+    process.on('uncaughtException', fatal);
+    process.on('unhandledRejection', fatal);
+    try {
+      // Caches first: a replica that cannot read what releases need (RBAC, say) must never take the lead.
+      await controller.sync();
+      if (args.webhook) webhook = await serveWebhook(AdmissionWebhook, client, controller, args, home, log, reviewed);
+    } catch (e) {
+      await end(`stepwise: ${(e as Error).message}`, 1);
     }
     if (elector) {
       log('waiting to lead');
-      await elector.lead(
-        () => {
-          log('lost the Lease: stopping so that the new leader alone drives releases');
-          controller.stop();
-          process.exit(1);
-        },
-        log,
-        abort.signal,
-      );
+      await new Promise<void>((leading) => {
+        void elector.run(
+          {
+            onStartedLeading: leading,
+            onStoppedLeading: (why) => {
+              // At once and without cleanup: another replica may lead as soon as the lease expires.
+              log(`stopped leading (${why}): exiting so that the new leader alone drives releases`);
+              process.exit(1);
+            },
+          },
+          log,
+        );
+      });
     }
     controller.run();
     if (args['stats-every']) {
@@ -158,6 +192,7 @@ export const controllerCommand: CommandModule<object, ControllerArgs> = {
         const stats = {
           ...controller.stats,
           requests: client.requests,
+          retries: client.retries,
           rssBytes: process.memoryUsage().rss,
           webhook: { ...reviews, connections: webhook?.connections ?? 0 },
         };
