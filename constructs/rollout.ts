@@ -1,25 +1,81 @@
-import { ApiObject } from 'cdk8s';
+import { ApiObject, type Duration } from 'cdk8s';
+import type * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
-import { ENGINES } from '../src/engines/index.js';
-import type { RolloutModel } from '../src/engines/model.js';
-import { SpecError } from '../src/appspec/errors.js';
-import { pointerToPath } from '../src/appspec/load.js';
-import { normalizeRollout, type NormalizedApp } from '../src/appspec/normalize.js';
-import { validateRollout } from '../src/appspec/rules.js';
-import type { RolloutSpec, WorkloadKind } from '../src/appspec/types.js';
+import type { NormalizedApp } from '../src/appspec/normalize.js';
+import type { KubeObject } from '../src/k8s/objects.js';
+import { attachRollout } from '../src/render/attach.js';
+import type {
+  Engine,
+  MatchSpec,
+  PauseSpec,
+  ReplicasValue,
+  RolloutSpec,
+  StepSpec,
+  Strategy,
+  TrafficValue,
+} from '../src/appspec/types.js';
 import { ROLLOUT_NAME_LABEL } from '../src/render/labels.js';
 import { REVISION_LABEL } from '../src/traffic/service.js';
 import { CanaryService } from './canary-service.js';
 
-export interface RolloutProps extends RolloutSpec {
+/** A pause at the end of a step. */
+export interface PauseProps {
+  /** How long to wait before the next step. @default none: the step waits for approval (`stepwise promote`) */
+  readonly duration?: Duration;
+}
+
+/** One step of a release: how many pods run the new version, how much traffic and which requests go to it. */
+export interface StepProps {
+  /** Pods on the new version: a count, or a percentage of the workload's replicas ("20%"). */
+  readonly replicas: ReplicasValue;
+  /** Share of unmatched traffic sent to the new version ("10%"). @default none: traffic is not shifted */
+  readonly traffic?: TrafficValue;
+  /** Requests matching any entry go to the new version (OR between entries, AND within one). @default none */
+  readonly matches?: readonly MatchSpec[];
+  /** @default a pause for approval, except on the last step (as the app spec) */
+  readonly pause?: PauseProps;
+}
+
+/**
+ * A release attached to an existing workload.
+ *
+ * @example
+ * Rollout.canary(chart, 'release', {
+ *   workload: deployment, // a cdk8s-plus Deployment
+ *   service,
+ *   ingress,
+ *   steps: [{ replicas: '20%', traffic: '20%', pause: { duration: Duration.minutes(5) } }, { replicas: '100%' }],
+ * });
+ */
+export interface RolloutProps {
+  /** canary, blueGreen or abTest; the static factories set it. */
+  readonly strategy: Strategy;
   /** The workload to release: a cdk8s-plus Deployment or StatefulSet, or an ApiObject of either kind. */
-  readonly workload: Construct;
-  /** The stable Service selecting the workload's pods. Required with `ingress` or `httpRoute`. */
-  readonly service?: Construct;
-  /** An nginx Ingress routing to `service`: its canary Ingress carries the step's annotations. */
-  readonly ingress?: Construct;
-  /** A Gateway API HTTPRoute routing to `service`: its backend weights and rules follow the steps. */
-  readonly httpRoute?: Construct;
+  readonly workload: kplus.Deployment | kplus.StatefulSet | ApiObject;
+  /** The stable Service selecting the workload's pods. Required with `ingress` or `httpRoute`. @default none */
+  readonly service?: kplus.Service | ApiObject;
+  /** An nginx Ingress routing to `service`: its canary Ingress carries the step's annotations. @default none */
+  readonly ingress?: kplus.Ingress | ApiObject;
+  /** A Gateway API HTTPRoute routing to `service`: its weights and rules follow the steps. @default none */
+  readonly httpRoute?: ApiObject;
+  /** "builtin" (Stepwise's reconciler) or "kruise" (rollouts.kruise.io/v1beta1). @default "builtin" */
+  readonly engine?: Engine;
+  /** Explicit steps; or the Flagger shorthand below. @default none */
+  readonly steps?: readonly StepProps[];
+  /** Flagger shorthand: traffic grows by this much per step up to `maxWeight`. @default none */
+  readonly stepWeight?: number;
+  /** Flagger shorthand: the last weight of `stepWeight`. @default 100 */
+  readonly maxWeight?: number;
+  /** Flagger shorthand: explicit traffic weights, e.g. [1, 5, 20, 50]. @default none */
+  readonly stepWeights?: readonly number[];
+  /** The pause after each shorthand step. @default a pause for approval */
+  readonly pause?: PauseProps;
+  /** How long to wait after each traffic change. @default Duration.seconds(3) */
+  readonly gracePeriod?: Duration;
+  /** Updated pods allowed to be not Ready when a step is judged ready (count or "%"). @default 0 */
+  readonly failureThreshold?: number | string;
+  /** A release whose new pods are not Ready this long after a step began is rolled back. @default 10 minutes */
+  readonly progressDeadline?: Duration;
   /** @default the workload's name */
   readonly name?: string;
   /** Labels on the Rollout (and the canary Service). @default the workload's labels */
@@ -61,69 +117,71 @@ export class Rollout extends Construct {
 
   constructor(scope: Construct, id: string, props: RolloutProps) {
     super(scope, id);
-    const workload = ApiObject.of(props.workload);
-    const kind = workload.kind as WorkloadKind;
-    if (kind !== 'Deployment' && kind !== 'StatefulSet')
-      throw new Error(
-        `${this.node.path}: workload must be a Deployment or a StatefulSet, got ${workload.kind} "${workload.name}"`,
-      );
     if (props.ingress && props.httpRoute)
       throw new Error(`${this.node.path}: give ingress or httpRoute, not both (one traffic route per Rollout)`);
-    const route = props.ingress
-      ? { kind: 'ingress' as const, object: ApiObject.of(props.ingress) }
-      : props.httpRoute
-        ? { kind: 'gateway' as const, object: ApiObject.of(props.httpRoute) }
-        : undefined;
-    if (route && !props.service) throw new Error(`${this.node.path}: a route needs the stable service it routes to`);
-    const expectedKind = route?.kind === 'ingress' ? 'Ingress' : 'HTTPRoute';
-    if (route && route.object.kind !== expectedKind)
+    const workload = ApiObject.of(props.workload);
+    const service = props.service && ApiObject.of(props.service);
+    const route = (props.ingress ?? props.httpRoute) && ApiObject.of((props.ingress ?? props.httpRoute) as ApiObject);
+    const expected = props.ingress ? 'Ingress' : 'HTTPRoute';
+    if (route && route.kind !== expected)
       throw new Error(
-        `${this.node.path}: ${route.kind === 'ingress' ? 'ingress' : 'httpRoute'} must be an ${expectedKind}, got ` +
-          `${route.object.kind} "${route.object.name}"`,
+        `${this.node.path}: ${props.ingress ? 'ingress' : 'httpRoute'} must be an ${expected}, got ` +
+          `${route.kind} "${route.name}"`,
       );
-
-    const { workload: _w, service: _s, ingress: _i, httpRoute: _h, name, labels, ...spec } = props;
-    const violations = validateRollout(spec, {
-      workloadKind: kind,
-      ...(route ? { routeKind: route.kind } : {}),
-      base: '',
-    }).filter((v) => v.severity !== 'warning');
-    if (violations.length) {
-      throw new SpecError(
-        violations.map((v) => ({
-          location: { file: this.node.path },
-          path: pointerToPath(v.pointer),
-          message: v.message,
-          severity: 'error' as const,
-        })),
-      );
-    }
-    this.plan = normalizeRollout(spec, kind, '').rollout;
-
-    const model: RolloutModel = {
-      name: name ?? workload.name,
-      ...(workload.metadata.namespace ? { namespace: workload.metadata.namespace } : {}),
-      labels: labels ?? { ...workload.metadata.toJson().labels },
-      annotations: {},
-      workload: { kind, name: workload.name },
-      ...(props.service ? { service: ApiObject.of(props.service).name } : {}),
-      ...(route ? { route: { kind: route.kind, name: route.object.name } } : {}),
-      rollout: this.plan,
-    };
-    const engine = ENGINES[this.plan.engine];
-    if (engine.admission) {
-      // The admission webhook selects what the Rollout governs by this label.
-      for (const governed of [workload, props.service, route?.object]) {
-        if (governed) ApiObject.of(governed).metadata.addLabel(ROLLOUT_NAME_LABEL, model.name);
-      }
-    }
-    const rendered = engine.rollout(model);
-    this.apiObject = new ApiObject(this, 'Resource', rendered);
-    if (engine.ownsCanaryService && route && props.service) {
+    const snapshot = (o: ApiObject | undefined) => o && (o.toJson() as KubeObject);
+    const attached = attachRollout(
+      { workload: snapshot(workload) as KubeObject, service: snapshot(service), route: snapshot(route) },
+      rolloutSpec(props, this.node.path),
+      {
+        where: this.node.path,
+        ...(props.name ? { name: props.name } : {}),
+        ...(props.labels ? { labels: props.labels } : {}),
+      },
+    );
+    this.plan = attached.plan;
+    // The admission webhook selects what the Rollout governs by this label.
+    if (attached.labelsGoverned)
+      for (const governed of [workload, service, route])
+        governed?.metadata.addLabel(ROLLOUT_NAME_LABEL, attached.model.name);
+    this.apiObject = new ApiObject(this, 'Resource', attached.rollout);
+    if (attached.ownsCanaryService && service) {
       this.canaryService = new CanaryService(this, 'CanaryService', {
-        service: props.service,
-        revisionLabel: REVISION_LABEL[kind],
+        service,
+        revisionLabel: REVISION_LABEL[attached.model.workload.kind],
       });
     }
   }
+}
+
+/**
+ * The app spec's rollout block for construct props: durations in whole seconds (anything else is refused,
+ * naming the construct and field), the objects left out.
+ */
+function rolloutSpec(props: RolloutProps, where: string): RolloutSpec {
+  const seconds = (d: Duration | undefined, field: string) => {
+    if (!d) return undefined;
+    try {
+      return d.toSeconds();
+    } catch {
+      throw new Error(`${where}: ${field}: ${d.toHumanString()} is not a whole number of seconds`);
+    }
+  };
+  const pause = (p: PauseProps | undefined, field: string): PauseSpec | undefined =>
+    p && (p.duration ? { duration: seconds(p.duration, `${field}.duration`) } : {});
+  const spec = {
+    strategy: props.strategy,
+    engine: props.engine,
+    steps: props.steps?.map(
+      (s, i): StepSpec => ({ ...s, matches: s.matches && [...s.matches], pause: pause(s.pause, `steps[${i}].pause`) }),
+    ),
+    stepWeight: props.stepWeight,
+    maxWeight: props.maxWeight,
+    stepWeights: props.stepWeights && [...props.stepWeights],
+    pause: pause(props.pause, 'pause'),
+    gracePeriodSeconds: seconds(props.gracePeriod, 'gracePeriod'),
+    failureThreshold: props.failureThreshold,
+    progressDeadlineSeconds: seconds(props.progressDeadline, 'progressDeadline'),
+  };
+  // Absent, not undefined: the rules tell a field left out from one given.
+  return JSON.parse(JSON.stringify(spec)) as RolloutSpec;
 }

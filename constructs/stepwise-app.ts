@@ -6,6 +6,7 @@ import { SpecError } from '../src/appspec/errors.js';
 import { loadApps, validateAppSpec } from '../src/appspec/load.js';
 import type { NormalizedApp } from '../src/appspec/normalize.js';
 import type { AppSpec, Engine } from '../src/appspec/types.js';
+import { canaryServiceName } from '../src/traffic/service.js';
 
 export interface StepwiseAppProps {
   /** The app spec, the same document as in YAML. */
@@ -46,6 +47,22 @@ export class StepwiseApp extends Construct {
   public readonly app: NormalizedApp;
   /** The emitted objects, by kind and name (e.g. "Deployment/web"). */
   public readonly objects: ReadonlyMap<string, ApiObject>;
+  /** The workload: a Deployment or a StatefulSet, as the spec says. */
+  public readonly workload: ApiObject;
+  /** The workload when it is a Deployment. */
+  public readonly deployment?: ApiObject;
+  /** The workload when it is a StatefulSet. */
+  public readonly statefulSet?: ApiObject;
+  /** The stable Service. */
+  public readonly service: ApiObject;
+  /** The canary Service, when the engine keeps one beside the app (builtin, with a route). */
+  public readonly canaryService?: ApiObject;
+  /** The nginx Ingress, when the app routes through one. */
+  public readonly ingress?: ApiObject;
+  /** The Gateway API HTTPRoute, when the app routes through one. */
+  public readonly httpRoute?: ApiObject;
+  /** The Rollout: Stepwise's (builtin engine) or OpenKruise's v1beta1. */
+  public readonly rollout: ApiObject;
 
   constructor(scope: Construct, id: string, props: StepwiseAppProps) {
     super(scope, id);
@@ -56,5 +73,14 @@ export class StepwiseApp extends Construct {
       objects.set(key, new ApiObject(this, key, object));
     }
     this.objects = objects;
+    const named = (kind: string, name: string) => objects.get(`${kind}/${name}`);
+    const { workload, service, route } = this.app;
+    this.workload = named(workload.kind, this.app.name) as ApiObject;
+    this[workload.kind === 'Deployment' ? 'deployment' : 'statefulSet'] = this.workload;
+    this.service = named('Service', service.name) as ApiObject;
+    this.canaryService = named('Service', canaryServiceName(service.name));
+    this.ingress = route?.kind === 'ingress' ? named('Ingress', route.name) : undefined;
+    this.httpRoute = route?.kind === 'gateway' ? named('HTTPRoute', route.name) : undefined;
+    this.rollout = [...objects.values()].find((o) => o.kind === 'Rollout') as ApiObject;
   }
 }

@@ -9,6 +9,8 @@ export { parsePercent } from './appspec/values.js';
 export { expandWeights } from './appspec/shorthand.js';
 export { renderApp } from './render/app.js';
 export { synthApp, toYaml } from './render/synth.js';
+export { type AttachTarget, type Attached, attachRollout } from './render/attach.js';
+export { type PostRenderConfig, PostRenderError, postRender, ROLLOUT_ANNOTATION } from './helm/post-render.js';
 export { builtinRolloutCrd } from './engines/crd.js';
 export { canaryIngress, nginxCanaryAnnotations, nextCanaryAnnotations } from './traffic/nginx.js';
 export { desiredRouteRules, type RouteIntent, type RouteRule } from './traffic/gateway.js';

@@ -8,7 +8,7 @@
  * - `search`: an HTTPRoute built with the generated Gateway API import, canaried with the OpenKruise engine.
  */
 import { fileURLToPath } from 'node:url';
-import { App, Chart } from 'cdk8s';
+import { App, Chart, Duration } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import type { Construct } from 'constructs';
 import { gateway, Rollout, StepwiseApp } from '../../constructs/index.js';
@@ -53,7 +53,7 @@ export class WebChart extends Chart {
       ingress,
       steps: [
         { replicas: '100%', traffic: '0%' },
-        { replicas: '100%', traffic: '20%', pause: { duration: 300 } },
+        { replicas: '100%', traffic: '20%', pause: { duration: Duration.minutes(5) } },
         { replicas: '100%', traffic: '100%' },
       ],
     });
@@ -104,7 +104,7 @@ export class SearchChart extends Chart {
       httpRoute: route,
       engine: 'kruise',
       stepWeights: [5, 25, 50],
-      pause: { duration: 600 },
+      pause: { duration: Duration.minutes(10) },
     });
   }
 }

@@ -71,7 +71,10 @@ build_go_install() { # NAME PACKAGE@VERSION PATTERN PROBE-ARGS... (ldflags in $L
   local name=$1 pkg=$2 pattern=$3; shift 3
   if have "$name" "$pattern" "$@"; then log "$name: cached"; return; fi
   log "$name: go install $pkg"
-  GOBIN="$bin" go install -trimpath -ldflags "-s -w ${LDFLAGS:-}" "$pkg"
+  # Installed beside, then renamed: two major versions of one tool (helm 3 and 4) share a command name.
+  local out="$work/install-$name"; rm -rf "$out"; mkdir -p "$out"
+  GOBIN="$out" go install -trimpath -ldflags "-s -w ${LDFLAGS:-}" "$pkg"
+  mv "$out/$(basename "${pkg%@*}")" "$bin/$name"; rm -rf "$out"
 }
 
 # The OpenKruise Rollouts manager, for tests that run the real Kruise controller. `go install` cannot build it
@@ -133,7 +136,9 @@ case "$what" in
   tools)
     build_go_install cue "cuelang.org/go/cmd/cue@$CUE_VERSION" "$CUE_VERSION" version
     LDFLAGS="-X helm.sh/helm/v3/internal/version.version=$HELM_VERSION" \
-      build_go_install helm "helm.sh/helm/v3/cmd/helm@$HELM_VERSION" "$HELM_VERSION" version ;;
+      build_go_install helm "helm.sh/helm/v3/cmd/helm@$HELM_VERSION" "$HELM_VERSION" version
+    LDFLAGS="-X helm.sh/helm/v4/internal/version.version=$HELM4_VERSION" \
+      build_go_install helm4 "helm.sh/helm/v4/cmd/helm@$HELM4_VERSION" "$HELM4_VERSION" version ;;
   kruise) build_kruise ;;
   *) echo "usage: build.sh [control-plane|tools|kruise]" >&2; exit 2 ;;
 esac

@@ -7,6 +7,7 @@ import { installCommand } from './commands/install.js';
 import { planCommand } from './commands/plan.js';
 import { abortCommand, promoteCommand, runCommand, statusCommand, undoCommand } from './commands/release.js';
 import { crdCommand, schemaCommand } from './commands/schema.js';
+import { helmCommand } from './commands/helm.js';
 import { synthCommand } from './commands/synth.js';
 import { validateCommand } from './commands/validate.js';
 import { versionCommand } from './commands/version.js';
@@ -54,6 +55,7 @@ export async function main(argv: string[]): Promise<number> {
       .command(undoCommand)
       .command(schemaCommand)
       .command(crdCommand)
+      .command(helmCommand)
       .command(versionCommand)
       .completion('completion', 'Print a bash or zsh completion script (source it from your shell profile)')
       .demandCommand(1, 'name a command')

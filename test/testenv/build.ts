@@ -37,7 +37,7 @@ export interface KruiseBuild {
  * Runs scripts/testenv/build.sh for one target (cached, locked, so concurrent callers wait for one build) and
  * resolves to the cache root it prints. Progress goes to stderr: a cold build takes minutes.
  */
-function runBuild(target: 'control-plane' | 'kruise'): Promise<string> {
+function runBuild(target: 'control-plane' | 'kruise' | 'tools'): Promise<string> {
   return new Promise((resolve, reject) => {
     const child = spawn('bash', [`${ROOT}scripts/testenv/build.sh`, target], { stdio: ['ignore', 'pipe', 'pipe'] });
     // A cold Go build is quiet for minutes at a time: say it is still going.
@@ -93,4 +93,23 @@ export function ensureKruise(): Promise<KruiseBuild> {
     version: pinnedVersions().KRUISE_ROLLOUTS_VERSION!,
   }));
   return kruise;
+}
+
+/** The other real tools the tests use: `cue`, and `helm` 3 and 4. */
+export interface ToolsBuild {
+  cue: string;
+  helm3: string;
+  helm4: string;
+}
+
+let tools: Promise<ToolsBuild> | undefined;
+
+/** Builds cue and both Helms if they are missing and returns their paths (one build per process). */
+export function ensureTools(): Promise<ToolsBuild> {
+  tools ??= runBuild('tools').then((root) => ({
+    cue: `${root}/bin/cue`,
+    helm3: `${root}/bin/helm`,
+    helm4: `${root}/bin/helm4`,
+  }));
+  return tools;
 }

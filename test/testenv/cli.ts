@@ -9,7 +9,7 @@
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { attachCluster, startCluster } from './cluster.js';
-import { ensureControlPlane, ensureKruise } from './build.js';
+import { ensureControlPlane, ensureKruise, ensureTools } from './build.js';
 import { isAlive } from './process.js';
 
 const stateDir = `${process.env.STEPWISE_CACHE ?? `${homedir()}/.cache/stepwise`}/cluster`;
@@ -61,6 +61,7 @@ async function down(): Promise<void> {
 async function build(): Promise<void> {
   process.stderr.write(`[testenv] control plane in ${(await ensureControlPlane()).root}\n`);
   process.stderr.write(`[testenv] kruise-rollout ${(await ensureKruise()).binary}\n`);
+  process.stderr.write(`[testenv] helm 3 and 4, cue beside ${(await ensureTools()).helm3}\n`);
 }
 
 const command = process.argv[2];

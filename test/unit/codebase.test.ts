@@ -7,7 +7,8 @@ import { ROOT } from '../support/paths.js';
 /**
  * The layers of `src/`, lowest first. A module imports only from its own layer and the ones below it, so the
  * dependency direction is one way and the folders show it: Kubernetes plumbing, the app spec, the plan, the
- * pure object builders, the engines, rendering, then what acts on a cluster, and the CLI on top.
+ * pure object builders, the engines, rendering and the Helm post-renderer over it, then what acts on a cluster, and
+ * the CLI on top.
  */
 const LAYERS = [
   'k8s',
@@ -16,6 +17,7 @@ const LAYERS = [
   'traffic',
   'engines',
   'render',
+  'helm',
   'reconciler',
   'apply',
   'webhook',

@@ -4,7 +4,7 @@ import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { ApiObject, Chart, Testing } from 'cdk8s';
+import { ApiObject, Chart, Duration, JsonPatch, Testing } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { parseAllDocuments } from 'yaml';
 import { Rollout, StepwiseApp } from '../../constructs/index.js';
@@ -174,7 +174,7 @@ test('Rollout rejects what cannot work, naming the construct and field', () => {
     },
   );
   assert.throws(
-    () => Rollout.canary(chart, 'svc-as-workload', { workload: service, steps: [{ replicas: 1 }] }),
+    () => Rollout.canary(chart, 'svc-as-workload', { workload: ApiObject.of(service), steps: [{ replicas: 1 }] }),
     /test\/svc-as-workload: workload must be a Deployment or a StatefulSet, got Service "web"/,
   );
   assert.throws(
@@ -186,7 +186,7 @@ test('Rollout rejects what cannot work, naming the construct and field', () => {
       Rollout.canary(chart, 'wrong-route', {
         workload: deployment,
         service,
-        ingress: service,
+        ingress: ApiObject.of(service),
         steps: [{ replicas: 1 }],
       }),
     /ingress must be an Ingress, got Service "web"/,
@@ -214,4 +214,81 @@ test('the cdk8s example synthesizes with `cdk8s synth` through cdk8s.yaml', () =
   assert.ok(kinds('search.k8s.yaml').includes('rollouts.kruise.io/v1beta1/Rollout'));
   assert.ok(kinds('search.k8s.yaml').includes('gateway.networking.k8s.io/v1/HTTPRoute'));
   assert.ok(new Chart(Testing.app(), 'c'), 'cdk8s loads');
+});
+
+test('pauses, the grace period and the progress deadline take cdk8s Durations, rendered as whole seconds', () => {
+  const { chart, deployment, service, ingress } = webChart();
+  const rollout = Rollout.canary(chart, 'release', {
+    workload: deployment,
+    service,
+    ingress,
+    steps: [
+      { replicas: '20%', traffic: '20%', pause: { duration: Duration.minutes(5) } },
+      { replicas: '50%', traffic: '50%', pause: {} },
+      { replicas: '100%' },
+    ],
+    gracePeriod: Duration.seconds(10),
+    progressDeadline: Duration.minutes(15),
+  });
+  const steps = rollout.plan.steps.map((s) => s.pause);
+  assert.deepEqual(steps.slice(0, 2), [{ duration: 300 }, {}]);
+  const spec = rollout.apiObject.toJson().spec;
+  assert.deepEqual(
+    [spec.strategy.canary.trafficRoutings[0].gracePeriodSeconds, spec.progressDeadlineSeconds],
+    [10, 900],
+  );
+  assert.throws(
+    () =>
+      Rollout.canary(chart, 'fractional', {
+        workload: deployment,
+        steps: [{ replicas: 1, pause: { duration: Duration.millis(1500) } }],
+      }),
+    /test\/fractional: steps\[0\]\.pause\.duration: 1 second 500 millis is not a whole number of seconds$/,
+  );
+});
+
+test('the canary Service follows later changes to the stable one, and keeps labels and patches made on it', () => {
+  const { chart, deployment, service, ingress } = webChart();
+  const rollout = Rollout.blueGreen(chart, 'release', {
+    workload: deployment,
+    service,
+    ingress,
+    steps: [{ replicas: 1 }],
+  });
+  const canary = rollout.canaryService!;
+  canary.metadata.addLabel('tier', 'canary');
+  canary.addJsonPatch(JsonPatch.add('/metadata/annotations', { 'example.com/owner': 'team-a' }));
+  service.bind(9090, { name: 'metrics' });
+  const synthesized = Testing.synth(chart).find((o) => o.metadata.name === 'web-canary');
+  assert.equal(synthesized.metadata.labels.tier, 'canary');
+  assert.deepEqual(synthesized.metadata.annotations, { 'example.com/owner': 'team-a' });
+  assert.deepEqual(
+    synthesized.spec.ports.map((p: { port: number }) => p.port),
+    [80, 9090],
+  );
+  assert.deepEqual(synthesized.spec.selector, { app: 'web' });
+});
+
+test('StepwiseApp gives typed access to every object it made', () => {
+  for (const [f, route] of [
+    ['blue-green.yaml', 'Ingress'],
+    ['canary-gateway.yaml', 'HTTPRoute'],
+  ] as const) {
+    const app = new StepwiseApp(Testing.chart(), 'app', { spec: exampleSpec(f).spec });
+    const name = app.app.name;
+    assert.deepEqual(
+      [app.workload, app.deployment, app.service, app.canaryService, app.ingress ?? app.httpRoute, app.rollout].map(
+        (o) => o && `${o.kind}/${o.name}`,
+      ),
+      [
+        `Deployment/${name}`,
+        `Deployment/${name}`,
+        `Service/${app.app.service.name}`,
+        `Service/${app.app.service.name}-canary`,
+        `${route}/${app.app.route?.name}`,
+        `Rollout/${name}`,
+      ],
+    );
+    assert.equal(app.statefulSet, undefined);
+  }
 });
