@@ -5,11 +5,11 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { parse, parseAllDocuments } from 'yaml';
+import { parse, parseAllDocuments, stringify } from 'yaml';
 import { HELM4_FILENAME_ANNOTATION, ROLLOUT_ANNOTATION } from '../../src/helm/post-render.js';
 import type { KubeObject } from '../../src/k8s/objects.js';
 import { attachRollout } from '../../src/render/attach.js';
@@ -93,6 +93,16 @@ for (const version of ['3', '4'] as const) {
     // itself rewrites every document, with or without a post-renderer in between).
     const settings = version === '3' ? /greeting: {3}"hello" {3}# odd spacing/ : /greeting: "hello" # odd spacing/;
     assert.match(rendered, settings);
+    // The same release named in a --config file, passed by Helm as the post-renderer's argument.
+    const config = join(home, 'stepwise-helm.yaml');
+    const annotation = objects(plain).find((o) => o.kind === 'Deployment')?.metadata.annotations?.[ROLLOUT_ANNOTATION];
+    writeFileSync(config, stringify({ rollouts: { promoted: parse(annotation ?? '') } }));
+    const named = ['--set', 'rollout=promoted', '--post-renderer-args', `--config=${config}`];
+    const byConfig = run(helm, ['template', 'web', CHART, ...named, '--post-renderer', renderer]);
+    assert.deepEqual(
+      objects(byConfig).filter((o) => o.kind === 'Rollout'),
+      objects(rendered).filter((o) => o.kind === 'Rollout'),
+    );
     // The hook is kept (Helm 4 passes hooks through the post-renderer; Helm 3 prints them beside).
     assert.equal(objects(rendered).filter((o) => o.metadata.name === 'web-installed').length, 1);
   });
@@ -117,58 +127,72 @@ for (const version of ['3', '4'] as const) {
 }
 
 test(
-  'helm install, then helm upgrade --set image.tag=2 starts a paused release that completes on promote; helm ' +
+  'helm 3 and 4: install, then upgrade --set image.tag=2 starts a paused release that completes on promote; ' +
     'rollback in the middle of the next release rolls it back',
   async (t) => {
-    const namespace = 'helm';
-    await createNamespace(env.client, namespace);
     const [webhookPort] = await freePorts(1);
     const site = { kubeconfig: env.cluster.kubeconfig, namespace: 'helm-system', webhookPort: webhookPort as number };
     await createNamespace(env.client, site.namespace);
     installWithWebhook(site);
     const controller: StepwiseProcess = await startController(site);
     t.after(() => controller.stop());
-    const helm = (...args: string[]) =>
-      run(tools.helm3, [...args, '-n', namespace, '--kubeconfig', env.cluster.kubeconfig]);
-    const h = new ReleaseHarness(env.client, namespace, 'web');
-    const logs = () => controller.log;
-    const images = async () =>
-      [
-        ...new Set((await h.pods()).map((p) => (p.spec as { containers: { image: string }[] }).containers[0]?.image)),
-      ].sort();
-
-    helm('install', 'web', CHART, '--post-renderer', POST_RENDERER);
-    await explained(
-      eventually('installed and Healthy', async () => (await h.rollout())?.status?.phase === 'Healthy'),
-      logs,
-    );
-    helm('upgrade', 'web', CHART, '--set', 'image.tag=2', '--post-renderer', POST_RENDERER);
-    const paused = async () => {
-      const sub = await h.sub();
-      return sub.currentStepIndex === 1 && sub.currentStepState === 'StepPaused';
-    };
-    await explained(eventually('release paused at step 1', paused), logs);
-    assert.deepEqual(await images(), ['example/web:1', 'example/web:2'], 'both versions run while paused');
-    // Approved at each pause, as `stepwise promote` would be, until it is released.
-    await explained(
-      eventually('released', async () => {
-        if (awaitsApproval(await h.rollout())) await h.promote();
-        return (await h.rollout()).status?.phase === 'Healthy' && (await images()).length === 1;
-      }),
-      logs,
-    );
-    assert.deepEqual(await images(), ['example/web:2']);
-
-    helm('upgrade', 'web', CHART, '--set', 'image.tag=3', '--post-renderer', POST_RENDERER);
-    await explained(eventually('next release paused at step 1', paused), logs);
-    helm('rollback', 'web', '2');
-    await explained(
-      eventually(
-        'rolled back',
-        async () => (await h.rollout()).status?.phase === 'Healthy' && (await images()).join() === 'example/web:2',
-      ),
-      logs,
-    );
-    assert.equal(await h.get('networking.k8s.io/v1', 'Ingress', 'web-canary'), undefined, 'no canary route left');
+    for (const version of ['3', '4'] as const) await upgradeAndRollBack(version, () => controller.log);
   },
 );
+
+/** One chart's life under Helm `version`, in a namespace of its own, with the controller and its webhook. */
+async function upgradeAndRollBack(version: '3' | '4', logs: () => string): Promise<void> {
+  const namespace = `helm${version}`;
+  await createNamespace(env.client, namespace);
+  const renderer = ['--post-renderer', version === '3' ? POST_RENDERER : 'stepwise'];
+  // Helm 4 applies server-side: the Service selectors a release pins belong to the reconciler, so it must force
+  // them as Argo CD and Flux do (the webhook then keeps the pins); Helm 3 updates and needs nothing.
+  const force = version === '4' ? ['--force-conflicts'] : [];
+  const helm = (...args: string[]) =>
+    run(version === '3' ? tools.helm3 : tools.helm4, [
+      ...args,
+      '-n',
+      namespace,
+      '--kubeconfig',
+      env.cluster.kubeconfig,
+    ]);
+  const h = new ReleaseHarness(env.client, namespace, 'web');
+  const images = async () =>
+    [
+      ...new Set((await h.pods()).map((p) => (p.spec as { containers: { image: string }[] }).containers[0]?.image)),
+    ].sort();
+  const paused = async () => {
+    const sub = await h.sub();
+    return sub.currentStepIndex === 1 && sub.currentStepState === 'StepPaused';
+  };
+
+  helm('install', 'web', CHART, ...renderer);
+  await explained(
+    eventually('installed and Healthy', async () => (await h.rollout())?.status?.phase === 'Healthy'),
+    logs,
+  );
+  helm('upgrade', 'web', CHART, '--set', 'image.tag=2', ...renderer, ...force);
+  await explained(eventually(`helm ${version}: release paused at step 1`, paused), logs);
+  assert.deepEqual(await images(), ['example/web:1', 'example/web:2'], 'both versions run while paused');
+  // Approved at each pause, as `stepwise promote` would be, until it is released.
+  await explained(
+    eventually(`helm ${version}: released`, async () => {
+      if (awaitsApproval(await h.rollout())) await h.promote();
+      return (await h.rollout()).status?.phase === 'Healthy' && (await images()).length === 1;
+    }),
+    logs,
+  );
+  assert.deepEqual(await images(), ['example/web:2']);
+
+  helm('upgrade', 'web', CHART, '--set', 'image.tag=3', ...renderer, ...force);
+  await explained(eventually(`helm ${version}: next release paused at step 1`, paused), logs);
+  helm('rollback', 'web', '2', ...force);
+  await explained(
+    eventually(
+      `helm ${version}: rolled back`,
+      async () => (await h.rollout()).status?.phase === 'Healthy' && (await images()).join() === 'example/web:2',
+    ),
+    logs,
+  );
+  assert.equal(await h.get('networking.k8s.io/v1', 'Ingress', 'web-canary'), undefined, 'no canary route left');
+}
