@@ -77,18 +77,19 @@ function splitDocuments(stream: string): Document[] {
 }
 
 function parseChunk(text: string, line: number, index: number): Document {
-  const source = /^# Source: (.+)$/m.exec(text)?.[1]?.trim() ?? `document ${index} (line ${line})`;
+  const source = /^# Source: (.+)$/m.exec(text)?.[1]?.trim() ?? `document ${index}`;
+  const where = (at: number) => `${source} (line ${at} of the manifests)`;
   const header = /^(?:(?:---[^\n]*|#[^\n]*|[ \t]*)\n)*/.exec(text)?.[0] ?? '';
   const parsed = parseDocument(text, { uniqueKeys: true });
   if (parsed.errors.length) {
     const error = parsed.errors[0];
-    const at = error?.linePos?.[0] ? ` line ${line + error.linePos[0].line - 1}` : '';
-    throw new PostRenderError(`${source}${at}: ${error?.message.split('\n')[0]}`);
+    const at = line + (error?.linePos?.[0].line ?? 1) - 1;
+    throw new PostRenderError(`${where(at)}: ${error?.message.split('\n')[0]}`);
   }
   const object = parsed.toJS() as KubeObject | null;
   if (object === null || object === undefined) return { text, header, source };
   if (typeof object !== 'object' || Array.isArray(object) || !object.kind || !object.metadata?.name)
-    throw new PostRenderError(`${source}: not a Kubernetes object (kind and metadata.name are required)`);
+    throw new PostRenderError(`${where(line)}: not a Kubernetes object (kind and metadata.name are required)`);
   const filename = helm4Filename(object);
   return { text, header, object, source: filename && !/^# Source:/m.test(text) ? filename : source };
 }

@@ -147,12 +147,12 @@ test('a workload named in the config file is released without touching the chart
 test('bad input fails naming the template, line and field, before anything is written', () => {
   assert.throws(
     () => postRender(helm3({ 'service.yaml': service, 'broken.yaml': 'kind: [\n' })),
-    /web\/templates\/broken\.yaml line 10: /,
+    /web\/templates\/broken\.yaml \(line 10 of the manifests\): /,
   );
   assert.throws(
     () => postRender(helm3({ 'deployment.yaml': deployment('{strategy: canary, steps: [{replicas: 0%}]}') })),
     /web\/templates\/deployment\.yaml: steps\[0\]\.replicas: /,
   );
   assert.throws(() => postRender(helm3({ 'deployment.yaml': deployment('{strategy: [') })), /not a YAML mapping/);
-  assert.throws(() => postRender('---\n- a\n- b\n'), /document 1 \(line 1\): not a Kubernetes object/);
+  assert.throws(() => postRender('---\n- a\n- b\n'), /document 1 \(line 1 of the manifests\): not a Kubernetes object/);
 });
