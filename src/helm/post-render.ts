@@ -58,9 +58,10 @@ export function postRender(stream: string, config: PostRenderConfig = {}, config
     if (attached.ownsCanaryService && service?.object)
       added.push(withFilename(canaryService(service.object, REVISION_LABEL[attached.model.workload.kind]), from));
   }
-  const kept = documents.map((d) => (d.changed ? `${d.header}${yamlDocument(d.object)}` : d.text));
-  const ends = kept.join('').endsWith('\n') || kept.length === 0 ? '' : '\n';
-  return kept.join('') + ends + added.map((o) => `---\n${sourceComment(o)}${yamlDocument(o)}`).join('');
+  const kept = documents.map((d) => (d.changed ? `${d.header}${yamlDocument(d.object)}` : d.text)).join('');
+  // A stream whose last line has no newline: the documents added must not run on from it.
+  const ends = kept === '' || kept.endsWith('\n') ? '' : '\n';
+  return kept + ends + added.map((o) => `---\n${sourceComment(o)}${yamlDocument(o)}`).join('');
 }
 
 const isWorkload = (o: KubeObject | undefined) => o?.kind === 'Deployment' || o?.kind === 'StatefulSet';

@@ -87,6 +87,14 @@ const MAX_RETRIES = 5;
 /** The longest wait between retries, whatever Retry-After asks. */
 const MAX_RETRY_DELAY_MS = 10_000;
 
+/**
+ * The wait before try `attempt + 1` (from 0): `baseMs` doubled per attempt, spread by jitter over half to one and
+ * a half of that so that clients failing together do not retry together, and never beyond `maxMs`. One formula for
+ * request retries, watches and the work queue.
+ */
+export const backoffMs = (baseMs: number, attempt: number, maxMs: number) =>
+  Math.min(maxMs, baseMs * 2 ** attempt * (0.5 + Math.random()));
+
 /** Requests that can be sent again without doing twice what the server may already have done. */
 function idempotent(method: string, contentType: string | undefined): boolean {
   return ['GET', 'HEAD', 'PUT', 'DELETE'].includes(method) || contentType === 'application/apply-patch+yaml';
@@ -105,7 +113,7 @@ export function retryDelayMs(
   maxRetries = MAX_RETRIES,
 ): number | undefined {
   if (attempt >= maxRetries) return undefined;
-  const backoff = () => Math.min(MAX_RETRY_DELAY_MS, 250 * 2 ** attempt * (0.5 + Math.random()));
+  const backoff = () => backoffMs(250, attempt, MAX_RETRY_DELAY_MS);
   if (error instanceof KubeApiError) {
     const busy = error.status === 429 || error.status >= 500;
     if (busy && error.retryAfterSeconds !== undefined)

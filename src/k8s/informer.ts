@@ -1,6 +1,6 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import type { KubeObject } from './objects.js';
-import { KubeApiError, type KubeClient, type ObjectRef } from './client.js';
+import { backoffMs, KubeApiError, type KubeClient, type ObjectRef } from './client.js';
 
 export type InformerEvent = 'ADDED' | 'MODIFIED' | 'DELETED';
 
@@ -275,25 +275,26 @@ export class Informer {
         this.log(`${this.ref.kind} at resourceVersion ${this.resourceVersion} is gone (410); listing again`);
         failures = await this.relist().then(
           () => 0,
-          (e: unknown) => this.failedAgain(failures, `listing ${this.ref.kind} failed`, e),
+          (e: unknown) => this.backOff(failures, `listing ${this.ref.kind} failed`, e),
         );
       } else if (outcome instanceof Error) {
-        failures = this.failedAgain(failures, `watch of ${this.ref.kind} failed`, outcome);
+        failures = await this.backOff(failures, `watch of ${this.ref.kind} failed`, outcome);
       } else if (outcome === 'silent') {
         this.log(`watch of ${this.ref.kind} silent for ${this.options.silenceMs / 1000} s; watching again`);
         failures = 0;
       } else if (Date.now() - started < 1000) {
         // A stream the server ends at once, again and again, must not become a busy loop of requests.
-        failures = this.failedAgain(failures, `watch of ${this.ref.kind} ended at once`);
+        failures = await this.backOff(failures, `watch of ${this.ref.kind} ended at once`);
       } else failures = 0;
-      if (failures) await this.pause(backoff(this.options.backoffMs, failures));
     }
   }
 
-  private failedAgain(failures: number, what: string, error?: unknown): number {
-    const ms = backoff(this.options.backoffMs, failures + 1);
+  /** After one more failure in a row: says so, waits its backoff, and returns the failures so far. */
+  private async backOff(failures: number, what: string, error?: unknown): Promise<number> {
+    const ms = backoffMs(this.options.backoffMs, failures, MAX_BACKOFF_MS);
     const cause = error ? `: ${(error as Error).message}` : '';
     this.log(`${what}${cause}; watching again from resourceVersion ${this.resourceVersion} in ~${Math.round(ms)} ms`);
+    await this.pause(ms);
     return failures + 1;
   }
 
@@ -351,8 +352,5 @@ export class Informer {
 }
 
 const isGone = (e: unknown) => e instanceof KubeApiError && e.status === 410;
-/** The wait after `failures` failures in a row: doubling from `baseMs` to 30 s, stretched by up to 2× at random. */
-const backoff = (baseMs: number, failures: number) =>
-  Math.min(MAX_BACKOFF_MS, baseMs * 2 ** (failures - 1)) * (1 + Math.random());
 
 const keyOf = (namespace: string | undefined, name: string) => `${namespace ?? ''}/${name}`;

@@ -1,3 +1,5 @@
+import { backoffMs } from '../k8s/client.js';
+
 /** How failed keys are retried; client-go's DefaultControllerRateLimiter is the reference. */
 export interface RateLimits {
   /** The first retry of a failing key waits this long, doubling with each failure. @default 5 */
@@ -31,8 +33,7 @@ export class RetryLimiter {
     const failures = this.failures.get(key) ?? 0;
     this.failures.set(key, failures + 1);
     const { baseDelayMs, maxDelayMs } = this.limits;
-    const backoff = Math.min(maxDelayMs, baseDelayMs * 2 ** failures * (0.5 + Math.random()));
-    return Math.max(backoff, this.bucketDelay(now));
+    return Math.max(backoffMs(baseDelayMs, failures, maxDelayMs), this.bucketDelay(now));
   }
 
   /** A token from the bucket: 0 while the burst lasts, then the time until the token taken now is refilled. */

@@ -6,25 +6,15 @@
  */
 import assert from 'node:assert/strict';
 import { test, type TestContext } from 'node:test';
-import { type FaultProxy, type ProxiedRequest, startFaultProxy } from '../support/fault-proxy.js';
-import { compactEtcd, eventually, explained, useCluster } from '../support/kube.js';
+import type { ProxiedRequest } from '../support/fault-proxy.js';
+import { compactEtcd, eventually, explained, faultProxyFor, useCluster } from '../support/kube.js';
 import { leadership, longestWithoutLeader, overlaps, ReleaseMonitor } from '../support/monitor.js';
 import { StepwiseProcess } from '../support/processes.js';
-import { echoserver, ReleaseHarness } from '../support/release.js';
+import { ReleaseHarness, timedBlueGreen } from '../support/release.js';
 
 const env = useCluster();
 
-const spec = (image: string) =>
-  echoserver(image, {
-    rollout: [
-      '    strategy: blueGreen',
-      '    gracePeriodSeconds: 0',
-      '    steps:',
-      '      - {replicas: 100%, traffic: 0%, pause: {duration: 2}}',
-      '      - {replicas: 100%, traffic: 10%, pause: {duration: 4}}',
-      '      - {replicas: 100%, traffic: 100%, pause: {duration: 2}}',
-    ].join('\n'),
-  });
+const spec = (image: string) => timedBlueGreen(image, [2, 4, 2]);
 
 /** `stepwise controller` for one namespace, printing its stats every second. */
 function controller(kubeconfig: string, namespace: string, identity: string, ...flags: string[]): StepwiseProcess {
@@ -36,14 +26,6 @@ function controller(kubeconfig: string, namespace: string, identity: string, ...
 function retriesOf(p: StepwiseProcess): number {
   const last = p.log.match(/^stats (.*)$/gm)?.at(-1);
   return last ? (JSON.parse(last.slice('stats '.length)) as { retries: number }).retries : 0;
-}
-
-async function proxied(t: TestContext, name: string): Promise<{ proxy: FaultProxy; kubeconfig: string }> {
-  const { runDir, server } = env.cluster.state;
-  const token = env.cluster.kubeConfig().getCurrentUser()?.token ?? '';
-  const proxy = await startFaultProxy({ upstream: server, ca: `${runDir}/pki/ca.crt`, token });
-  t.after(() => proxy.close());
-  return { proxy, kubeconfig: proxy.kubeconfig(`${runDir}/${name}.kubeconfig`) };
 }
 
 /** A release from v1 to v2 under watch, driven by the controllers given; resolves once it is Healthy again. */
@@ -124,7 +106,7 @@ test(
   'a Rollout whose writes keep failing is retried with growing backoff, and says so in its status and in ' +
     'Warning Events',
   async (t) => {
-    const { proxy, kubeconfig } = await proxied(t, 'failing');
+    const { proxy, kubeconfig } = await faultProxyFor(env.cluster, 'failing', t);
     let c: StepwiseProcess | undefined;
     // client-go's backoff from 5 ms: the 12th retry waits 10 s (5 to 15 with jitter).
     const FAILURES = 12;
@@ -171,7 +153,7 @@ test(
   'through 429s with Retry-After, 500s and 503s, reset connections and one connection stalled for 30 s, the ' +
     'release completes',
   async (t) => {
-    const { proxy, kubeconfig } = await proxied(t, 'flaky');
+    const { proxy, kubeconfig } = await faultProxyFor(env.cluster, 'flaky', t);
     let c: StepwiseProcess | undefined;
     const r = await release(t, 'flaky', async () => {
       c = controller(kubeconfig, 'flaky', 'solo');

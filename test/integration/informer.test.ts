@@ -5,13 +5,13 @@
  * version 410 Gone, as it would for a long outage on a busy cluster.
  */
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { type TestContext, test } from 'node:test';
 import { KubeConfig } from '@kubernetes/client-node';
 import { KubeClient } from '../../src/k8s/client.js';
 import { Informer } from '../../src/k8s/informer.js';
 import type { KubeObject } from '../../src/k8s/objects.js';
-import { type FaultProxy, startFaultProxy } from '../support/fault-proxy.js';
-import { compactEtcd, createNamespace, eventually, useCluster } from '../support/kube.js';
+import type { FaultProxy } from '../support/fault-proxy.js';
+import { compactEtcd, createNamespace, eventually, faultProxyFor, useCluster } from '../support/kube.js';
 
 const env = useCluster({ crds: false, extraArgs: { 'kube-apiserver': ['--watch-cache=false'] } });
 
@@ -19,12 +19,10 @@ const configMap = (namespace: string, name: string): KubeObject =>
   ({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, namespace }, data: { k: name } }) as KubeObject;
 
 /** A proxy in front of the test cluster's API server, and a client through it. */
-async function proxied(name: string): Promise<{ proxy: FaultProxy; client: KubeClient }> {
-  const { runDir, server } = env.cluster.state;
-  const token = env.cluster.kubeConfig().getCurrentUser()?.token ?? '';
-  const proxy = await startFaultProxy({ upstream: server, ca: `${runDir}/pki/ca.crt`, token });
+async function proxied(name: string, t: TestContext): Promise<{ proxy: FaultProxy; client: KubeClient }> {
+  const { proxy, kubeconfig } = await faultProxyFor(env.cluster, name, t);
   const kc = new KubeConfig();
-  kc.loadFromFile(proxy.kubeconfig(`${runDir}/${name}.kubeconfig`));
+  kc.loadFromFile(kubeconfig);
   return { proxy, client: new KubeClient(kc) };
 }
 
@@ -53,8 +51,7 @@ test('lists are read in pages of the configured size, as one consistent snapshot
   await eventually('kube-root-ca.crt published', async () =>
     env.client.get({ apiVersion: 'v1', kind: 'ConfigMap', namespace, name: 'kube-root-ca.crt' }),
   );
-  const { proxy, client } = await proxied('paged');
-  t.after(() => proxy.close());
+  const { proxy, client } = await proxied('paged', t);
   const { informer } = await informerOf(client, namespace, { pageSize: 10 });
   t.after(() => informer.stop());
   const pages = proxy.log.filter((e) => e.path.includes('/configmaps') && !isWatch(e));
@@ -74,8 +71,7 @@ test(
     const namespace = 'resumed';
     await createNamespace(env.client, namespace);
     await env.client.apply(configMap(namespace, 'before'));
-    const { proxy, client } = await proxied('resumed');
-    t.after(() => proxy.close());
+    const { proxy, client } = await proxied('resumed', t);
     const { informer, lines } = await informerOf(client, namespace, { silenceMs: 1500, backoffMs: 100 });
     t.after(() => informer.stop());
     assert.equal(informer.counts.lists, 1);
@@ -105,8 +101,7 @@ test('a version compacted away in etcd (410 Gone) is the one reason to list agai
   await createNamespace(env.client, namespace);
   await env.client.apply(configMap(namespace, 'kept'));
   await env.client.apply(configMap(namespace, 'deleted-meanwhile'));
-  const { proxy, client } = await proxied('compacted');
-  t.after(() => proxy.close());
+  const { proxy, client } = await proxied('compacted', t);
   const { informer, lines } = await informerOf(client, namespace, { silenceMs: 1000, backoffMs: 100 });
   t.after(() => informer.stop());
   proxy.stallAll();

@@ -10,11 +10,10 @@ import { stringify } from 'yaml';
 import { RECONCILER_RULES } from '../../src/install/rbac.js';
 import { CONTROLLER_LEASE, LeaderElector } from '../../src/k8s/lease.js';
 import type { KubeObject } from '../../src/k8s/objects.js';
-import { startFaultProxy } from '../support/fault-proxy.js';
-import { createNamespace, eventually, explained, useCluster } from '../support/kube.js';
+import { createNamespace, eventually, explained, faultProxyFor, useCluster } from '../support/kube.js';
 import { leadership, longestWithoutLeader, overlaps, ReleaseMonitor } from '../support/monitor.js';
 import { StepwiseProcess } from '../support/processes.js';
-import { echoserver, ReleaseHarness } from '../support/release.js';
+import { ReleaseHarness, timedBlueGreen } from '../support/release.js';
 
 const env = useCluster();
 
@@ -99,26 +98,9 @@ test(
     'the release in progress completes with each step once and no traffic to a version without Ready pods',
   async (t) => {
     const namespace = 'stall';
-    const spec = (image: string) =>
-      echoserver(image, {
-        rollout: [
-          '    strategy: blueGreen',
-          '    gracePeriodSeconds: 0',
-          '    steps:',
-          '      - {replicas: 100%, traffic: 0%, pause: {duration: 2}}',
-          '      - {replicas: 100%, traffic: 10%, pause: {duration: 6}}',
-          '      - {replicas: 100%, traffic: 100%, pause: {duration: 2}}',
-        ].join('\n'),
-      });
+    const spec = (image: string) => timedBlueGreen(image, [2, 6, 2]);
     const h = await ReleaseHarness.deployed(env.client, namespace, spec('example/app:1'));
-    const pki = `${env.cluster.state.runDir}/pki`;
-    const proxy = await startFaultProxy({
-      upstream: env.cluster.state.server,
-      ca: `${pki}/ca.crt`,
-      token: adminToken(),
-    });
-    t.after(() => proxy.close());
-    const viaProxy = proxy.kubeconfig(`${env.cluster.state.runDir}/stall-a.kubeconfig`);
+    const { proxy, kubeconfig: viaProxy } = await faultProxyFor(env.cluster, 'stall-a', t);
     const a = controller(viaProxy, namespace, 'a', '--lease-duration', '6');
     await a.waitFor(/leading as a/);
     const b = controller(env.cluster.kubeconfig, namespace, 'b', '--lease-duration', '6');
@@ -193,13 +175,6 @@ test('a replica that cannot list what releases read (403) exits non-zero and nev
   assert.doesNotMatch(c.log, /leading as/);
   assert.equal(await env.client.get(leaseRef(namespace)), undefined, 'no Lease was taken');
 });
-
-function adminToken(): string {
-  const kc = env.cluster.kubeConfig();
-  const token = kc.getCurrentUser()?.token;
-  if (!token) throw new Error('the test cluster has no admin token');
-  return token;
-}
 
 /**
  * A kubeconfig for a ServiceAccount bound to the reconciler's rules that `keep` keeps: the credentials a

@@ -10,7 +10,7 @@ import { runRelease } from '../../src/reconciler/run.js';
 import type { RolloutObject } from '../../src/reconciler/types.js';
 import { stepwise } from '../support/cli.js';
 import { appliesWritten, eventually, useCluster } from '../support/kube.js';
-import { echoserver, ReleaseHarness } from '../support/release.js';
+import { echoserver, ReleaseHarness, timedBlueGreen } from '../support/release.js';
 import { ensureControlPlane } from '../testenv/build.js';
 
 const env = useCluster();
@@ -221,15 +221,7 @@ test('stepwise install, status -o json and promote --full (a jump to the last st
 });
 
 test('with no pauses or grace periods, stages run back to back in a few passes, every step on record', async () => {
-  const spec = (image: string) =>
-    echoserver(image, {
-      rollout: [
-        '    strategy: blueGreen',
-        '    gracePeriodSeconds: 0',
-        '    steps:',
-        ...['0%', '10%', '100%'].map((t) => `      - {replicas: 100%, traffic: ${t}, pause: {duration: 0}}`),
-      ].join('\n'),
-    });
+  const spec = (image: string) => timedBlueGreen(image, [0, 0, 0]);
   const h = await ReleaseHarness.deployed(env.client, 'back-to-back', spec(V1));
   const recorded: string[] = [];
   const rollouts = new Informer(env.client, { ...ROLLOUT_REF, namespace: h.namespace }, (_type, o) => {

@@ -3,6 +3,7 @@ import { after, before } from 'node:test';
 import { KubeClient } from '../../src/k8s/client.js';
 import { startCluster, type Cluster, type ClusterOptions } from '../testenv/cluster.js';
 import type { KubeObject } from '../../src/k8s/objects.js';
+import { type FaultProxy, startFaultProxy } from './fault-proxy.js';
 
 export async function createNamespace(client: KubeClient, name: string): Promise<void> {
   await client.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name } });
@@ -111,4 +112,21 @@ export async function compactEtcd(cluster: Cluster): Promise<void> {
   const key = Buffer.from('/stepwise-test/compaction').toString('base64');
   const { header } = await post('/v3/kv/put', { key, value: Buffer.from(String(Date.now())).toString('base64') });
   await post('/v3/kv/compaction', { revision: header.revision, physical: true });
+}
+
+/**
+ * A fault proxy in front of `cluster`'s API server (it adds the admin token), with a kubeconfig for it named
+ * `name`; closed when the test `t` ends.
+ */
+export async function faultProxyFor(
+  cluster: Cluster,
+  name: string,
+  t: { after: (fn: () => Promise<void>) => void },
+): Promise<{ proxy: FaultProxy; kubeconfig: string }> {
+  const { runDir, server } = cluster.state;
+  const token = cluster.kubeConfig().getCurrentUser()?.token;
+  if (!token) throw new Error('the test cluster has no admin token');
+  const proxy = await startFaultProxy({ upstream: server, ca: `${runDir}/pki/ca.crt`, token });
+  t.after(() => proxy.close());
+  return { proxy, kubeconfig: proxy.kubeconfig(`${runDir}/${name}.kubeconfig`) };
 }

@@ -144,3 +144,16 @@ ${
 }
 `;
 }
+
+/**
+ * The seed blue-green release (0%, 10%, then 100% of the traffic) without a grace period, each step continuing on
+ * its own after `pauses[i]` seconds: a release that runs to the end with no one approving it.
+ */
+export function timedBlueGreen(image: string, pauses: readonly [number, number, number]): string {
+  const steps = ['0%', '10%', '100%'].map(
+    (traffic, i) => `      - {replicas: 100%, traffic: ${traffic}, pause: {duration: ${pauses[i]}}}`,
+  );
+  return echoserver(image, {
+    rollout: ['    strategy: blueGreen', '    gracePeriodSeconds: 0', '    steps:', ...steps].join('\n'),
+  });
+}
