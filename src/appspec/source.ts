@@ -1,22 +1,7 @@
-import {
-  Composer,
-  type CST,
-  type Document,
-  isAlias,
-  isMap,
-  isScalar,
-  isSeq,
-  LineCounter,
-  type Node,
-  Parser,
-  parse,
-  type Scalar,
-  type YAMLMap,
-} from 'yaml';
+import type { CST, Document, LineCounter, Node, Scalar, YAMLMap } from 'yaml';
 import { joinPath, type SourceLocation, type SpecIssue } from './errors.js';
-
-/** The tag that marks a value as replaceable by a later layer (CUE's `*value` default marker). */
-export const DEFAULT_TAG = '!default';
+import { DEFAULT_TAG, readSubset, resolvePlain } from './subset-reader.js';
+import { yaml } from './yaml-library.js';
 
 interface NodeBase {
   readonly location: SourceLocation;
@@ -61,18 +46,32 @@ export const INPUT_LIMITS = {
   issues: 100,
 } as const;
 
+export interface ParsedSource {
+  readonly documents: SourceDocument[];
+  readonly issues: SpecIssue[];
+}
+
 /**
- * Parses every document of a (possibly multi-document) YAML text, keeping source positions.
+ * Parses every document of a (possibly multi-document) YAML text, keeping source positions: with the subset reader
+ * when the text is written as app specs are, else with the general parser, which also reports every problem.
  * Syntax errors are returned as issues rather than thrown, so a caller can report all files at once.
  */
-export function parseSource(text: string, file: string): { documents: SourceDocument[]; issues: SpecIssue[] } {
-  const issues = new IssueList(file);
+export function parseSource(text: string, file: string): ParsedSource {
   const bytes = Buffer.byteLength(text);
   if (bytes > INPUT_LIMITS.bytes) {
-    issues.add({ file }, '', `is ${bytes} bytes; an app spec file may have at most ${INPUT_LIMITS.bytes}`);
-    return { documents: [], issues: issues.all() };
+    const message = `is ${bytes} bytes; an app spec file may have at most ${INPUT_LIMITS.bytes}`;
+    return { documents: [], issues: [{ location: { file }, path: '', message, severity: 'error' }] };
   }
-  const lines = new LineCounter();
+  // Line breaks as YAML defines them (CR, LF, CRLF); the parser knows only the last two.
+  const lf = text.replace(/\r(?!\n)/g, '\n');
+  const documents = readSubset(lf, file, INPUT_LIMITS);
+  return documents ? { documents, issues: [] } : parseGeneral(lf, file);
+}
+
+/** `parseSource` with `yaml`'s general parser. */
+export function parseGeneral(text: string, file: string): ParsedSource {
+  const issues = new IssueList(file);
+  const lines = new (yaml().LineCounter)();
   const at = (offset: number): SourceLocation => {
     const { line, col } = lines.linePos(offset);
     return { file, line, col };
@@ -81,8 +80,7 @@ export function parseSource(text: string, file: string): { documents: SourceDocu
   const reading = { syntaxErrors: 0 };
   let parsed: Document.Parsed[];
   try {
-    // Line breaks as YAML defines them (CR, LF, CRLF); the parser knows only the last two.
-    parsed = readDocuments(text.replace(/\r(?!\n)/g, '\n'), lines, reading);
+    parsed = readDocuments(text, lines, reading);
   } catch (e) {
     if (!(e instanceof RangeError)) throw e;
     issues.add({ file }, '', TOO_DEEP);
@@ -96,7 +94,11 @@ export function parseSource(text: string, file: string): { documents: SourceDocu
       issues.add(at(w.pos[0]), '', `YAML: ${firstLine(w.message)}`, 'warning');
     }
     // An empty document (a trailing `---`, a comment) holds no app, as kubectl skips it.
-    if (doc.errors.length > 0 || doc.contents === null || (isScalar(doc.contents) && doc.contents.value === null))
+    if (
+      doc.errors.length > 0 ||
+      doc.contents === null ||
+      (yaml().isScalar(doc.contents) && doc.contents.value === null)
+    )
       continue;
     const root = convert(doc.contents as Node, { at, issues }, [], 0);
     if (root) documents.push({ file, root });
@@ -120,6 +122,7 @@ function readDocuments(text: string, lines: LineCounter, reading: { syntaxErrors
   Error.stackTraceLimit = 0;
   try {
     // Duplicate keys are found by `convert` in linear time (the composer's own check is quadratic).
+    const { Composer, Parser } = yaml();
     const composer = new Composer({ prettyErrors: false, uniqueKeys: false });
     const tokens = untilTooManyErrors(new Parser(lines.addNewLine).parse(text));
     return [...composer.compose(tokens, true, text.length)] as Document.Parsed[];
@@ -171,6 +174,7 @@ function convert(node: Node, c: Converting, path: (string | number)[], depth: nu
     c.issues.add(location, joinPath(path), TOO_DEEP);
     return undefined;
   }
+  const { isAlias, isMap, isSeq } = yaml();
   if (isAlias(node)) {
     c.issues.add(
       location,
@@ -191,7 +195,7 @@ function convert(node: Node, c: Converting, path: (string | number)[], depth: nu
   const scalar = node as Scalar;
   let value = scalar.value as ScalarNode['value'];
   // An unresolved custom tag leaves plain scalars as strings; resolve them as the core schema would.
-  if (isDefault && scalar.type === 'PLAIN' && typeof value === 'string') value = parse(value) as ScalarNode['value'];
+  if (isDefault && scalar.type === 'PLAIN' && typeof value === 'string') value = resolvePlain(value);
   return { kind: 'scalar', value, location, isDefault };
 }
 
@@ -214,7 +218,7 @@ function convertMap(
   const entries = new Map<string, SourceNode>();
   const keyLocations = new Map<string, SourceLocation>();
   for (const pair of node.items) {
-    const key = isScalar(pair.key) ? String(pair.key.value) : undefined;
+    const key = yaml().isScalar(pair.key) ? String(pair.key.value) : undefined;
     const keyLocation = c.at((pair.key as Node | null)?.range?.[0] ?? node.range?.[0] ?? 0);
     if (key === undefined) {
       c.issues.add(keyLocation, joinPath(path), 'map keys must be plain strings');

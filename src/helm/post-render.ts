@@ -1,9 +1,9 @@
-import { parse, parseDocument } from 'yaml';
 import type { RolloutSpec } from '../appspec/types.js';
 import type { KubeObject } from '../k8s/objects.js';
 import { attachRollout } from '../render/attach.js';
 import { ROLLOUT_NAME_LABEL } from '../render/labels.js';
 import { yamlDocument } from '../render/yaml.js';
+import { yaml } from '../appspec/yaml-library.js';
 import { canaryService, REVISION_LABEL } from '../traffic/service.js';
 
 /** On a chart's Deployment or StatefulSet: a rollout block (`{strategy: …, steps: …}`) or a name in the config. */
@@ -81,7 +81,7 @@ function parseChunk(text: string, line: number, index: number): Document {
   const source = /^# Source: (.+)$/m.exec(text)?.[1]?.trim() ?? `document ${index}`;
   const where = (at: number) => `${source} (line ${at} of the manifests)`;
   const header = /^(?:(?:---[^\n]*|#[^\n]*|[ \t]*)\n)*/.exec(text)?.[0] ?? '';
-  const parsed = parseDocument(text, { uniqueKeys: true });
+  const parsed = yaml().parseDocument(text, { uniqueKeys: true });
   if (parsed.errors.length) {
     const error = parsed.errors[0];
     const at = line + (error?.linePos?.[0].line ?? 1) - 1;
@@ -105,7 +105,7 @@ function rolloutFor(d: Document, config: PostRenderConfig, configFile: string): 
   const field = annotation !== undefined ? `metadata.annotations["${ROLLOUT_ANNOTATION}"]` : configFile;
   if (chosen.trim().startsWith('{')) {
     try {
-      return parse(chosen) as RolloutSpec;
+      return yaml().parse(chosen) as RolloutSpec;
     } catch (e) {
       throw new PostRenderError(`${d.source}: ${field}: not a YAML mapping: ${(e as Error).message.split('\n')[0]}`);
     }

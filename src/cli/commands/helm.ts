@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { Argv, CommandModule } from 'yargs';
-import { parse } from 'yaml';
 import { SpecError } from '../../appspec/errors.js';
+import { yaml } from '../../appspec/yaml-library.js';
 import { type PostRenderConfig, PostRenderError, postRender } from '../../helm/post-render.js';
 import { CliError } from '../io.js';
 
@@ -17,7 +17,7 @@ function readConfig(file: string): PostRenderConfig {
     throw new CliError(`${file}: cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
   }
   try {
-    const config = parse(text, { uniqueKeys: true }) as PostRenderConfig | null;
+    const config = yaml().parse(text, { uniqueKeys: true }) as PostRenderConfig | null;
     return config ?? {};
   } catch (e) {
     throw new CliError(`${file}: ${(e as Error).message.split('\n')[0]}`);

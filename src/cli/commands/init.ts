@@ -2,10 +2,10 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { CommandModule } from 'yargs';
-import { parse, parseDocument } from 'yaml';
 import type { Strategy } from '../../appspec/types.js';
 import { loadApps } from '../../appspec/load.js';
 import { printable } from '../../appspec/errors.js';
+import { yaml } from '../../appspec/yaml-library.js';
 import { CliError } from '../io.js';
 
 const TEMPLATES = fileURLToPath(new URL('../../../../templates/init/', import.meta.url));
@@ -35,6 +35,7 @@ export function scaffold(args: Omit<InitArgs, 'output-file' | 'force'>, target =
       .replaceAll('{{name}}', args.name)
       .replaceAll('{{namespace}}', args.namespace)
       .replaceAll('{{image}}', args.image);
+  const { parse, parseDocument } = yaml();
   const doc = parseDocument(fill(readFileSync(`${TEMPLATES}${args.strategy}.yaml`, 'utf8')));
   if (args.route === 'gateway')
     doc.setIn(['spec', 'route'], doc.createNode(parse(fill(readFileSync(`${TEMPLATES}route-gateway.yaml`, 'utf8')))));
