@@ -11,6 +11,7 @@ export { renderApp } from './render/app.js';
 export { synthApp, toYaml } from './render/synth.js';
 export { type AttachTarget, type Attached, attachRollout } from './render/attach.js';
 export { type PostRenderConfig, PostRenderError, postRender, ROLLOUT_ANNOTATION } from './helm/post-render.js';
+export { TRAIT_NAME, traitDefinition, traitTemplate } from './kubevela/trait.js';
 export { builtinRolloutCrd } from './engines/crd.js';
 export { canaryIngress, nginxCanaryAnnotations, nextCanaryAnnotations } from './traffic/nginx.js';
 export { desiredRouteRules, type RouteIntent, type RouteRule } from './traffic/gateway.js';

@@ -8,6 +8,7 @@ import { planCommand } from './commands/plan.js';
 import { abortCommand, promoteCommand, runCommand, statusCommand, undoCommand } from './commands/release.js';
 import { crdCommand, schemaCommand } from './commands/schema.js';
 import { helmCommand } from './commands/helm.js';
+import { traitCommand } from './commands/trait.js';
 import { synthCommand } from './commands/synth.js';
 import { validateCommand } from './commands/validate.js';
 import { versionCommand } from './commands/version.js';
@@ -56,6 +57,7 @@ export async function main(argv: string[]): Promise<number> {
       .command(schemaCommand)
       .command(crdCommand)
       .command(helmCommand)
+      .command(traitCommand)
       .command(versionCommand)
       .completion('completion', 'Print a bash or zsh completion script (source it from your shell profile)')
       .demandCommand(1, 'name a command')

@@ -158,6 +158,15 @@ class Draft {
   /** The decision: top-level fields mirrored from the sub-status, and an Event per phase, step reached and pause. */
   done(requeueAfterMs?: number): Decision {
     const sub = this.sub;
+    const workload = this.o.workload;
+    // As OpenKruise records it: the workload generation this status speaks for, once the workload's template is
+    // the one being released, or the stable one when healthy (after a rollback too). Health checks (KubeVela's
+    // trait) compare it with the workload's own, so a status never vouches for a template it has not judged.
+    const current = workload && templateHash(workload.spec.template);
+    const judged =
+      sub?.canaryRevision === current ||
+      (this.status.phase === 'Healthy' && this.status.stableTemplateHash === current);
+    if (sub && workload && judged) sub.observedWorkloadGeneration = workload.metadata.generation as number | undefined;
     if (sub) {
       Object.assign(this.status, storedSubStatus(strategyOf(this.o.rollout).kind, sub));
       this.status.currentStepIndex = sub.currentStepIndex;

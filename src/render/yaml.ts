@@ -29,7 +29,7 @@ function lines(value: unknown, indent: string, out: string[]): void {
         lines(item, `${indent}  `, nested);
         // The first line of the item goes on the dash's line.
         out.push(`${indent}- ${(nested[0] ?? '').slice(indent.length + 2)}`, ...nested.slice(1));
-      } else out.push(`${indent}- ${inline(item)}`);
+      } else out.push(...withBlock(`${indent}- `, item, `${indent}  `));
     }
     return;
   }
@@ -38,8 +38,25 @@ function lines(value: unknown, indent: string, out: string[]): void {
     if ((Array.isArray(v) || isObject(v)) && !isEmpty(v)) {
       out.push(`${indent}${scalar(key)}:`);
       lines(v, `${indent}  `, out);
-    } else out.push(`${indent}${scalar(key)}: ${inline(v)}`);
+    } else out.push(...withBlock(`${indent}${scalar(key)}: `, v, `${indent}  `));
   }
+}
+
+/** Text a literal block carries as it is: printable characters, tabs and line breaks (YAML 1.1 knows more). */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: refusing control characters is the point.
+const LITERAL = /^(?![ \t\n])[^\x00-\x08\x0b-\x1f\x7f\x85\u2028\u2029\ufeff]*$/;
+
+/**
+ * A multi-line string as a literal block (`|`, or `|-` without a final line break) whose lines sit at `indent`, so
+ * it reads as written (a CUE template, a script); undefined when only a quoted string can carry it exactly: a
+ * leading space (the block would need an indentation indicator), several final line breaks, control characters.
+ */
+function literalBlock(value: unknown, indent: string): string[] | undefined {
+  if (typeof value !== 'string' || !value.includes('\n') || !LITERAL.test(value)) return undefined;
+  if (value.endsWith('\n\n')) return undefined;
+  const body = value.endsWith('\n') ? value.slice(0, -1) : value;
+  const content = body.split('\n').map((line) => (line === '' ? '' : `${indent}${line}`));
+  return [value.endsWith('\n') ? '|' : '|-', ...content];
 }
 
 /** A scalar, or an empty collection, on the line of its key or dash. */
@@ -47,6 +64,12 @@ function inline(value: unknown): string {
   if (Array.isArray(value)) return '[]';
   if (isObject(value)) return '{}';
   return scalar(value as string | number | boolean | null);
+}
+
+/** A value's lines after `head` (a key or a dash): a literal block below it, or the value on its line. */
+function withBlock(head: string, value: unknown, indent: string): string[] {
+  const block = literalBlock(value, indent);
+  return block ? [`${head}${block[0]}`, ...block.slice(1)] : [`${head}${inline(value)}`];
 }
 
 /** One object as a YAML document (without the `---` separator). */

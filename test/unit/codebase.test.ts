@@ -7,17 +7,19 @@ import { ROOT } from '../support/paths.js';
 /**
  * The layers of `src/`, lowest first. A module imports only from its own layer and the ones below it, so the
  * dependency direction is one way and the folders show it: Kubernetes plumbing, the app spec, the plan, the
- * pure object builders, the engines, rendering and the Helm post-renderer over it, then what acts on a cluster, and
- * the CLI on top.
+ * pure object builders, metric analysis, the engines, rendering, the Helm post-renderer and the KubeVela trait over
+ * it, then what acts on a cluster, and the CLI on top.
  */
 const LAYERS = [
   'k8s',
   'appspec',
   'plan',
   'traffic',
+  'analysis',
   'engines',
   'render',
   'helm',
+  'kubevela',
   'reconciler',
   'apply',
   'webhook',

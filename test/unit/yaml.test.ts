@@ -75,6 +75,17 @@ const TRICKY = [
   '/healthz',
   'nginx.ingress.kubernetes.io/canary-weight',
   'a,b',
+  'two\nlines',
+  'a final\nline break\n',
+  'a template\n\tindented by a tab\n\n  and by spaces, after a blank line\n',
+  '# not a comment\nkey: value\n- not a list\n',
+  'trailing spaces  \nx',
+  ' a leading space\nx',
+  '\ta leading tab\nx',
+  '\nstarts with a line break',
+  'two final\nline breaks\n\n',
+  'a carriage\r\nreturn',
+  'a YAML 1.1\u2028line break',
 ];
 
 test('every string reads back as itself under YAML 1.1 and 1.2, as a value and as a key', () => {
@@ -84,6 +95,17 @@ test('every string reads back as itself under YAML 1.1 and 1.2, as a value and a
     nested: [{ [TRICKY[3]!]: [[TRICKY[4]]] }],
   };
   for (const [read] of readBack(yamlDocument(object)).map((docs) => docs)) assert.deepEqual(read, object);
+});
+
+test('a multi-line string is written as a literal block where one carries it exactly', () => {
+  const template = 'import "list"\n\noutputs: {\n\tservice: _service\n}\n';
+  const text = yamlDocument({ template, script: 'echo one\necho two', cr: 'a\r\nb' });
+  assert.equal(
+    text,
+    'template: |\n  import "list"\n\n  outputs: {\n  \tservice: _service\n  }\nscript: |-\n  echo one\n  echo two\n' +
+      'cr: "a\\r\\nb"\n',
+  );
+  for (const [read] of readBack(text)) assert.deepEqual(read, { template, script: 'echo one\necho two', cr: 'a\r\nb' });
 });
 
 test('numbers, booleans, null and empty collections keep their types; plain strings stay plain', () => {
