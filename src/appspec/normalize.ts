@@ -1,7 +1,9 @@
 import { expandWeights } from './shorthand.js';
-import { ROLLOUT_DEFAULTS } from './values.js';
+import { ANALYSIS_DEFAULTS, ROLLOUT_DEFAULTS } from './values.js';
 import type {
+  AnalysisSpec,
   AppSpec,
+  MetricSpec,
   EnvVar,
   Engine,
   GatewayRouteSpec,
@@ -29,6 +31,28 @@ export interface NormalizedStep {
   traffic?: TrafficValue;
   matches?: MatchSpec[];
   pause: PauseSpec;
+  analyze?: boolean;
+}
+
+/** An analysis block with every default applied. */
+export type NormalizedAnalysis = Required<Omit<AnalysisSpec, 'prometheus' | 'metrics'>> &
+  Pick<AnalysisSpec, 'prometheus'> & { metrics: (MetricSpec & { interval: string })[] };
+
+/** The analysis defaults applied (the schema applies them to app specs; hand-written Rollouts may leave them out). */
+export function normalizeAnalysis(a: AnalysisSpec): NormalizedAnalysis {
+  const d = ANALYSIS_DEFAULTS;
+  return {
+    metrics: a.metrics.map((m) => ({ ...m, interval: m.interval ?? d.metricInterval })),
+    intervalSeconds: a.intervalSeconds ?? d.intervalSeconds,
+    checks: a.checks ?? d.checks,
+    failureLimit: a.failureLimit ?? d.failureLimit,
+    noData: a.noData ?? d.noData,
+    inconclusiveLimit: a.inconclusiveLimit ?? d.inconclusiveLimit,
+    everyStep: a.everyStep ?? d.everyStep,
+    ...(a.prometheus
+      ? { prometheus: { ...a.prometheus, timeoutSeconds: a.prometheus.timeoutSeconds ?? d.timeoutSeconds } }
+      : {}),
+  };
 }
 
 export type NormalizedRoute =
@@ -69,6 +93,7 @@ export interface NormalizedApp {
     gracePeriodSeconds: number;
     failureThreshold?: ReplicasValue;
     progressDeadlineSeconds: number;
+    analysis?: NormalizedAnalysis;
   };
   /** JSON pointer of the spec field each step came from (an explicit step, or the shorthand that generated it). */
   stepSources: string[];
@@ -162,6 +187,7 @@ export function normalizeRollout(
       gracePeriodSeconds: r.gracePeriodSeconds ?? ROLLOUT_DEFAULTS.gracePeriodSeconds,
       ...(r.failureThreshold !== undefined ? { failureThreshold: r.failureThreshold } : {}),
       progressDeadlineSeconds: r.progressDeadlineSeconds ?? ROLLOUT_DEFAULTS.progressDeadlineSeconds,
+      ...(r.analysis ? { analysis: normalizeAnalysis(r.analysis) } : {}),
     },
     sources,
   };

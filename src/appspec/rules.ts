@@ -184,6 +184,7 @@ export function validateRollout(rollout: RolloutSpec, ctx: RolloutContext): Rule
     if (ctx.routeKind === 'ingress' && step.matches) out.push(...nginxMatchRules(step.matches, at('matches')));
   });
 
+  out.push(...analysisRules(rollout, ctx.routeKind, base, steps, sources));
   const threshold = parsePercent(rollout.failureThreshold);
   // One report per place and problem, however many expanded steps share it.
   const unique = new Map(out.map((v) => [`${v.pointer}\0${v.message}`, v]));
@@ -193,6 +194,64 @@ export function validateRollout(rollout: RolloutSpec, ctx: RolloutContext): Rule
       pointer: `${base}/failureThreshold`,
       message: `failureThreshold percentage must be at most 100%, got ${rollout.failureThreshold}`,
     });
+  return out;
+}
+
+/** The variables a metric query may use (Flagger's names). */
+export const QUERY_VARIABLES = ['name', 'namespace', 'target', 'service', 'ingress', 'route', 'interval'] as const;
+
+/** Metric analysis: what each metric needs, and the steps that ask for it. */
+export function analysisRules(
+  rollout: Pick<RolloutSpec, 'analysis' | 'engine'>,
+  routeKind: 'ingress' | 'gateway' | undefined,
+  base: string,
+  steps: readonly Pick<NormalizedStep, 'analyze'>[],
+  sources: readonly string[],
+): RuleViolation[] {
+  const out: RuleViolation[] = [];
+  const { analysis } = rollout;
+  steps.forEach((step, i) => {
+    if (step.analyze !== undefined && !analysis)
+      out.push({ pointer: `${sources[i]}/analyze`, message: 'analyze needs an analysis block in the rollout' });
+  });
+  if (!analysis) return out;
+  const at = `${base}/analysis`;
+  if (rollout.engine === 'kruise')
+    out.push({
+      pointer: at,
+      message:
+        "the kruise engine cannot carry analysis: OpenKruise's Rollout has no field for it and runs no metric " +
+        'checks; use engine: builtin',
+    });
+  if (analysis.everyStep === false && !steps.some((s) => s.analyze))
+    out.push({ pointer: at, message: 'no step is analyzed: mark steps with analyze: true', severity: 'warning' });
+  const names = new Set<string>();
+  analysis.metrics.forEach((metric, i) => {
+    const pointer = `${at}/metrics/${i}`;
+    if (names.has(metric.name)) out.push({ pointer: `${pointer}/name`, message: `a second metric ${metric.name}` });
+    names.add(metric.name);
+    if ((metric.template === undefined) === (metric.query === undefined))
+      out.push({ pointer, message: 'give a metric either a template or a query' });
+    if (metric.template && !routeKind)
+      out.push({
+        pointer: `${pointer}/template`,
+        message: `the ${metric.template} template reads the route's metrics: it needs an ingress or a gateway route`,
+      });
+    const { min, max } = metric.thresholdRange;
+    if (min !== undefined && max !== undefined && min > max)
+      out.push({ pointer: `${pointer}/thresholdRange`, message: `min ${min} is above max ${max}: nothing can pass` });
+    for (const [, name] of (metric.query ?? '').matchAll(/\{\{\s*(\w+)\s*\}\}/g)) {
+      const known = (QUERY_VARIABLES as readonly string[]).includes(name as string);
+      const routeless = (name === 'ingress' && routeKind !== 'ingress') || (name === 'route' && !routeKind);
+      if (!known || routeless)
+        out.push({
+          pointer: `${pointer}/query`,
+          message: known
+            ? `{{ ${name} }} needs ${name === 'ingress' ? 'an ingress' : 'a'} route`
+            : `unknown variable {{ ${name} }}; a query may use ${QUERY_VARIABLES.map((v) => `{{ ${v} }}`).join(', ')}`,
+        });
+    }
+  });
   return out;
 }
 

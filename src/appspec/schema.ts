@@ -15,6 +15,8 @@ import {
   QUANTITY_PATTERN,
   ROLLOUT_DEFAULTS,
   TRAFFIC_PATTERN,
+  ANALYSIS_DEFAULTS,
+  PROMETHEUS_DURATION_PATTERN,
 } from './values.js';
 
 /**
@@ -130,12 +132,130 @@ const Step = Type.Object(
       }),
     ),
     pause: Type.Optional(ref('pause', Pause)),
+    analyze: Type.Optional(
+      Type.Boolean({
+        description: 'Analyze this step (with analysis.everyStep false), or not (false) when every step is.',
+      }),
+    ),
   },
   closed,
 );
 
+export const METRIC_TEMPLATES = ['request-success-rate', 'request-duration'] as const;
+export const NO_DATA_POLICIES = ['fail', 'inconclusive', 'pass'] as const;
+
+const Metric = Type.Object(
+  {
+    name: dnsLabel({ description: 'Names the metric in status, Events and messages.' }),
+    template: Type.Optional(
+      oneOf(METRIC_TEMPLATES, {
+        description:
+          "Flagger's built-in query for the route: request-success-rate (percent of non-5xx responses of the new " +
+          'version) or request-duration (milliseconds). Exclusive with query.',
+      }),
+    ),
+    query: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 16384,
+        description:
+          'PromQL giving one number; {{ name }}, {{ namespace }}, {{ target }}, {{ service }}, {{ ingress }}, ' +
+          '{{ route }} and {{ interval }} are filled in. Exclusive with template.',
+      }),
+    ),
+    thresholdRange: Type.Object(
+      { min: Type.Optional(Type.Number()), max: Type.Optional(Type.Number()) },
+      { ...closed, minProperties: 1, description: 'The values that pass, inclusive.' },
+    ),
+    interval: Type.Optional(
+      Type.String({
+        pattern: PROMETHEUS_DURATION_PATTERN,
+        default: ANALYSIS_DEFAULTS.metricInterval,
+        description: "The range of the query's rates ({{ interval }}), a Prometheus duration.",
+      }),
+    ),
+  },
+  closed,
+);
+
+const Prometheus = Type.Object(
+  {
+    address: Type.String({ pattern: '^https?://[^\\s]+$', description: 'e.g. http://prometheus.monitoring:9090' }),
+    bearerTokenFile: Type.Optional(
+      Type.String({ minLength: 1, description: 'Read at every query, in the controller.' }),
+    ),
+    caFile: Type.Optional(Type.String({ minLength: 1, description: 'PEM CA bundle for an https address.' })),
+    timeoutSeconds: Type.Optional(
+      Type.Integer({ minimum: 1, maximum: 300, default: ANALYSIS_DEFAULTS.timeoutSeconds }),
+    ),
+  },
+  { ...closed, description: "Default: the controller's --prometheus-address." },
+);
+
+const Analysis = Type.Object(
+  {
+    metrics: Type.Array(ref('metric', Metric), { minItems: 1, maxItems: 16 }),
+    intervalSeconds: Type.Optional(
+      int32({
+        minimum: 1,
+        default: ANALYSIS_DEFAULTS.intervalSeconds,
+        description: "Seconds between checks; a step's first check comes one interval after its traffic is in place.",
+      }),
+    ),
+    checks: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        maximum: 100,
+        default: ANALYSIS_DEFAULTS.checks,
+        description: 'Passed checks an analyzed step needs before it goes on.',
+      }),
+    ),
+    failureLimit: Type.Optional(
+      Type.Integer({
+        minimum: 0,
+        maximum: 100,
+        default: ANALYSIS_DEFAULTS.failureLimit,
+        description: 'Failed checks tolerated in a step; one more rolls the release back at once.',
+      }),
+    ),
+    noData: Type.Optional(
+      oneOf(NO_DATA_POLICIES, {
+        default: ANALYSIS_DEFAULTS.noData,
+        description: 'What a query without a value (no series, or NaN) counts as.',
+      }),
+    ),
+    inconclusiveLimit: Type.Optional(
+      Type.Integer({
+        minimum: 0,
+        maximum: 100,
+        default: ANALYSIS_DEFAULTS.inconclusiveLimit,
+        description:
+          'Inconclusive checks (no data, Prometheus unreachable) tolerated in a step; one more pauses the release ' +
+          'for a person (stepwise promote goes on, abort rolls back).',
+      }),
+    ),
+    everyStep: Type.Optional(
+      Type.Boolean({
+        default: ANALYSIS_DEFAULTS.everyStep,
+        description: 'Analyze every step; false: only the steps with analyze: true.',
+      }),
+    ),
+    prometheus: Type.Optional(ref('prometheus', Prometheus)),
+  },
+  { ...closed, description: 'Checks of Prometheus metrics that gate each step, and roll a failing release back.' },
+);
+
 /** The shapes shared with the builtin Rollout CRD, by name. */
-type DefName = 'replicas' | 'traffic' | 'pause' | 'stringMatch' | 'match' | 'step';
+type DefName =
+  | 'replicas'
+  | 'traffic'
+  | 'pause'
+  | 'stringMatch'
+  | 'match'
+  | 'step'
+  | 'metric'
+  | 'prometheus'
+  | 'analysis';
 
 /** A reference into `$defs`, typed as the schema it names. */
 function ref<T extends TSchema>(name: DefName, _schema: T): TUnsafe<Static<T>> {
@@ -149,6 +269,9 @@ export const defs: Readonly<Record<string, TSchema>> = {
   stringMatch: StringMatch,
   match: Match,
   step: Step,
+  metric: Metric,
+  prometheus: Prometheus,
+  analysis: Analysis,
 };
 
 const EnvVarSchema = Type.Object(
@@ -351,6 +474,7 @@ const Rollout = Type.Object(
         description: 'A release whose new pods are not Ready within this many seconds is rolled back.',
       }),
     ),
+    analysis: Type.Optional(ref('analysis', Analysis)),
   },
   closed,
 );
@@ -408,3 +532,8 @@ export type StepSpec = Static<typeof Step>;
 export type PauseSpec = Static<typeof Pause>;
 export type MatchSpec = Static<typeof Match>;
 export type HeaderMatch = Static<typeof StringMatch>;
+export type AnalysisSpec = Static<typeof Analysis>;
+export type MetricSpec = Static<typeof Metric>;
+export type PrometheusSpec = Static<typeof Prometheus>;
+export type MetricTemplate = (typeof METRIC_TEMPLATES)[number];
+export type NoDataPolicy = (typeof NO_DATA_POLICIES)[number];

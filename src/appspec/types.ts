@@ -4,6 +4,11 @@
  */
 export {
   API_VERSION,
+  type AnalysisSpec,
+  type MetricSpec,
+  type MetricTemplate,
+  type NoDataPolicy,
+  type PrometheusSpec,
   type AppSpec,
   type Engine,
   type EnvVar,

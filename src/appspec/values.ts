@@ -9,6 +9,28 @@ export const ROLLOUT_DEFAULTS = {
   progressDeadlineSeconds: 600,
 } as const;
 
+/** Metric analysis defaults, written once: the app spec's schema, normalization and the reconciler take them here. */
+export const ANALYSIS_DEFAULTS = {
+  /** Seconds between checks of a step (the first one interval after its traffic is in place). */
+  intervalSeconds: 60,
+  /** Passed checks a step needs. */
+  checks: 1,
+  /** Failed checks tolerated in a step before the release rolls back. */
+  failureLimit: 0,
+  /** What a query without a value counts as. */
+  noData: 'inconclusive',
+  /** Inconclusive checks tolerated in a step before the release waits for a person. */
+  inconclusiveLimit: 0,
+  everyStep: true,
+  /** The range of a metric's rates (`{{ interval }}`). */
+  metricInterval: '1m',
+  /** Seconds a Prometheus query may take, per attempt. */
+  timeoutSeconds: 10,
+} as const;
+
+/** A Prometheus duration: `30s`, `1m`, `1h30m`. */
+export const PROMETHEUS_DURATION_PATTERN = '^([0-9]+(ms|s|m|h|d|w|y))+$';
+
 /** Parses `"20%"` to 20; anything else (a fraction of a percent among them) to undefined. */
 export function parsePercent(value: unknown): number | undefined {
   if (typeof value !== 'string') return undefined;

@@ -1,4 +1,5 @@
 import type { KubeConfig } from '@kubernetes/client-node';
+import type { PrometheusEndpoint } from '../analysis/prometheus.js';
 import { KubeClient } from '../k8s/client.js';
 import { CliError } from './io.js';
 
@@ -8,6 +9,33 @@ export const clusterOptions = {
   context: { type: 'string', describe: 'The kubeconfig context to use' },
   namespace: { alias: 'n', type: 'string', describe: 'Namespace (default: the context\'s, else "default")' },
 } as const;
+
+/** Where Rollouts that name no Prometheus of their own are analyzed (commands that run releases). */
+export const prometheusOptions = {
+  'prometheus-address': {
+    type: 'string',
+    describe: 'Prometheus for Rollouts whose analysis names none, e.g. http://prometheus.monitoring:9090',
+  },
+  'prometheus-bearer-token-file': { type: 'string', describe: 'Bearer token sent to it (read at every query)' },
+  'prometheus-ca-file': { type: 'string', describe: 'PEM CA bundle for an https Prometheus' },
+} as const;
+
+export interface PrometheusArgs {
+  'prometheus-address'?: string;
+  'prometheus-bearer-token-file'?: string;
+  'prometheus-ca-file'?: string;
+}
+
+/** The Prometheus the options name, if any. */
+export function prometheusEndpoint(args: PrometheusArgs): PrometheusEndpoint | undefined {
+  const address = args['prometheus-address'];
+  if (!address) return undefined;
+  if (!/^https?:\/\/\S+$/.test(address))
+    throw new CliError(`--prometheus-address must be an http:// or https:// address, got ${JSON.stringify(address)}`);
+  const token = args['prometheus-bearer-token-file'];
+  const ca = args['prometheus-ca-file'];
+  return { address, ...(token ? { bearerTokenFile: token } : {}), ...(ca ? { caFile: ca } : {}) };
+}
 
 export interface ClusterArgs {
   kubeconfig?: string;

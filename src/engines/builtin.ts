@@ -7,7 +7,7 @@ export const BUILTIN_API_VERSION = `${BUILTIN_GROUP}/v1alpha1`;
 
 /**
  * Stepwise's own Rollout: OpenKruise v1beta1 field names and shapes (so its users and tools feel at home),
- * plus `progressDeadlineSeconds` and the `cookie` match, which the builtin reconciler understands.
+ * plus `progressDeadlineSeconds`, the `cookie` match and metric `analysis`, which the builtin reconciler understands.
  */
 export function renderBuiltinRollout(m: RolloutModel): KubeObject {
   return {
@@ -18,6 +18,7 @@ export function renderBuiltinRollout(m: RolloutModel): KubeObject {
       workloadRef: workloadRef(m),
       strategy: strategyBody(m),
       progressDeadlineSeconds: m.rollout.progressDeadlineSeconds,
+      ...(m.rollout.analysis ? { analysis: m.rollout.analysis } : {}),
     },
   };
 }

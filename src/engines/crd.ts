@@ -101,6 +101,7 @@ export const rolloutSpecSchema: Schema = {
     },
     disabled: { type: 'boolean', default: false },
     progressDeadlineSeconds: { type: 'integer', minimum: 1, default: ROLLOUT_DEFAULTS.progressDeadlineSeconds },
+    analysis: { $ref: '#/$defs/analysis' },
   },
 };
 
@@ -128,6 +129,38 @@ const blueGreenStatus: Schema = {
   properties: { ...commonStatus, updatedRevision: str, updatedReplicas: int, updatedReadyReplicas: int },
 };
 
+/** The checks of a release's analysis: the latest ones (bounded), and the tally of the current step. */
+const analysisStatus: Schema = {
+  type: 'object',
+  properties: {
+    revision: str,
+    step: int,
+    passed: int,
+    failed: int,
+    inconclusive: int,
+    halted: str,
+    failure: str,
+    checks: {
+      type: 'array',
+      items: {
+        type: 'object',
+        properties: {
+          time: { type: 'string', format: 'date-time' },
+          step: int,
+          verdict: { enum: ['Passed', 'Failed', 'Inconclusive'] },
+          metrics: {
+            type: 'array',
+            items: {
+              type: 'object',
+              properties: { metric: str, value: { type: 'number' }, verdict: str, message: str },
+            },
+          },
+        },
+      },
+    },
+  },
+};
+
 export const rolloutStatusSchema: Schema = {
   type: 'object',
   properties: {
@@ -147,6 +180,7 @@ export const rolloutStatusSchema: Schema = {
     stableTemplateHash: str,
     canaryStatus,
     blueGreenStatus,
+    analysis: analysisStatus,
   },
 };
 

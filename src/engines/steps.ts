@@ -28,6 +28,7 @@ export function strategyBody(m: RolloutModel, expressCookie: (match: MatchSpec) 
       ...(s.traffic !== undefined ? { traffic: s.traffic } : {}),
       ...(s.matches ? { matches: s.matches.map(expressCookie) } : {}),
       pause: s.pause,
+      ...(s.analyze !== undefined ? { analyze: s.analyze } : {}),
     })),
     ...(routings ? { trafficRoutings: routings } : {}),
     ...(r.failureThreshold !== undefined ? { failureThreshold: r.failureThreshold } : {}),

@@ -1,5 +1,6 @@
 import { rollingStyle, type NormalizedStep } from '../appspec/normalize.js';
-import { validateSteps, type RuleViolation } from '../appspec/rules.js';
+import { analysisRules, validateSteps, type RuleViolation } from '../appspec/rules.js';
+import type { AnalysisSpec } from '../appspec/types.js';
 
 const SUPPORTED_WORKLOADS = new Set([
   'apps/v1/Deployment',
@@ -25,6 +26,8 @@ interface RolloutBody {
 export interface RolloutSpecLike {
   workloadRef?: { apiVersion?: string; kind?: string; name?: string };
   strategy?: { canary?: RolloutBody; blueGreen?: RolloutBody };
+  /** The builtin Rollout's metric analysis. */
+  analysis?: AnalysisSpec;
 }
 
 export interface ValidationOptions {
@@ -91,5 +94,9 @@ export function validateRolloutSpec(spec: RolloutSpecLike, options: ValidationOp
       (i) => `/spec/strategy/${key}/steps${i < 0 ? '' : `/${i}`}`,
     ),
   );
+  const routeKind = routings[0]?.ingress ? 'ingress' : routings[0]?.gateway ? 'gateway' : undefined;
+  const sources = steps.map((_, i) => `/spec/strategy/${key}/steps/${i}`);
+  const engine = options.engine ?? 'kruise';
+  out.push(...analysisRules({ analysis: spec.analysis, engine }, routeKind, '/spec', steps, sources));
   return out;
 }

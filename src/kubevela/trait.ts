@@ -191,6 +191,7 @@ _steps: [
 		if s.traffic != _|_ {traffic: s.traffic}
 		if s.matches != _|_ {matches: [for m in s.matches {(#EngineMatch & {in: m}).out}]}
 		pause: [if s.pause != _|_ {s.pause}, {}][0]
+		if s.analyze != _|_ {analyze: s.analyze}
 	},
 	if parameter.stepWeights != _|_ for w in parameter.stepWeights {
 		replicas: "\\(w)%", traffic: "\\(w)%", pause: _pause
@@ -251,6 +252,7 @@ _rollout: {
 			if parameter.strategy != "blueGreen" {canary: _body}
 		}
 		if _governed {progressDeadlineSeconds: parameter.progressDeadlineSeconds}
+		if _governed && parameter.analysis != _|_ {analysis: parameter.analysis}
 	}
 }`;
 

@@ -7,6 +7,7 @@ import type { Reader } from './observe.js';
 import { ROLLOUT_REF } from './observe.js';
 import { EventRecorder, isConflict } from './act.js';
 import { type RateLimits, WorkQueue } from './queue.js';
+import type { PrometheusEndpoint } from '../analysis/prometheus.js';
 import { reconcileOnce } from './run.js';
 import { type RolloutObject, strategyOf } from './types.js';
 import { canaryWorkloadName } from './workload.js';
@@ -32,6 +33,8 @@ export interface ControllerOptions {
   /** How failed passes are retried. @default client-go's: 5 ms doubling to 1000 s per Rollout, 10/s overall */
   retries?: RateLimits;
   log?: (line: string) => void;
+  /** The Prometheus for Rollouts whose analysis names none. */
+  prometheus?: PrometheusEndpoint;
 }
 
 /** Stats for benchmarks and for `--verbose`. */
@@ -181,6 +184,7 @@ export class Controller implements Reader {
           reader: this,
           log: (line) => this.log(`${key}: ${line}`),
           events: this.events,
+          ...(this.options.prometheus ? { prometheus: this.options.prometheus } : {}),
           onWritten: (object) => this.informers.get(object.kind)?.upsert(object),
           onDeleted: (ref) => this.informers.get(ref.kind)?.forget(ref.namespace, ref.name),
         });

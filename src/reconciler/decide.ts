@@ -374,6 +374,8 @@ function runSteps(ctx: PassContext, draft: Draft, sub: SubStatus): Decision {
     }
     const t = STEP_HANDLERS[sub.currentStepState](ctx, sub);
     draft.actions.push(...(t.actions ?? []));
+    draft.events.push(...(t.events ?? []));
+    if (t.analysis) draft.status.analysis = t.analysis;
     Object.assign(sub, t.set);
     if (t.warning && t.message !== undefined && t.message !== sub.message) draft.warn(t.warning, t.message);
     if (t.message !== undefined) sub.message = t.message;
@@ -446,6 +448,8 @@ function rollbackReason(
   desiredPods: number,
 ): string | undefined {
   if (o.rollout.metadata.annotations?.[ANNOTATIONS.abort] !== undefined) return 'aborted by request';
+  const analysis = o.rollout.status?.analysis;
+  if (analysis?.failure && analysis.revision === sub.canaryRevision) return `analysis failed: ${analysis.failure}`;
   if (v.stableTemplate && v.templateHash !== sub.canaryRevision && v.templateHash === templateHash(v.stableTemplate)) {
     return 'the workload is back at its stable revision';
   }

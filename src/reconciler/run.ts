@@ -1,7 +1,9 @@
 import type { KubeClient } from '../k8s/client.js';
 import { stepPause } from '../plan/plan.js';
 import { EventRecorder, isConflict, perform, writeStatus, type ActOptions } from './act.js';
+import type { PrometheusEndpoint } from '../analysis/prometheus.js';
 import type { Action } from './actions.js';
+import { checkDue, measure } from './analysis.js';
 import { decide, type Decision, type RolloutEvent } from './decide.js';
 import { observe, type Reader } from './observe.js';
 import { type RolloutObject, type RolloutStatus, strategyOf, subStatusOf } from './types.js';
@@ -22,6 +24,8 @@ export interface PassOptions extends ActOptions {
   reader?: Reader;
   /** Where Events go; without one the pass sends its Events and waits for them. */
   events?: EventRecorder;
+  /** The Prometheus that Rollouts naming none are analyzed with (the controller's --prometheus-address). */
+  prometheus?: PrometheusEndpoint;
 }
 
 const stepOf = (status: RolloutStatus | undefined) =>
@@ -50,6 +54,8 @@ export async function reconcileOnce(
     const events: RolloutEvent[] = [];
     try {
       for (let link = 1; ; link++) {
+        // Metric checks are observations too: taken before deciding, when the step's next one is due.
+        if (checkDue(observed)) observed = { ...observed, analysisCheck: await measure(observed, options.prometheus) };
         const decision = decide(observed);
         events.push(...decision.events);
         const resourceVersion = await perform(client, rollout, decision.actions, options);
@@ -81,10 +87,15 @@ export async function reconcileOnce(
   }
 }
 
-/** Waiting for a person: paused at a step whose pause has no duration. */
+/** Waiting for a person: paused at a step whose pause has no duration, or halted by inconclusive analysis. */
 export function awaitsApproval(rollout: RolloutObject): boolean {
   const sub = subStatusOf(rollout);
-  if (rollout.status?.phase !== 'Progressing' || sub?.currentStepState !== 'StepPaused') return false;
+  if (rollout.status?.phase !== 'Progressing') return false;
+  const analysis = rollout.status.analysis;
+  const halted =
+    analysis?.halted && analysis.revision === sub?.canaryRevision && analysis.step === sub?.currentStepIndex;
+  if (sub?.currentStepState === 'StepMetricsAnalysis' && halted) return true;
+  if (sub?.currentStepState !== 'StepPaused') return false;
   const { kind, body } = strategyOf(rollout);
   const steps = body.steps;
   const step = steps[sub.currentStepIndex - 1];
@@ -110,11 +121,16 @@ export async function runRelease(
     log?: (line: string) => void;
     onPass?: (r: PassResult) => void;
     signal?: AbortSignal;
+    prometheus?: PrometheusEndpoint;
   },
 ): Promise<RolloutObject> {
   const pollMs = options.pollMs ?? 1000;
+  const { log, prometheus } = options;
   for (;;) {
-    const result = await reconcileOnce(client, namespace, name, options.log ? { log: options.log } : {});
+    const result = await reconcileOnce(client, namespace, name, {
+      ...(log ? { log } : {}),
+      ...(prometheus ? { prometheus } : {}),
+    });
     if (!result) throw new Error(`Rollout ${namespace}/${name} not found`);
     options.onPass?.(result);
     const { rollout, decision } = result;

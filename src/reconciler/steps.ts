@@ -3,11 +3,13 @@ import { parsePercent } from '../appspec/values.js';
 import { stepPause } from '../plan/plan.js';
 import { isBatchReady, stepPods } from '../plan/replicas.js';
 import type { Action } from './actions.js';
+import { nextCheckInMs, stepRecord, stepSettings, tally } from './analysis.js';
+import type { RolloutEvent } from './decide.js';
 import { nextStepIndex } from './jump.js';
 import { LABELS, type View, type WithWorkload } from './observed.js';
 import { atStep, secondsSince } from './status.js';
 import { ensureCanaryService, pinStableService, type Routing, routeToStable, routeTraffic } from './traffic.js';
-import type { RolloutStep, RolloutStrategy, StepState, SubStatus } from './types.js';
+import type { AnalysisStatus, RolloutStep, RolloutStrategy, StepState, SubStatus } from './types.js';
 import { labelBatch, upgradeWorkload } from './workload.js';
 
 /** Re-checks for pods coming up and workloads settling, between watch events. */
@@ -42,6 +44,9 @@ export interface Transition {
   restartsClock?: boolean;
   /** A Warning event with this reason and the message, sent when the message is new: the release is blocked. */
   warning?: string;
+  /** The analysis record, with the check this pass took. */
+  analysis?: AnalysisStatus;
+  events?: RolloutEvent[];
 }
 
 type StepHandler = (ctx: PassContext, sub: Readonly<SubStatus>) => Transition;
@@ -151,8 +156,48 @@ const stepTrafficRouting: StepHandler = (ctx, sub) => {
   return { to: 'StepMetricsAnalysis', message: at('doing metrics analysis') };
 };
 
-/** Metric analysis arrives with its own issue; like OpenKruise today, the state passes straight through. */
-const stepMetricsAnalysis: StepHandler = (ctx, sub) => ({ to: 'StepPaused', message: current(ctx, sub).at('paused') });
+/**
+ * The step's metric checks, one per interval once its traffic is in place (`reconcileOnce` takes each when due):
+ * enough passed checks go on to the pause; failures past the limit mark the release for rollback (the next pass
+ * rolls it back); inconclusive checks past theirs wait for a person, who promotes or aborts.
+ */
+const stepMetricsAnalysis: StepHandler = (ctx, sub) => {
+  const { index, at } = current(ctx, sub);
+  const settings = stepSettings(ctx.o, index);
+  if (!settings) return { to: 'StepPaused', message: at('paused') };
+  const record = stepRecord(ctx.o, sub);
+  const check = ctx.o.analysisCheck;
+  if (record.failure) return { message: at(`analysis failed: ${record.failure}`), requeueAfterMs: 0 };
+  if (record.halted) return { message: at(halted(record.halted)) };
+  if (!check || check.step !== index) {
+    const next = nextCheckInMs(ctx.o, sub);
+    return {
+      message: at('analysis: waiting for the next check'),
+      ...(next !== undefined ? { requeueAfterMs: next } : {}),
+    };
+  }
+  const { record: analysis, outcome } = tally(record, check, settings);
+  const said = check.metrics.map((m) => m.message).join('; ');
+  const event: RolloutEvent = {
+    type: check.verdict === 'Passed' ? 'Normal' : 'Warning',
+    reason: `Analysis${check.verdict}`,
+    message: `step ${index}: ${said}`,
+  };
+  const base = { analysis, events: [event] };
+  if (outcome === 'rollback')
+    return { ...base, message: at(`analysis failed: ${analysis.failure}`), requeueAfterMs: 0 };
+  if (outcome === 'halt') return { ...base, message: at(halted(analysis.halted ?? '')) };
+  if (outcome === 'pass') return { ...base, to: 'StepPaused', message: at('paused') };
+  const counts = `${analysis.passed}/${settings.checks} passed`;
+  return {
+    ...base,
+    message: at(`analysis: ${counts}, next check in ${settings.intervalSeconds} s`),
+    requeueAfterMs: settings.intervalSeconds * 1000,
+  };
+};
+
+const halted = (why: string) =>
+  `analysis inconclusive: ${why}; waiting for a person: stepwise promote goes on, stepwise abort rolls back`;
 
 /**
  * A step that routes traffic cannot do so without the declared objects it routes through (the stable Service, the

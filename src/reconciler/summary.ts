@@ -2,7 +2,7 @@ import { CANARY_BY_COOKIE, CANARY_BY_HEADER, CANARY_WEIGHT } from '../traffic/ng
 import { routeRules } from '../traffic/gateway.js';
 import { canaryServiceName } from '../traffic/service.js';
 import { isReady, view, type Observed } from './observed.js';
-import { strategyOf, subStatusOf } from './types.js';
+import { type AnalysisStatus, strategyOf, subStatusOf } from './types.js';
 
 /** What `stepwise status` shows: where the release is, the pods of each version, and where traffic goes. */
 export interface RolloutSummary {
@@ -19,6 +19,8 @@ export interface RolloutSummary {
   canary: { revision?: string; pods: number; ready: number };
   /** Percent of unmatched traffic to the new version, and the matches that send requests to it. */
   traffic: { weight: number; matches: string[] };
+  /** The current release's metric analysis: the step's tally and the latest checks, newest last. */
+  analysis?: Omit<AnalysisStatus, 'revision'>;
 }
 
 export function summarize(o: Observed): RolloutSummary {
@@ -48,7 +50,16 @@ export function summarize(o: Observed): RolloutSummary {
       ready: releasing ? (v?.newReadyPods ?? 0) : 0,
     },
     traffic: trafficOf(o),
+    ...analysisOf(rollout, sub?.canaryRevision),
   };
+}
+
+/** The analysis of the release in the sub-status (an earlier release's is history, not shown). */
+function analysisOf(rollout: Observed['rollout'], revision: string | undefined) {
+  const a = rollout.status?.analysis;
+  if (!a || a.revision !== revision) return {};
+  const { revision: _revision, ...shown } = a;
+  return { analysis: { ...shown, checks: a.checks.slice(-5) } };
 }
 
 function trafficOf(o: Observed): RolloutSummary['traffic'] {

@@ -1,4 +1,5 @@
-import type { MatchSpec, ReplicasValue, TrafficValue } from '../appspec/types.js';
+import type { MetricResult, Verdict } from '../analysis/metrics.js';
+import type { AnalysisSpec, MatchSpec, ReplicasValue, TrafficValue } from '../appspec/types.js';
 import type { KubeObject } from '../k8s/objects.js';
 
 /** Step states, with OpenKruise's exact strings (kubectl-kruise, KubeVela and Argo CD read them). */
@@ -85,6 +86,30 @@ export interface RolloutStatus {
   stableTemplateHash?: string;
   canaryStatus?: SubStatus;
   blueGreenStatus?: BlueGreenStatus;
+  analysis?: AnalysisStatus;
+}
+
+/** One check of every metric of an analysis, at one time. */
+export interface AnalysisCheck {
+  time: string;
+  step: number;
+  verdict: Verdict;
+  metrics: MetricResult[];
+}
+
+/** A release's analysis: its latest checks (at most `ANALYSIS_HISTORY`), and where the current step stands. */
+export interface AnalysisStatus {
+  /** The release (its `canaryRevision`) and step the tally counts. */
+  revision: string;
+  step: number;
+  passed: number;
+  failed: number;
+  inconclusive: number;
+  /** Inconclusive past the limit: the release waits for a person, and says why. */
+  halted?: string;
+  /** Failed past the limit: why the release rolls back. */
+  failure?: string;
+  checks: AnalysisCheck[];
 }
 
 export interface RolloutStep {
@@ -92,6 +117,7 @@ export interface RolloutStep {
   traffic?: TrafficValue;
   matches?: MatchSpec[];
   pause?: { duration?: number };
+  analyze?: boolean;
 }
 
 export interface TrafficRouting {
@@ -115,6 +141,7 @@ export interface RolloutObject extends KubeObject {
     strategy: { canary?: StrategyBody; blueGreen?: StrategyBody; paused?: boolean };
     disabled?: boolean;
     progressDeadlineSeconds?: number;
+    analysis?: AnalysisSpec;
   };
   status?: RolloutStatus;
 }

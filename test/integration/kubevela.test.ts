@@ -238,6 +238,29 @@ Object.assign(CASES, {
       rollout: { strategy: 'canary', engine: 'kruise', steps: CANARY_STEPS },
     },
   },
+  'metric analysis, gateway': {
+    spec: {
+      route: GATEWAY,
+      rollout: {
+        strategy: 'canary',
+        steps: [{ replicas: 1, traffic: '5%', analyze: false }, ...CANARY_STEPS.slice(1)],
+        analysis: {
+          metrics: [
+            { name: 'success', template: 'request-success-rate', thresholdRange: { min: 99 } },
+            {
+              name: 'errors',
+              query: 'sum(rate(errors{ns="{{ namespace }}"}[{{ interval }}]))',
+              thresholdRange: { max: 1 },
+              interval: '30s',
+            },
+          ],
+          failureLimit: 1,
+          noData: 'fail',
+          prometheus: { address: 'http://prometheus.monitoring:9090' },
+        },
+      },
+    },
+  },
   'labels and annotations on the app': {
     metadata: { labels: { team: 'payments' }, annotations: { 'example.com/owner': 'payments', team: 'app' } },
     spec: {

@@ -10,6 +10,7 @@ import {
   type Workload,
 } from '../../src/reconciler/observed.js';
 import {
+  type AnalysisCheck,
   type FinalisingStep,
   type RolloutObject,
   type RolloutStep,
@@ -18,6 +19,8 @@ import {
   storedSubStatus,
 } from '../../src/reconciler/types.js';
 import { ROLLOUT_NAME_LABEL } from '../../src/render/labels.js';
+import type { Verdict } from '../../src/analysis/metrics.js';
+import { ANALYSIS_HISTORY, checkDue } from '../../src/reconciler/analysis.js';
 
 // Plain objects as the API server would return them: a blue-green echoserver, v1 stable, v2 surged.
 const template = (image: string) => ({
@@ -794,3 +797,141 @@ test(
     assert.ok(!d.events.some((e) => e.reason === 'InvalidSpec'));
   },
 );
+
+describeAnalysis();
+
+/** Metric analysis at step 2 (10% of the traffic on the new version), its checks given as the pass takes them. */
+function describeAnalysis(): void {
+  const metric = { name: 'success', template: 'request-success-rate' as const, thresholdRange: { min: 99 } };
+  const analysis = { metrics: [metric], intervalSeconds: 60, failureLimit: 0, inconclusiveLimit: 0 };
+  const analyzing = (status: Partial<RolloutObject['status']> = {}, spec = analysis) => {
+    const r = rollout({ currentStepIndex: 2, currentStepState: 'StepMetricsAnalysis' }, { analysis: spec });
+    return { rollout: { ...r, status: { ...r.status, ...status } }, canaryIngress: canaryIngress('10') };
+  };
+  const check = (verdict: Verdict, value?: number): AnalysisCheck => ({
+    time: at(60).toISOString(),
+    step: 2,
+    verdict,
+    metrics: [
+      { metric: 'success', ...(value !== undefined ? { value } : {}), verdict, message: `success: ${verdict}` },
+    ],
+  });
+
+  test('analysis: the first check is due one interval after the traffic is in place, not before', () => {
+    const early = observed(analyzing(), at(30));
+    assert.equal(checkDue(early), false);
+    const d = decide(early);
+    assert.deepEqual([state(d), d.actions, d.requeueAfterMs], [[2, 'StepMetricsAnalysis'], [], 30_000]);
+    assert.equal(checkDue(observed(analyzing(), at(60))), true);
+  });
+
+  test('analysis: a passed check goes on to the pause, recorded in status and as an Event', () => {
+    const d = decide(observed({ ...analyzing(), analysisCheck: check('Passed', 99.9) }, at(60)));
+    assert.deepEqual(state(d), [2, 'StepPaused']);
+    assert.deepEqual(
+      [d.status.analysis?.passed, d.status.analysis?.failed, d.status.analysis?.checks.length],
+      [1, 0, 1],
+    );
+    assert.deepEqual(
+      d.events.filter((e) => e.reason.startsWith('Analysis')).map((e) => [e.type, e.reason]),
+      [['Normal', 'AnalysisPassed']],
+    );
+  });
+
+  test('analysis: a failure past the limit rolls the release back at once, saying which metric and why', () => {
+    const failed = decide(observed({ ...analyzing(), analysisCheck: check('Failed', 42) }, at(60)));
+    assert.match(
+      failed.status.analysis?.failure ?? '',
+      /^success: Failed \(1 failed check at step 2, failureLimit 0\)/,
+    );
+    assert.equal(failed.requeueAfterMs, 0);
+    assert.deepEqual(
+      failed.events.map((e) => e.reason),
+      ['AnalysisFailed'],
+    );
+    const next = decide(observed(analyzing(failed.status), at(60)));
+    const progressing = next.status.conditions?.find((c) => c.type === 'Progressing');
+    assert.deepEqual(
+      [progressing?.reason, progressing?.message],
+      ['Cancelling', `analysis failed: ${failed.status.analysis?.failure}`],
+    );
+    assert.deepEqual(
+      next.actions.map((a) => a.why),
+      ['delete Ingress web-canary: all traffic to the stable version'],
+      'traffic goes back to the stable version first',
+    );
+  });
+
+  test('analysis: a failure within the limit measures again; one past it rolls back', () => {
+    const tolerant = { ...analysis, failureLimit: 1 };
+    const once = decide(observed({ ...analyzing({}, tolerant), analysisCheck: check('Failed', 42) }, at(60)));
+    assert.deepEqual(
+      [state(once), once.requeueAfterMs, once.status.analysis?.failure],
+      [[2, 'StepMetricsAnalysis'], 60_000, undefined],
+    );
+    assert.equal(checkDue(observed(analyzing(once.status, tolerant), at(119))), false);
+    assert.equal(checkDue(observed(analyzing(once.status, tolerant), at(120))), true);
+    const twice = decide(
+      observed(
+        { ...analyzing(once.status, tolerant), analysisCheck: { ...check('Failed', 40), time: at(120).toISOString() } },
+        at(120),
+      ),
+    );
+    assert.ok(twice.status.analysis?.failure);
+  });
+
+  test('analysis: inconclusive past its limit waits for a person, and measures no more', () => {
+    const d = decide(observed({ ...analyzing(), analysisCheck: check('Inconclusive') }, at(60)));
+    assert.deepEqual(state(d), [2, 'StepMetricsAnalysis']);
+    assert.match(
+      d.status.blueGreenStatus?.message ?? '',
+      /analysis inconclusive: .*stepwise promote goes on, stepwise abort rolls back/,
+    );
+    assert.equal(d.requeueAfterMs, undefined);
+    assert.equal(checkDue(observed(analyzing(d.status), at(600))), false);
+    const later = decide(observed(analyzing(d.status), at(600)));
+    assert.deepEqual(
+      [state(later), later.actions, later.status.conditions?.find((c) => c.type === 'Progressing')?.reason],
+      [[2, 'StepMetricsAnalysis'], [], 'InRolling'],
+    );
+  });
+
+  test('analysis: a step not analyzed (everyStep false, or analyze: false) passes straight to its pause', () => {
+    const some = { ...analysis, everyStep: false };
+    assert.deepEqual(state(decide(observed(analyzing({}, some), at(1)))), [2, 'StepPaused']);
+    const r = analyzing();
+    const body = r.rollout.spec.strategy.blueGreen!;
+    const skipping = { ...body, steps: body.steps.map((s, i) => (i === 1 ? { ...s, analyze: false } : s)) };
+    const status = {
+      ...r.rollout.status,
+      blueGreenStatus: { ...r.rollout.status!.blueGreenStatus!, rolloutHash: planHash(skipping) },
+    };
+    const skipped = {
+      ...r,
+      rollout: { ...r.rollout, spec: { ...r.rollout.spec, strategy: { blueGreen: skipping } }, status },
+    };
+    assert.deepEqual(state(decide(observed(skipped, at(1)))), [2, 'StepPaused']);
+  });
+
+  test('analysis: a new step starts a fresh tally; the history keeps the last checks only', () => {
+    let status: RolloutObject['status'] = {};
+    for (let i = 0; i < 25; i++) {
+      const tolerant = { ...analysis, checks: 100, inconclusiveLimit: 100 };
+      const d = decide(observed({ ...analyzing(status, tolerant), analysisCheck: check('Passed', 100) }, at(60)));
+      status = d.status;
+    }
+    assert.deepEqual([status.analysis?.passed, status.analysis?.checks.length], [25, ANALYSIS_HISTORY]);
+    const r = rollout({ currentStepIndex: 3, currentStepState: 'StepMetricsAnalysis' }, { analysis });
+    const step3 = decide(
+      observed(
+        {
+          rollout: { ...r, status: { ...r.status, analysis: status.analysis } },
+          canaryIngress: canaryIngress('100'),
+          analysisCheck: { ...check('Passed', 100), step: 3 },
+        },
+        at(60),
+      ),
+    );
+    assert.deepEqual([step3.status.analysis?.step, step3.status.analysis?.passed], [3, 1]);
+  });
+}

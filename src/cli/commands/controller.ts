@@ -6,9 +6,16 @@ import type { Controller } from '../../reconciler/controller.js';
 import type { AdmissionWebhook } from '../../webhook/webhook.js';
 import { DEFAULT_WEBHOOK_PORT } from '../../webhook/names.js';
 import { CliError } from '../io.js';
-import { clusterOptions, connect, type ClusterArgs } from '../kube.js';
+import {
+  clusterOptions,
+  connect,
+  type ClusterArgs,
+  type PrometheusArgs,
+  prometheusEndpoint,
+  prometheusOptions,
+} from '../kube.js';
 
-interface ControllerArgs extends ClusterArgs {
+interface ControllerArgs extends ClusterArgs, PrometheusArgs {
   'all-namespaces': boolean;
   workers: number;
   'leader-elect': boolean;
@@ -101,6 +108,7 @@ export const controllerCommand: CommandModule<object, ControllerArgs> = {
         type: 'string',
         describe: 'Serve tls.crt and tls.key from this directory instead of a managed certificate',
       })
+      .options(prometheusOptions)
       .option('stats-every', {
         type: 'number',
         describe:
@@ -124,10 +132,12 @@ export const controllerCommand: CommandModule<object, ControllerArgs> = {
     const home = args['lease-namespace'] ?? namespace;
     const log = (line: string) => process.stderr.write(`${new Date().toISOString()} ${line}\n`);
     client.onRetry = log;
+    const prometheus = prometheusEndpoint(args);
     const controller = new Controller(client, {
       ...(args['all-namespaces'] ? {} : { namespace }),
       workers: args.workers,
       log,
+      ...(prometheus ? { prometheus } : {}),
     });
     let webhook: AdmissionWebhook | undefined;
     const reviews = { reviews: 0, totalMs: 0, slowestMs: 0 };

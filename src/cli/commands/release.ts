@@ -1,8 +1,15 @@
 import type { Argv, CommandModule } from 'yargs';
 import type { RolloutSummary } from '../../reconciler/summary.js';
-import { clusterOptions, connect, type ClusterArgs } from '../kube.js';
+import {
+  clusterOptions,
+  connect,
+  type ClusterArgs,
+  type PrometheusArgs,
+  prometheusEndpoint,
+  prometheusOptions,
+} from '../kube.js';
 
-interface NameArgs extends ClusterArgs {
+interface NameArgs extends ClusterArgs, PrometheusArgs {
   name: string;
 }
 
@@ -35,15 +42,28 @@ export function formatSummary(s: RolloutSummary): string {
     `  stable pods: ${pods(s.stable)}`,
     `  new pods:    ${pods(s.canary)}`,
     `  traffic:     ${s.traffic.weight}% to new${matching}`,
+    ...analysisLines(s.analysis),
     `  message:     ${s.message}`,
   ].join('\n');
 }
 
+/** The step's tally, why it stopped if it did, and each of the latest checks with its values. */
+function analysisLines(a: RolloutSummary['analysis']): string[] {
+  if (!a) return [];
+  const tally = `step ${a.step}: ${a.passed} passed, ${a.failed} failed, ${a.inconclusive} inconclusive`;
+  const verdict = a.failure ? `; failed: ${a.failure}` : a.halted ? `; waiting for a person: ${a.halted}` : '';
+  const checks = a.checks.map(
+    (c) => `    ${c.time.slice(11, 19)} step ${c.step} ${c.verdict}: ${c.metrics.map((m) => m.message).join('; ')}`,
+  );
+  return [`  analysis:    ${tally}${verdict}`, ...checks];
+}
+
 export const runCommand: CommandModule<object, NameArgs & { 'until-pause'?: boolean; wait?: boolean }> = {
   command: 'run <name>',
-  describe: 'Drive a release from this process: scale, shift traffic, pause, promote, finish',
+  describe: 'Drive a release from this process: scale, shift traffic, check metrics, pause, promote, finish',
   builder: (y) =>
     withName(y)
+      .options(prometheusOptions)
       .option('until-pause', {
         type: 'boolean',
         describe: 'Stop at the next step that waits for approval (the default)',
@@ -58,7 +78,7 @@ export const runCommand: CommandModule<object, NameArgs & { 'until-pause'?: bool
   handler: async (args) => {
     const [{ client, namespace }, r] = await Promise.all([connect(args), reconciler()]);
     await r.getRollout(client, namespace, args.name);
-    await drive(r, client, namespace, args.name, args.wait ? 'done' : 'pause');
+    await drive(r, client, namespace, args, args.wait ? 'done' : 'pause');
   },
 };
 
@@ -66,10 +86,13 @@ type Reconciler = Awaited<ReturnType<typeof reconciler>>;
 type Client = Awaited<ReturnType<typeof connect>>['client'];
 
 /** Runs the release from this process to the next approval or its end, printing each change, then a summary. */
-async function drive(r: Reconciler, client: Client, namespace: string, name: string, until: 'pause' | 'done') {
+async function drive(r: Reconciler, client: Client, namespace: string, args: NameArgs, until: 'pause' | 'done') {
+  const { name } = args;
+  const prometheus = prometheusEndpoint(args);
   let last = '';
   const rollout = await r.runRelease(client, namespace, name, {
     until,
+    ...(prometheus ? { prometheus } : {}),
     log: (line) => process.stderr.write(`  - ${line}\n`),
     onPass: ({ rollout: passed }) => {
       const sub = r.subStatusOf(passed);
@@ -89,10 +112,12 @@ interface ControlArgs extends NameArgs {
 }
 
 const withControl = <T>(y: Argv<T>) =>
-  withName(y).option('lease-namespace', {
-    type: 'string',
-    describe: "The namespace of the controller's Lease (as given to `stepwise controller`); default: the namespace",
-  });
+  withName(y)
+    .option('lease-namespace', {
+      type: 'string',
+      describe: "The namespace of the controller's Lease (as given to `stepwise controller`); default: the namespace",
+    })
+    .options(prometheusOptions);
 
 /**
  * After a control write: a running controller carries it out; with none holding the Lease, this process does, up
@@ -116,7 +141,7 @@ async function carryOut(r: Reconciler, client: Client, namespace: string, args: 
     return;
   }
   process.stdout.write(`no controller holds the Lease ${lease}: carrying it out from here\n`);
-  await drive(r, client, namespace, args.name, until);
+  await drive(r, client, namespace, args, until);
 }
 
 export const statusCommand: CommandModule<object, NameArgs & { watch: boolean; output: 'text' | 'json' }> = {

@@ -1,0 +1,112 @@
+import {
+  checkVerdict,
+  judge,
+  type Measured,
+  type MetricResult,
+  renderQuery,
+  stepOutcome,
+  type StepOutcome,
+} from '../analysis/metrics.js';
+import { type PrometheusEndpoint, queryValue } from '../analysis/prometheus.js';
+import { type NormalizedAnalysis, normalizeAnalysis, rollingStyle } from '../appspec/normalize.js';
+import type { Observed } from './observed.js';
+import { secondsSince } from './status.js';
+import { type AnalysisCheck, type AnalysisStatus, strategyOf, subStatusOf, type SubStatus } from './types.js';
+import { canaryWorkloadName } from './workload.js';
+
+/** Checks a Rollout's status keeps: enough to see a step's story, bounded whatever the release's length. */
+export const ANALYSIS_HISTORY = 20;
+
+/** The Rollout's analysis with its defaults, when it has one and the step at `index` is analyzed. */
+export function stepSettings(o: Observed, index: number): NormalizedAnalysis | undefined {
+  const spec = o.rollout.spec.analysis;
+  if (!spec) return undefined;
+  const settings = normalizeAnalysis(spec);
+  const step = strategyOf(o.rollout).body.steps[index - 1];
+  return (step?.analyze ?? settings.everyStep) ? settings : undefined;
+}
+
+/** The analysis record of the step in progress: the stored one, or a fresh tally for a new release or step. */
+export function stepRecord(o: Observed, sub: Pick<SubStatus, 'canaryRevision' | 'currentStepIndex'>): AnalysisStatus {
+  const stored = o.rollout.status?.analysis;
+  const fresh = { revision: sub.canaryRevision, step: sub.currentStepIndex, passed: 0, failed: 0, inconclusive: 0 };
+  if (stored?.revision === sub.canaryRevision && stored.step === sub.currentStepIndex) return stored;
+  return { ...fresh, checks: stored?.checks ?? [] };
+}
+
+/**
+ * Milliseconds until the step's next check, when it is being analyzed and nothing is decided yet: the first one
+ * interval after its traffic is in place (entering StepMetricsAnalysis), then one per interval.
+ */
+export function nextCheckInMs(o: Observed, sub: SubStatus): number | undefined {
+  if (sub.currentStepState !== 'StepMetricsAnalysis') return undefined;
+  const settings = stepSettings(o, sub.currentStepIndex);
+  if (!settings) return undefined;
+  const record = stepRecord(o, sub);
+  if (record.halted || record.failure) return undefined;
+  const last = record.passed + record.failed + record.inconclusive > 0 ? record.checks.at(-1)?.time : undefined;
+  const since = secondsSince(last ?? sub.lastUpdateTime, o.now);
+  return Math.max(0, settings.intervalSeconds - since) * 1000;
+}
+
+/** Whether a pass must take a check before it decides: a release is at a step whose next check is due. */
+export function checkDue(o: Observed): boolean {
+  const sub = subStatusOf(o.rollout);
+  return o.rollout.status?.phase === 'Progressing' && sub !== undefined && nextCheckInMs(o, sub) === 0;
+}
+
+/** The check of the current step, taken now: every metric queried and judged. */
+export async function measure(o: Observed, fallback: PrometheusEndpoint | undefined): Promise<AnalysisCheck> {
+  const sub = subStatusOf(o.rollout);
+  const step = sub?.currentStepIndex ?? 0;
+  const settings = stepSettings(o, step) as NormalizedAnalysis;
+  const endpoint = settings.prometheus ?? fallback;
+  const routing = strategyOf(o.rollout).routing;
+  const { workloadRef } = o.rollout.spec;
+  const style = rollingStyle(strategyOf(o.rollout).kind, workloadRef.kind);
+  const provider = routing?.ingress ? 'ingress' : routing?.gateway ? 'gateway' : undefined;
+  const results = await Promise.all(
+    settings.metrics.map(async (metric): Promise<MetricResult> => {
+      const { query, scale } = renderQuery(metric, provider, {
+        name: o.rollout.metadata.name,
+        namespace: o.rollout.metadata.namespace ?? 'default',
+        target: style === 'canary' ? canaryWorkloadName(workloadRef.name) : workloadRef.name,
+        service: routing?.service ?? workloadRef.name,
+        ...(routing?.ingress ? { ingress: routing.ingress.name } : {}),
+        route: routing?.ingress?.name ?? routing?.gateway?.httpRouteName ?? '',
+        interval: metric.interval,
+      });
+      const measured: Measured = endpoint
+        ? await queryValue(endpoint, query, scale)
+        : { error: "no Prometheus to ask: set analysis.prometheus.address or the controller's --prometheus-address" };
+      return judge(metric, measured, settings.noData);
+    }),
+  );
+  return { time: o.now.toISOString(), step, verdict: checkVerdict(results), metrics: results };
+}
+
+/** A check added to the step's record (the history bounded), and what the step's tally now means. */
+export function tally(
+  record: AnalysisStatus,
+  check: AnalysisCheck,
+  settings: NormalizedAnalysis,
+): { record: AnalysisStatus; outcome: StepOutcome } {
+  const next: AnalysisStatus = {
+    ...record,
+    passed: record.passed + (check.verdict === 'Passed' ? 1 : 0),
+    failed: record.failed + (check.verdict === 'Failed' ? 1 : 0),
+    inconclusive: record.inconclusive + (check.verdict === 'Inconclusive' ? 1 : 0),
+    checks: [...record.checks, check].slice(-ANALYSIS_HISTORY),
+  };
+  const outcome = stepOutcome(settings, next);
+  const why = check.metrics
+    .filter((m) => m.verdict === check.verdict)
+    .map((m) => m.message)
+    .join('; ');
+  const counted = (n: number, kind: string, limit: string) =>
+    `${why} (${n} ${kind} check${n === 1 ? '' : 's'} at step ${record.step}, ${limit})`;
+  if (outcome === 'rollback') next.failure = counted(next.failed, 'failed', `failureLimit ${settings.failureLimit}`);
+  if (outcome === 'halt')
+    next.halted = counted(next.inconclusive, 'inconclusive', `inconclusiveLimit ${settings.inconclusiveLimit}`);
+  return { record: next, outcome };
+}

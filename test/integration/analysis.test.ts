@@ -1,0 +1,166 @@
+/**
+ * Metric analysis against a real Prometheus (Debian's package) scraping metrics shaped as ingress-nginx exports
+ * them, on the real control plane: a healthy canary promotes, an error spike and a latency breach roll back at
+ * once (traffic on stable, new pods gone, template restored), and no data follows each `noData` policy.
+ */
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import type { Workload } from '../../src/reconciler/observed.js';
+import { awaitsApproval } from '../../src/reconciler/run.js';
+import type { RolloutObject } from '../../src/reconciler/types.js';
+import { eventually, useCluster } from '../support/kube.js';
+import { IngressMetrics, type RunningPrometheus, startPrometheus } from '../support/prometheus.js';
+import { ReleaseHarness } from '../support/release.js';
+
+const env = useCluster();
+const metrics = new IngressMetrics('web');
+let prometheus: RunningPrometheus;
+
+before(async () => {
+  prometheus = await startPrometheus(await metrics.start());
+  await prometheus.scraped(3);
+});
+after(async () => {
+  await prometheus?.stop();
+  await metrics.stop();
+});
+
+/** A canary checked every 2 s on both built-in metrics, over rates of the last 10 s. */
+function spec(image: string, analysis: { noData?: string; inconclusiveLimit?: number } = {}): string {
+  return `apiVersion: stepwise.dev/v1alpha1
+kind: App
+metadata: {name: web}
+spec:
+  workload: {image: ${image}, replicas: 4, readinessProbe: {httpGet: {path: /, port: http}}}
+  route:
+    ingress: {host: web.example.com}
+  rollout:
+    strategy: canary
+    gracePeriodSeconds: 0
+    steps:
+      - {replicas: 1, traffic: 20%, pause: {duration: 0}}
+      - {replicas: 100%, traffic: 100%}
+    analysis:
+      intervalSeconds: 2
+      noData: ${analysis.noData ?? 'inconclusive'}
+      inconclusiveLimit: ${analysis.inconclusiveLimit ?? 0}
+      prometheus: {address: "${prometheus.address}"}
+      metrics:
+        - {name: success, template: request-success-rate, thresholdRange: {min: 99}, interval: 10s}
+        - {name: latency, template: request-duration, thresholdRange: {max: 500}, interval: 10s}
+`;
+}
+
+/** v1 deployed, v2 applied: the release under analysis, with the canary traffic `metrics` reports from now. */
+async function release(namespace: string, analysis?: Parameters<typeof spec>[1]): Promise<ReleaseHarness> {
+  metrics.namespace = namespace;
+  const h = await ReleaseHarness.deployed(env.client, namespace, spec('example/app:1', analysis));
+  await h.apply(spec('example/app:2', analysis));
+  return h;
+}
+
+const image = async (h: ReleaseHarness) =>
+  ((await h.get<Workload>('apps/v1', 'Deployment', 'web'))!.spec.template.spec as { containers: { image: string }[] })
+    .containers[0]!.image;
+
+async function assertRolledBack(h: ReleaseHarness, rollout: RolloutObject, failed: RegExp): Promise<void> {
+  assert.equal(rollout.status?.phase, 'Healthy');
+  assert.deepEqual(
+    rollout.status?.conditions?.filter((c) => c.type === 'Succeeded').map((c) => c.status),
+    ['False'],
+  );
+  assert.match(rollout.status?.analysis?.failure ?? '', failed);
+  const rolling = (await h.events()).find((e) => e.reason === 'RollingBack');
+  assert.match(rolling?.message ?? '', /^analysis failed: /);
+  assert.equal(await h.get('networking.k8s.io/v1', 'Ingress', 'web-canary'), undefined, 'no canary route');
+  assert.equal(await image(h), 'example/app:1', 'the workload template is back at the stable version');
+  await eventually('only stable pods', async () => Object.keys(await h.podsByRevision()).length === 1);
+}
+
+test('a healthy canary passes every check and completes, each check recorded with its values', async () => {
+  metrics.traffic = { rps: 20, errorRatio: 0, latencySeconds: 0.05 };
+  const h = await release('analysis-ok');
+  const done = await h.run('done');
+  assert.equal(done.status?.phase, 'Healthy');
+  assert.deepEqual(
+    done.status?.conditions?.filter((c) => c.type === 'Succeeded').map((c) => c.status),
+    ['True'],
+  );
+  const checks = done.status?.analysis?.checks ?? [];
+  assert.deepEqual([...new Set(checks.map((c) => c.step))], [1, 2], 'both steps were analyzed');
+  assert.ok(checks.every((c) => c.verdict === 'Passed'));
+  for (const c of checks) {
+    const [success, latency] = c.metrics;
+    assert.equal(success?.value, 100);
+    assert.ok(Math.abs((latency?.value ?? 0) - 50) < 1, `latency ${latency?.value} ms`);
+  }
+  const passed = (await h.events()).filter((e) => e.reason === 'AnalysisPassed');
+  assert.ok(passed.length >= 2);
+  assert.match(passed[0]?.message ?? '', /^step 1: success = 100 \(≥ 99\); latency = 50(\.\d+)? \(≤ 500\)$/);
+});
+
+test('an error spike rolls the release back at the first failed check', async () => {
+  metrics.traffic = { rps: 20, errorRatio: 0.5, latencySeconds: 0.05 };
+  const h = await release('analysis-errors');
+  // Half the requests fail; rate() extrapolates the two counters' first samples differently, so about 50.
+  const failure = /^success = (4\d|5\d)(\.\d+)?, below the minimum 99 \(1 failed check at step 1, failureLimit 0\)$/;
+  await assertRolledBack(h, await h.run('done'), failure);
+});
+
+test('a latency breach rolls the release back, naming the metric and its value', async () => {
+  metrics.traffic = { rps: 20, errorRatio: 0, latencySeconds: 0.8 };
+  const h = await release('analysis-latency');
+  await assertRolledBack(h, await h.run('done'), /^latency = 800, above the maximum 500/);
+});
+
+test('no data, inconclusive: the release waits for a person, says why, and goes on when promoted', async () => {
+  metrics.traffic = { rps: 20, errorRatio: 0, latencySeconds: 0.05 };
+  metrics.exported = false;
+  try {
+    const h = await release('analysis-nodata');
+    const halted = await h.run();
+    assert.ok(awaitsApproval(halted));
+    assert.deepEqual([halted.status?.currentStepIndex, halted.status?.currentStepState], [1, 'StepMetricsAnalysis']);
+    const noData = 'no data (the query returned no series); noData: inconclusive';
+    assert.ok(
+      halted.status?.message?.includes(`analysis inconclusive: success: ${noData}; latency: ${noData} (1 inconclusive`),
+      halted.status?.message,
+    );
+    assert.match(halted.status?.message ?? '', /waiting for a person: stepwise promote goes on/);
+    assert.ok((await h.events()).some((e) => e.reason === 'AnalysisInconclusive'));
+    metrics.exported = true;
+    await h.promote();
+    const done = await h.run('done');
+    assert.deepEqual(
+      done.status?.conditions?.filter((c) => c.type === 'Succeeded').map((c) => c.status),
+      ['True'],
+    );
+  } finally {
+    metrics.exported = true;
+  }
+});
+
+test('no data, fail: counted as a failed check, so the release rolls back', async () => {
+  metrics.exported = false;
+  try {
+    const h = await release('analysis-nodata-fail', { noData: 'fail' });
+    await assertRolledBack(h, await h.run('done'), /^success: no data \(the query returned no series\); noData: fail/);
+  } finally {
+    metrics.exported = true;
+  }
+});
+
+test('no data, pass: the release goes on without the metrics, and says so in every check', async () => {
+  metrics.exported = false;
+  try {
+    const h = await release('analysis-nodata-pass', { noData: 'pass' });
+    const done = await h.run('done');
+    assert.deepEqual(
+      done.status?.conditions?.filter((c) => c.type === 'Succeeded').map((c) => c.status),
+      ['True'],
+    );
+    assert.ok(done.status?.analysis?.checks.every((c) => c.metrics.every((m) => /noData: pass$/.test(m.message))));
+  } finally {
+    metrics.exported = true;
+  }
+});
