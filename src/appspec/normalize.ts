@@ -4,6 +4,7 @@ import type {
   AnalysisSpec,
   AppSpec,
   MetricSpec,
+  WebhookSpec,
   EnvVar,
   Engine,
   GatewayRouteSpec,
@@ -35,14 +36,24 @@ export interface NormalizedStep {
 }
 
 /** An analysis block with every default applied. */
-export type NormalizedAnalysis = Required<Omit<AnalysisSpec, 'prometheus' | 'metrics'>> &
-  Pick<AnalysisSpec, 'prometheus'> & { metrics: (MetricSpec & { interval: string })[] };
+export type NormalizedAnalysis = Required<Omit<AnalysisSpec, 'prometheus' | 'metrics' | 'webhooks'>> &
+  Pick<AnalysisSpec, 'prometheus'> & {
+    metrics: (MetricSpec & { interval: string })[];
+    webhooks: NormalizedWebhook[];
+  };
+export type NormalizedWebhook = Required<Omit<WebhookSpec, 'metadata'>> & Pick<WebhookSpec, 'metadata'>;
 
 /** The analysis defaults applied (the schema applies them to app specs; hand-written Rollouts may leave them out). */
 export function normalizeAnalysis(a: AnalysisSpec): NormalizedAnalysis {
   const d = ANALYSIS_DEFAULTS;
   return {
-    metrics: a.metrics.map((m) => ({ ...m, interval: m.interval ?? d.metricInterval })),
+    metrics: (a.metrics ?? []).map((m) => ({ ...m, interval: m.interval ?? d.metricInterval })),
+    webhooks: (a.webhooks ?? []).map((w) => ({
+      ...w,
+      type: w.type ?? 'rollout',
+      timeoutSeconds: w.timeoutSeconds ?? d.webhookTimeoutSeconds,
+      retries: w.retries ?? d.webhookRetries,
+    })),
     intervalSeconds: a.intervalSeconds ?? d.intervalSeconds,
     checks: a.checks ?? d.checks,
     failureLimit: a.failureLimit ?? d.failureLimit,

@@ -225,8 +225,18 @@ export function analysisRules(
     });
   if (analysis.everyStep === false && !steps.some((s) => s.analyze))
     out.push({ pointer: at, message: 'no step is analyzed: mark steps with analyze: true', severity: 'warning' });
+  const metrics = analysis.metrics ?? [];
+  const webhooks = analysis.webhooks ?? [];
+  if (metrics.length + webhooks.length === 0)
+    out.push({ pointer: at, message: 'analysis needs a metric or a webhook to check' });
+  const hookNames = new Set<string>();
+  webhooks.forEach((hook, i) => {
+    if (hookNames.has(hook.name))
+      out.push({ pointer: `${at}/webhooks/${i}/name`, message: `a second webhook ${hook.name}` });
+    hookNames.add(hook.name);
+  });
   const names = new Set<string>();
-  analysis.metrics.forEach((metric, i) => {
+  metrics.forEach((metric, i) => {
     const pointer = `${at}/metrics/${i}`;
     if (names.has(metric.name)) out.push({ pointer: `${pointer}/name`, message: `a second metric ${metric.name}` });
     names.add(metric.name);

@@ -192,9 +192,60 @@ const Prometheus = Type.Object(
   { ...closed, description: "Default: the controller's --prometheus-address." },
 );
 
+export const WEBHOOK_TYPES = [
+  'pre-rollout',
+  'rollout',
+  'confirm-traffic-increase',
+  'confirm-promotion',
+  'post-rollout',
+  'rollback',
+] as const;
+
+const Webhook = Type.Object(
+  {
+    name: dnsLabel({ description: 'Names the webhook in status, Events and messages.' }),
+    type: Type.Optional(
+      oneOf(WEBHOOK_TYPES, {
+        default: 'rollout',
+        description:
+          "Flagger's: pre-rollout (before the first traffic; a failure is a failed check), rollout (with every " +
+          'check, e.g. load; a failure is a failed check), confirm-traffic-increase (before each step routes ' +
+          'traffic; waits until it succeeds), confirm-promotion (before the release completes; waits), post-rollout ' +
+          '(once the release has ended, either way; its answer is only recorded), rollback (with every check; ' +
+          'success ' +
+          'rolls the release back).',
+      }),
+    ),
+    url: Type.String({
+      pattern: '^https?://[^\\s]+$',
+      description: 'POSTed JSON: name, namespace, phase, checksum, metadata.',
+    }),
+    timeoutSeconds: Type.Optional(
+      Type.Integer({ minimum: 1, maximum: 300, default: ANALYSIS_DEFAULTS.webhookTimeoutSeconds }),
+    ),
+    retries: Type.Optional(
+      Type.Integer({
+        minimum: 0,
+        maximum: 10,
+        default: ANALYSIS_DEFAULTS.webhookRetries,
+        description: 'Tries again after a connection error, a timeout or a 5xx.',
+      }),
+    ),
+    metadata: Type.Optional(
+      leaf<Record<string, string>>({
+        type: 'object',
+        additionalProperties: { type: 'string' },
+        description: "Sent as is (Flagger's load tester reads cmd and type from it).",
+      }),
+    ),
+  },
+  closed,
+);
+
 const Analysis = Type.Object(
   {
-    metrics: Type.Array(ref('metric', Metric), { minItems: 1, maxItems: 16 }),
+    metrics: Type.Optional(Type.Array(ref('metric', Metric), { maxItems: 16 })),
+    webhooks: Type.Optional(Type.Array(ref('webhook', Webhook), { maxItems: 16 })),
     intervalSeconds: Type.Optional(
       int32({
         minimum: 1,
@@ -255,6 +306,7 @@ type DefName =
   | 'step'
   | 'metric'
   | 'prometheus'
+  | 'webhook'
   | 'analysis';
 
 /** A reference into `$defs`, typed as the schema it names. */
@@ -271,6 +323,7 @@ export const defs: Readonly<Record<string, TSchema>> = {
   step: Step,
   metric: Metric,
   prometheus: Prometheus,
+  webhook: Webhook,
   analysis: Analysis,
 };
 
@@ -535,5 +588,7 @@ export type HeaderMatch = Static<typeof StringMatch>;
 export type AnalysisSpec = Static<typeof Analysis>;
 export type MetricSpec = Static<typeof Metric>;
 export type PrometheusSpec = Static<typeof Prometheus>;
+export type WebhookSpec = Static<typeof Webhook>;
+export type WebhookType = (typeof WEBHOOK_TYPES)[number];
 export type MetricTemplate = (typeof METRIC_TEMPLATES)[number];
 export type NoDataPolicy = (typeof NO_DATA_POLICIES)[number];

@@ -9,6 +9,8 @@ export {
   type MetricTemplate,
   type NoDataPolicy,
   type PrometheusSpec,
+  type WebhookSpec,
+  type WebhookType,
   type AppSpec,
   type Engine,
   type EnvVar,

@@ -26,6 +26,10 @@ export const ANALYSIS_DEFAULTS = {
   metricInterval: '1m',
   /** Seconds a Prometheus query may take, per attempt. */
   timeoutSeconds: 10,
+  /** Seconds a webhook may take to answer, per attempt (Flagger's default). */
+  webhookTimeoutSeconds: 10,
+  /** Further attempts after a connection error, a timeout or a 5xx. */
+  webhookRetries: 2,
 } as const;
 
 /** A Prometheus duration: `30s`, `1m`, `1h30m`. */

@@ -21,7 +21,7 @@ const intOrString: Schema = { 'x-kubernetes-int-or-string': true, anyOf: [{ type
 /**
  * Rewrites a JSON Schema into a Kubernetes structural schema: `$ref`s inlined, int-or-string unions as
  * `x-kubernetes-int-or-string`, `const` as a one-value enum, and keywords the API server rejects dropped
- * (unknown fields are pruned anyway, which is what `additionalProperties: false` says).
+ * (unknown fields are pruned anyway, which is what `additionalProperties: false` says; a map keeps its values').
  */
 export function toStructural(schema: Schema): Schema {
   if (typeof schema.$ref === 'string') {
@@ -38,8 +38,11 @@ export function toStructural(schema: Schema): Schema {
   }
   const out: Schema = {};
   for (const [key, value] of Object.entries(schema)) {
-    if (['$schema', '$id', 'title', 'additionalProperties', '$defs'].includes(key)) continue;
-    if (key === 'const') out.enum = [value];
+    if (['$schema', '$id', 'title', '$defs'].includes(key)) continue;
+    // `false` is what pruning does anyway; a schema for the values (a map) is kept, or its entries would be pruned.
+    if (key === 'additionalProperties') {
+      if (typeof value === 'object') out.additionalProperties = toStructural(value as Schema);
+    } else if (key === 'const') out.enum = [value];
     else if (key === 'properties')
       out.properties = Object.fromEntries(
         Object.entries(value as Record<string, Schema>).map(([k, v]) => [k, toStructural(v)]),

@@ -8,14 +8,91 @@ import {
   type StepOutcome,
 } from '../analysis/metrics.js';
 import { type PrometheusEndpoint, queryValue } from '../analysis/prometheus.js';
+import { callWebhook } from '../analysis/webhooks.js';
+import type { WebhookType } from '../appspec/types.js';
 import { type NormalizedAnalysis, normalizeAnalysis, rollingStyle } from '../appspec/normalize.js';
 import type { Observed } from './observed.js';
 import { secondsSince } from './status.js';
-import { type AnalysisCheck, type AnalysisStatus, strategyOf, subStatusOf, type SubStatus } from './types.js';
+import {
+  type AnalysisCheck,
+  type AnalysisStatus,
+  strategyOf,
+  subStatusOf,
+  type SubStatus,
+  type WebhookCall,
+} from './types.js';
 import { canaryWorkloadName } from './workload.js';
 
 /** Checks a Rollout's status keeps: enough to see a step's story, bounded whatever the release's length. */
 export const ANALYSIS_HISTORY = 20;
+
+/** Calls of the Rollout's webhooks of `types`, with Flagger's payload for the release in `sub`. */
+export function webhookCalls(
+  o: Observed,
+  sub: Pick<SubStatus, 'canaryRevision'>,
+  types: readonly WebhookType[],
+  phase: string,
+): WebhookCall[] {
+  const spec = o.rollout.spec.analysis;
+  if (!spec) return [];
+  const payload = {
+    name: o.rollout.metadata.name,
+    namespace: o.rollout.metadata.namespace ?? 'default',
+    phase,
+    checksum: sub.canaryRevision,
+  };
+  return normalizeAnalysis(spec)
+    .webhooks.filter((hook) => types.includes(hook.type))
+    .map((hook) => ({ hook, payload }));
+}
+
+/** What a gate decides: open, or what the step does while it waits (a call to make, or a wait). */
+export type GateOutcome =
+  | { open: true; analysis?: AnalysisStatus }
+  | { open: false; analysis?: AnalysisStatus; calls?: WebhookCall[]; message?: string; requeueAfterMs?: number };
+
+/**
+ * The webhooks of `types` that must answer yes, at this step, before it goes on (Flagger's confirm-* gates, and
+ * pre-rollout, whose no is also a failed check): each is called, and called again an interval after a no,
+ * until all have said yes; their answers are recorded in the step's analysis.
+ */
+export function gate(o: Observed, sub: SubStatus, types: readonly WebhookType[], phase: string): GateOutcome {
+  const calls = webhookCalls(o, sub, types, phase);
+  if (calls.length === 0) return { open: true };
+  const settings = normalizeAnalysis(o.rollout.spec.analysis ?? {});
+  let record = stepRecord(o, sub);
+  const answered = (name: string) => record.gates?.find((g) => g.name === name);
+  const pending = calls.filter((c) => !answered(c.hook.name)?.ok);
+  if (pending.length === 0) return { open: true };
+  const results = (o.webhookResults ?? []).filter((r) => pending.some((c) => c.hook.name === r.name));
+  if (results.length === pending.length) {
+    const gates = [...(record.gates ?? []).filter((g) => !results.some((r) => r.name === g.name)), ...results];
+    record = { ...record, gates };
+    const refused = results.filter((r) => !r.ok);
+    if (refused.length === 0) return { open: true, analysis: record };
+    const failing = refused.filter((r) => calls.find((c) => c.hook.name === r.name)?.hook.type === 'pre-rollout');
+    if (failing.length) {
+      const failed = record.failed + 1;
+      record = { ...record, failed };
+      if (stepOutcome(settings, record) === 'rollback') {
+        const why = failing.map((r) => r.message).join('; ');
+        const checks = `${failed} failed check${failed === 1 ? '' : 's'}`;
+        record.failure = `${why} (pre-rollout, ${checks}, failureLimit ${settings.failureLimit})`;
+      }
+    }
+    const said = refused.map((r) => r.message).join('; ');
+    return {
+      open: false,
+      analysis: record,
+      message: `waiting for webhooks: ${said}`,
+      requeueAfterMs: settings.intervalSeconds * 1000,
+    };
+  }
+  const lastTry = Math.max(0, ...pending.map((c) => Date.parse(answered(c.hook.name)?.time ?? '') || 0));
+  const wait = lastTry ? settings.intervalSeconds * 1000 - (o.now.getTime() - lastTry) : 0;
+  if (wait > 0) return { open: false, requeueAfterMs: wait };
+  return { open: false, calls: pending };
+}
 
 /** The Rollout's analysis with its defaults, when it has one and the step at `index` is analyzed. */
 export function stepSettings(o: Observed, index: number): NormalizedAnalysis | undefined {
@@ -82,7 +159,28 @@ export async function measure(o: Observed, fallback: PrometheusEndpoint | undefi
       return judge(metric, measured, settings.noData);
     }),
   );
-  return { time: o.now.toISOString(), step, verdict: checkVerdict(results), metrics: results };
+  const calls = webhookCalls(o, sub ?? { canaryRevision: '' }, ['rollout', 'rollback'], 'Progressing');
+  const answers = await Promise.all(
+    calls.map(async (c) => ({ type: c.hook.type, result: await callWebhook(c.hook, c.payload, o.now) })),
+  );
+  const loads = answers
+    .filter((a) => a.type === 'rollout')
+    .map(
+      ({ result: r }): MetricResult => ({
+        metric: r.name,
+        verdict: r.ok ? 'Passed' : 'Failed',
+        message: r.message,
+      }),
+    );
+  const rollback = answers.find((a) => a.type === 'rollback' && a.result.ok)?.result;
+  const all = [...results, ...loads];
+  return {
+    time: o.now.toISOString(),
+    step,
+    verdict: rollback ? 'Failed' : checkVerdict(all),
+    metrics: all,
+    ...(rollback ? { rollbackRequested: `the rollback webhook ${rollback.message} asked for a rollback` } : {}),
+  };
 }
 
 /** A check added to the step's record (the history bounded), and what the step's tally now means. */
@@ -98,14 +196,15 @@ export function tally(
     inconclusive: record.inconclusive + (check.verdict === 'Inconclusive' ? 1 : 0),
     checks: [...record.checks, check].slice(-ANALYSIS_HISTORY),
   };
-  const outcome = stepOutcome(settings, next);
+  const outcome = check.rollbackRequested ? 'rollback' : stepOutcome(settings, next);
   const why = check.metrics
     .filter((m) => m.verdict === check.verdict)
     .map((m) => m.message)
     .join('; ');
   const counted = (n: number, kind: string, limit: string) =>
     `${why} (${n} ${kind} check${n === 1 ? '' : 's'} at step ${record.step}, ${limit})`;
-  if (outcome === 'rollback') next.failure = counted(next.failed, 'failed', `failureLimit ${settings.failureLimit}`);
+  if (outcome === 'rollback')
+    next.failure = check.rollbackRequested ?? counted(next.failed, 'failed', `failureLimit ${settings.failureLimit}`);
   if (outcome === 'halt')
     next.halted = counted(next.inconclusive, 'inconclusive', `inconclusiveLimit ${settings.inconclusiveLimit}`);
   return { record: next, outcome };

@@ -16,6 +16,7 @@ import {
   view,
   type WithWorkload,
 } from './observed.js';
+import { webhookCalls } from './analysis.js';
 import { atStep, planHash, secondsSince, withCondition } from './status.js';
 import { graceLeftMs, type PassContext, routesStep, STEP_HANDLERS, stepRouting } from './steps.js';
 import { ensureCanaryService, pinStableService, routesToCanary, routeToStable, routeTraffic } from './traffic.js';
@@ -25,6 +26,7 @@ import {
   type RolloutStatus,
   type SubStatus,
   storedSubStatus,
+  type WebhookCall,
   strategyOf,
   subStatusOf,
 } from './types.js';
@@ -46,6 +48,10 @@ export interface Decision {
   /** Look again after this long even if nothing changes (pauses, grace periods, pods coming up). */
   requeueAfterMs?: number;
   events: RolloutEvent[];
+  /** Webhooks whose answers the decision needs: the pass calls them and decides again with the answers. */
+  calls?: WebhookCall[];
+  /** Webhooks to tell, once the status is written (post-rollout); their answers change nothing. */
+  notify?: WebhookCall[];
 }
 
 /** Stages of one pass chained at most: a safety net, far above the longest honest chain. */
@@ -93,6 +99,8 @@ class Draft {
   readonly status: RolloutStatus;
   readonly actions: Action[] = [];
   readonly events: RolloutEvent[] = [];
+  readonly calls: WebhookCall[] = [];
+  readonly notify: WebhookCall[] = [];
   readonly now: string;
   /** The release's progress under one set of names; stored under its strategy's key and names by `done`. */
   sub: SubStatus | undefined;
@@ -187,6 +195,8 @@ class Draft {
       actions: this.actions,
       events: this.events,
       ...(requeueAfterMs !== undefined ? { requeueAfterMs: Math.max(0, Math.ceil(requeueAfterMs)) } : {}),
+      ...(this.calls.length ? { calls: this.calls } : {}),
+      ...(this.notify.length ? { notify: this.notify } : {}),
     };
   }
 }
@@ -375,6 +385,7 @@ function runSteps(ctx: PassContext, draft: Draft, sub: SubStatus): Decision {
     const t = STEP_HANDLERS[sub.currentStepState](ctx, sub);
     draft.actions.push(...(t.actions ?? []));
     draft.events.push(...(t.events ?? []));
+    draft.calls.push(...(t.calls ?? []));
     if (t.analysis) draft.status.analysis = t.analysis;
     Object.assign(sub, t.set);
     if (t.warning && t.message !== undefined && t.message !== sub.message) draft.warn(t.warning, t.message);
@@ -433,6 +444,7 @@ function complete(ctx: PassContext, draft: Draft, sub: SubStatus, rollback: bool
     const patch = { metadata: { annotations: { [ANNOTATIONS.abort]: null } } };
     draft.actions.push({ kind: 'merge', ref: refOf(rollout), patch, why: 'clear the abort request' });
   }
+  draft.notify.push(...webhookCalls(ctx.o, sub, ['post-rollout'], rollback ? 'Failed' : 'Succeeded'));
   return draft.phase('Healthy', message).done();
 }
 

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { ROLLOUT_ID_LABEL } from '../render/labels.js';
 import type { KubeObject } from '../k8s/objects.js';
 import { REVISION_LABEL } from '../traffic/service.js';
+import type { WebhookResult } from '../analysis/webhooks.js';
 import type { AnalysisCheck, RolloutObject } from './types.js';
 
 /** Labels and annotations Stepwise puts on the objects of a release (OpenKruise's, in the stepwise.dev group). */
@@ -72,6 +73,8 @@ export interface Observed {
   httpRoute?: KubeObject;
   /** A metric check taken for this pass, when the step's next one was due (`reconcileOnce` measures it). */
   analysisCheck?: AnalysisCheck;
+  /** The answers of the webhooks the pass's previous decision asked to call. */
+  webhookResults?: WebhookResult[];
 }
 
 /**

@@ -3,10 +3,12 @@ import { stepPause } from '../plan/plan.js';
 import { EventRecorder, isConflict, perform, writeStatus, type ActOptions } from './act.js';
 import type { PrometheusEndpoint } from '../analysis/prometheus.js';
 import type { Action } from './actions.js';
+import { callWebhook } from '../analysis/webhooks.js';
 import { checkDue, measure } from './analysis.js';
 import { decide, type Decision, type RolloutEvent } from './decide.js';
+import type { Observed } from './observed.js';
 import { observe, type Reader } from './observe.js';
-import { type RolloutObject, type RolloutStatus, strategyOf, subStatusOf } from './types.js';
+import { type RolloutObject, type RolloutStatus, strategyOf, subStatusOf, type WebhookCall } from './types.js';
 
 /** Decisions one pass chains at most: a safety net against a world that never shows the pass's own writes. */
 const MAX_LINKS = 12;
@@ -47,31 +49,44 @@ export async function reconcileOnce(
   const reader = options.reader ?? client;
   const recorder = options.events ?? new EventRecorder(client);
   for (let attempt = 0; ; attempt++) {
-    let observed = await observe(reader, namespace, name);
-    if (!observed) return undefined;
+    const first = await observe(reader, namespace, name);
+    if (!first) return undefined;
+    let observed: Observed = first;
     let rollout = observed.rollout;
     const actions: Action[] = [];
     const events: RolloutEvent[] = [];
+    const notify: WebhookCall[] = [];
     try {
       for (let link = 1; ; link++) {
         // Metric checks are observations too: taken before deciding, when the step's next one is due.
         if (checkDue(observed)) observed = { ...observed, analysisCheck: await measure(observed, options.prometheus) };
         const decision = decide(observed);
         events.push(...decision.events);
+        notify.push(...(decision.notify ?? []));
         const resourceVersion = await perform(client, rollout, decision.actions, options);
         if (resourceVersion) rollout = { ...rollout, metadata: { ...rollout.metadata, resourceVersion } };
         actions.push(...decision.actions);
-        const last = decision.actions.length === 0 || link === MAX_LINKS;
+        const calls = link < MAX_LINKS ? (decision.calls ?? []) : [];
+        const last = (decision.actions.length === 0 && calls.length === 0) || link === MAX_LINKS;
         if (last || stepOf(decision.status) !== stepOf(rollout.status))
           rollout = await writeStatus(client, rollout, decision.status, options);
         if (last) {
           for (const event of events) recorder.record(rollout, event);
+          await tell(notify, rollout, recorder, options);
           if (!options.events) await recorder.flush();
           return { rollout, decision, actions };
         }
-        const next = await observe(reader, namespace, name);
+        // The webhooks the decision waits on are asked now, and the next decision reads their answers.
+        const answers = await Promise.all(calls.map((c) => callWebhook(c.hook, c.payload)));
+        for (const a of answers) options.log?.(`webhook ${a.message}`);
+        const { analysisCheck: _taken, webhookResults: _read, ...world } = observed;
+        const next = decision.actions.length ? await observe(reader, namespace, name) : world;
         if (!next) return undefined;
-        observed = { ...next, rollout: { ...next.rollout, status: decision.status } };
+        observed = {
+          ...next,
+          rollout: { ...next.rollout, status: decision.status },
+          ...(answers.length ? { webhookResults: answers } : {}),
+        };
       }
     } catch (e) {
       if (!isConflict(e) || attempt >= 5) throw e;
@@ -84,6 +99,20 @@ export async function reconcileOnce(
       });
       if (fresh) options.onWritten?.(fresh);
     }
+  }
+}
+
+/** Tells the post-rollout webhooks that a release ended; each answer becomes an Event, and changes nothing else. */
+async function tell(
+  calls: readonly WebhookCall[],
+  rollout: RolloutObject,
+  recorder: EventRecorder,
+  options: PassOptions,
+) {
+  const answers = await Promise.all(calls.map((c) => callWebhook(c.hook, c.payload)));
+  for (const a of answers) {
+    options.log?.(`post-rollout webhook ${a.message}`);
+    recorder.record(rollout, { type: a.ok ? 'Normal' : 'Warning', reason: 'PostRolloutWebhook', message: a.message });
   }
 }
 

@@ -3,13 +3,13 @@ import { parsePercent } from '../appspec/values.js';
 import { stepPause } from '../plan/plan.js';
 import { isBatchReady, stepPods } from '../plan/replicas.js';
 import type { Action } from './actions.js';
-import { nextCheckInMs, stepRecord, stepSettings, tally } from './analysis.js';
+import { gate, type GateOutcome, nextCheckInMs, stepRecord, stepSettings, tally } from './analysis.js';
 import type { RolloutEvent } from './decide.js';
 import { nextStepIndex } from './jump.js';
 import { LABELS, type View, type WithWorkload } from './observed.js';
 import { atStep, secondsSince } from './status.js';
 import { ensureCanaryService, pinStableService, type Routing, routeToStable, routeTraffic } from './traffic.js';
-import type { AnalysisStatus, RolloutStep, RolloutStrategy, StepState, SubStatus } from './types.js';
+import type { AnalysisStatus, RolloutStep, RolloutStrategy, StepState, SubStatus, WebhookCall } from './types.js';
 import { labelBatch, upgradeWorkload } from './workload.js';
 
 /** Re-checks for pods coming up and workloads settling, between watch events. */
@@ -47,6 +47,8 @@ export interface Transition {
   /** The analysis record, with the check this pass took. */
   analysis?: AnalysisStatus;
   events?: RolloutEvent[];
+  /** Webhooks whose answers the state needs (the pass calls them and decides again). */
+  calls?: WebhookCall[];
 }
 
 type StepHandler = (ctx: PassContext, sub: Readonly<SubStatus>) => Transition;
@@ -152,9 +154,34 @@ const stepTrafficRouting: StepHandler = (ctx, sub) => {
     };
   }
   const route = routes ? routeTraffic(o, routing, stepRouting(step)) : routeToStable(o, routing);
+  if (route.length && sendsTraffic) {
+    // Flagger's order: pre-rollout before the first traffic, confirm-traffic-increase before every change.
+    const first = ctx.steps.findIndex((s) => routesStep(s) && s.traffic !== '0%') + 1 === current(ctx, sub).index;
+    const types = first
+      ? (['pre-rollout', 'confirm-traffic-increase'] as const)
+      : (['confirm-traffic-increase'] as const);
+    const outcome = gate(o, sub, types, 'Progressing');
+    const closed = waitAtGate(outcome, at);
+    if (closed) return closed;
+    const recorded = outcome.analysis ? { analysis: outcome.analysis } : {};
+    return { ...recorded, actions: route, message: at('doing traffic routing'), requeueAfterMs: ctx.graceMs };
+  }
   if (route.length) return { actions: route, message: at('doing traffic routing'), requeueAfterMs: ctx.graceMs };
   return { to: 'StepMetricsAnalysis', message: at('doing metrics analysis') };
 };
+
+/** A closed gate as the step's transition (waiting, or calling its webhooks); undefined when it is open. */
+function waitAtGate(outcome: GateOutcome, at: (doing: string) => string): Transition | undefined {
+  if (outcome.open) return undefined;
+  const { analysis, calls, message, requeueAfterMs } = outcome;
+  if (analysis?.failure) return { analysis, message: at(`analysis failed: ${analysis.failure}`), requeueAfterMs: 0 };
+  return {
+    ...(analysis ? { analysis } : {}),
+    ...(calls ? { calls } : {}),
+    ...(message ? { message: at(message), warning: 'WebhookRefused' } : {}),
+    ...(requeueAfterMs !== undefined ? { requeueAfterMs } : {}),
+  };
+}
 
 /**
  * The step's metric checks, one per interval once its traffic is in place (`reconcileOnce` takes each when due):
@@ -238,10 +265,15 @@ const stepPaused: StepHandler = (ctx, sub) => {
 
 /** On to the next step, or, after the last one, to the finalising stages. */
 const stepReady: StepHandler = (ctx, sub) => {
-  const { index } = current(ctx, sub);
+  const { index, at } = current(ctx, sub);
   const count = ctx.steps.length;
-  if (index >= count)
-    return { to: 'Completed', message: 'Rollout has been completed and some closing work is being done' };
+  if (index >= count) {
+    const outcome = gate(ctx.o, sub, ['confirm-promotion'], 'WaitingPromotion');
+    const closed = waitAtGate(outcome, at);
+    if (closed) return closed;
+    const recorded = outcome.analysis ? { analysis: outcome.analysis } : {};
+    return { ...recorded, to: 'Completed', message: 'Rollout has been completed and some closing work is being done' };
+  }
   return {
     set: { currentStepIndex: index + 1, nextStepIndex: nextStepIndex(index + 1, count) },
     to: 'BeforeStepUpgrade',

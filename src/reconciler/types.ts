@@ -1,4 +1,6 @@
 import type { MetricResult, Verdict } from '../analysis/metrics.js';
+import type { WebhookPayload, WebhookResult } from '../analysis/webhooks.js';
+import type { NormalizedWebhook } from '../appspec/normalize.js';
 import type { AnalysisSpec, MatchSpec, ReplicasValue, TrafficValue } from '../appspec/types.js';
 import type { KubeObject } from '../k8s/objects.js';
 
@@ -94,7 +96,16 @@ export interface AnalysisCheck {
   time: string;
   step: number;
   verdict: Verdict;
+  /** Each metric's result, and each rollout webhook's as one more. */
   metrics: MetricResult[];
+  /** A rollback webhook answered yes: why the release must roll back. */
+  rollbackRequested?: string;
+}
+
+/** A webhook to call now, with what to send it. */
+export interface WebhookCall {
+  hook: NormalizedWebhook;
+  payload: WebhookPayload;
 }
 
 /** A release's analysis: its latest checks (at most `ANALYSIS_HISTORY`), and where the current step stands. */
@@ -109,6 +120,8 @@ export interface AnalysisStatus {
   halted?: string;
   /** Failed past the limit: why the release rolls back. */
   failure?: string;
+  /** The latest answer of each gating webhook (pre-rollout, confirm-*) at this step. */
+  gates?: WebhookResult[];
   checks: AnalysisCheck[];
 }
 

@@ -4,6 +4,7 @@
  * once (traffic on stable, new pods gone, template restored), and no data follows each `noData` policy.
  */
 import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:http';
 import { after, before, test } from 'node:test';
 import type { Workload } from '../../src/reconciler/observed.js';
 import { awaitsApproval } from '../../src/reconciler/run.js';
@@ -16,17 +17,62 @@ const env = useCluster();
 const metrics = new IngressMetrics('web');
 let prometheus: RunningPrometheus;
 
+/** Webhook receivers on 127.0.0.1: each path answers the status set for it (200 by default), and keeps each body. */
+class Receivers {
+  readonly answers = new Map<string, number>();
+  readonly received: { path: string; body: Record<string, unknown> }[] = [];
+  private server?: Server;
+  address = '';
+
+  async start(): Promise<void> {
+    this.server = createServer((req, res) => {
+      let body = '';
+      req.on('data', (c: Buffer) => (body += c));
+      req.on('end', () => {
+        const path = req.url ?? '/';
+        this.received.push({ path, body: JSON.parse(body || '{}') as Record<string, unknown> });
+        res.writeHead(this.answers.get(path) ?? 200, { 'content-type': 'text/plain' }).end(`answer for ${path}`);
+      });
+    });
+    await new Promise<void>((resolve) => this.server?.listen(0, '127.0.0.1', resolve));
+    this.address = `http://127.0.0.1:${(this.server?.address() as { port: number }).port}`;
+  }
+
+  calls(path: string) {
+    return this.received.filter((r) => r.path === path);
+  }
+
+  stop(): Promise<void> {
+    return new Promise((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+  }
+}
+const hooks = new Receivers();
+
 before(async () => {
   prometheus = await startPrometheus(await metrics.start());
+  await hooks.start();
   await prometheus.scraped(3);
 });
 after(async () => {
   await prometheus?.stop();
   await metrics.stop();
+  await hooks.stop();
 });
 
+/** The webhooks block of the spec, each `[name, type, path]` on the receivers. */
+const webhooks = (...list: [string, string, string][]) =>
+  `      webhooks:\n${list
+    .map(
+      ([name, type, path]) =>
+        `        - {name: ${name}, type: ${type}, url: "${hooks.address}${path}", metadata: {cmd: "hey -z 1m"}}`,
+    )
+    .join('\n')}\n`;
+
 /** A canary checked every 2 s on both built-in metrics, over rates of the last 10 s. */
-function spec(image: string, analysis: { noData?: string; inconclusiveLimit?: number } = {}): string {
+function spec(
+  image: string,
+  analysis: { noData?: string; inconclusiveLimit?: number; webhooks?: string } = {},
+): string {
   return `apiVersion: stepwise.dev/v1alpha1
 kind: App
 metadata: {name: web}
@@ -48,7 +94,7 @@ spec:
       metrics:
         - {name: success, template: request-success-rate, thresholdRange: {min: 99}, interval: 10s}
         - {name: latency, template: request-duration, thresholdRange: {max: 500}, interval: 10s}
-`;
+${analysis.webhooks ?? ''}`;
 }
 
 /** v1 deployed, v2 applied: the release under analysis, with the canary traffic `metrics` reports from now. */
@@ -163,4 +209,70 @@ test('no data, pass: the release goes on without the metrics, and says so in eve
   } finally {
     metrics.exported = true;
   }
+});
+
+test('webhooks: load at every check, a confirm-promotion gate holding until it says yes, post-rollout', async () => {
+  metrics.traffic = { rps: 20, errorRatio: 0, latencySeconds: 0.05 };
+  hooks.answers.set('/gate', 403);
+  const list = webhooks(
+    ['load', 'rollout', '/load'],
+    ['promote', 'confirm-promotion', '/gate'],
+    ['tell', 'post-rollout', '/tell'],
+  );
+  const h = await release('hooks-gate', { webhooks: list });
+  const done = h.run('done');
+  await eventually('the gate asked twice, the release held at the last step', async () => {
+    const r = await h.rollout();
+    return (
+      hooks.calls('/gate').length >= 2 && r.status?.currentStepState === 'StepReady' && r.status.phase === 'Progressing'
+    );
+  });
+  assert.match(
+    (await h.rollout()).status?.message ?? '',
+    /waiting for webhooks: promote: HTTP 403 \(answer for \/gate\)/,
+  );
+  const asked = hooks.calls('/gate')[0]?.body;
+  assert.deepEqual(
+    [asked?.name, asked?.namespace, asked?.phase, typeof asked?.checksum, asked?.metadata],
+    ['web', 'hooks-gate', 'WaitingPromotion', 'string', { cmd: 'hey -z 1m' }],
+  );
+  hooks.answers.set('/gate', 200);
+  const rollout = await done;
+  assert.deepEqual(
+    rollout.status?.conditions?.filter((c) => c.type === 'Succeeded').map((c) => c.status),
+    ['True'],
+  );
+  const loads = hooks.calls('/load');
+  assert.ok(loads.length >= 2 && loads.every((l) => l.body.phase === 'Progressing'), 'load called with every check');
+  assert.ok(
+    rollout.status?.analysis?.checks.every((c) => c.metrics.some((m) => m.metric === 'load' && m.verdict === 'Passed')),
+  );
+  await eventually('post-rollout told once', async () => hooks.calls('/tell').length === 1);
+  assert.equal(hooks.calls('/tell')[0]?.body.phase, 'Succeeded');
+});
+
+test('webhooks: a rollback webhook that says yes rolls the release back; post-rollout hears it failed', async () => {
+  metrics.traffic = { rps: 20, errorRatio: 0, latencySeconds: 0.05 };
+  const list = webhooks(['stop', 'rollback', '/stop'], ['tell', 'post-rollout', '/tell-failed']);
+  const h = await release('hooks-rollback', { webhooks: list });
+  await assertRolledBack(
+    h,
+    await h.run('done'),
+    /^the rollback webhook stop: HTTP 200 \(answer for \/stop\) asked for a rollback$/,
+  );
+  await eventually('post-rollout told', async () => hooks.calls('/tell-failed').length === 1);
+  assert.equal(hooks.calls('/tell-failed')[0]?.body.phase, 'Failed');
+});
+
+test('webhooks: a pre-rollout webhook saying no is a failed check, before any traffic reaches the canary', async () => {
+  hooks.answers.set('/pre', 500);
+  const h = await release('hooks-pre', { webhooks: webhooks(['smoke', 'pre-rollout', '/pre']) });
+  const rollout = await h.run('done');
+  await assertRolledBack(
+    h,
+    rollout,
+    /^smoke: HTTP 500 \(answer for \/pre\) \(pre-rollout, 1 failed check, failureLimit 0\)$/,
+  );
+  assert.equal(hooks.calls('/pre').length, 3, 'tried 3 times: a 5xx is tried again twice');
+  assert.equal(rollout.status?.analysis?.checks.length ?? 0, 0, 'no metric check: the step never routed traffic');
 });

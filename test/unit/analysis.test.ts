@@ -4,6 +4,8 @@ import { checkVerdict, judge, renderQuery, stepOutcome } from '../../src/analysi
 import { readResult } from '../../src/analysis/prometheus.js';
 import { normalizeAnalysis } from '../../src/appspec/normalize.js';
 import { formatSummary } from '../../src/cli/commands/release.js';
+import { validateRollout } from '../../src/appspec/rules.js';
+import type { RolloutSpec } from '../../src/appspec/types.js';
 
 const rate = { name: 'success', thresholdRange: { min: 99 }, interval: '1m' };
 const latency = { name: 'latency', thresholdRange: { max: 500 }, interval: '1m' };
@@ -116,4 +118,37 @@ test('stepwise status shows the step tally, why a release stopped, and the lates
     text,
     /\n {4}10:00:00 step 2 Passed: success = 99\.5 \(≥ 99\)\n {4}10:01:00 step 2 Failed: success = 42/,
   );
+});
+
+test('analysis rules: each needs what it reads, and the kruise engine refuses what it cannot carry', () => {
+  const steps = [{ replicas: 1, traffic: '10%' as const }, { replicas: '100%' as const }];
+  const check = (analysis: object, extra: object = {}, routeKind: 'ingress' | 'gateway' | undefined = 'ingress') =>
+    validateRollout({ strategy: 'canary', steps, analysis, ...extra } as RolloutSpec, {
+      workloadKind: 'Deployment',
+      ...(routeKind ? { routeKind } : {}),
+    }).map((v) => `${v.pointer}: ${v.message}`);
+  const metric = { name: 'success', template: 'request-success-rate', thresholdRange: { min: 99 } };
+  assert.deepEqual(check({ metrics: [metric] }), []);
+  assert.deepEqual(check({}), ['/spec/rollout/analysis: analysis needs a metric or a webhook to check']);
+  assert.deepEqual(check({ metrics: [metric, metric] }), [
+    '/spec/rollout/analysis/metrics/1/name: a second metric success',
+  ]);
+  assert.deepEqual(check({ metrics: [{ ...metric, query: 'up' }] }), [
+    '/spec/rollout/analysis/metrics/0: give a metric either a template or a query',
+  ]);
+  assert.match(
+    check({ metrics: [metric] }, { engine: 'kruise' })[0] ?? '',
+    /^\/spec\/rollout\/analysis: the kruise engine/,
+  );
+  assert.deepEqual(check({ metrics: [{ name: 'q', query: 'x{a="{{ ingres }}"}', thresholdRange: { max: 1 } }] }), [
+    '/spec/rollout/analysis/metrics/0/query: unknown variable {{ ingres }}; a query may use {{ name }}, ' +
+      '{{ namespace }}, {{ target }}, {{ service }}, {{ ingress }}, {{ route }}, {{ interval }}',
+  ]);
+  const hook = { name: 'gate', type: 'confirm-promotion', url: 'http://127.0.0.1:1/' };
+  assert.deepEqual(check({ webhooks: [hook, hook] }), [
+    '/spec/rollout/analysis/webhooks/1/name: a second webhook gate',
+  ]);
+  assert.deepEqual(check({ metrics: [{ ...metric, thresholdRange: { min: 99, max: 1 } }] }), [
+    '/spec/rollout/analysis/metrics/0/thresholdRange: min 99 is above max 1: nothing can pass',
+  ]);
 });
