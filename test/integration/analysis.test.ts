@@ -25,7 +25,7 @@ class Receivers {
   address = '';
 
   async start(): Promise<void> {
-    this.server = createServer((req, res) => {
+    const server = createServer((req, res) => {
       let body = '';
       req.on('data', (c: Buffer) => (body += c));
       req.on('end', () => {
@@ -34,8 +34,9 @@ class Receivers {
         res.writeHead(this.answers.get(path) ?? 200, { 'content-type': 'text/plain' }).end(`answer for ${path}`);
       });
     });
-    await new Promise<void>((resolve) => this.server?.listen(0, '127.0.0.1', resolve));
-    this.address = `http://127.0.0.1:${(this.server?.address() as { port: number }).port}`;
+    this.server = server;
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    this.address = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
   }
 
   calls(path: string) {
