@@ -1,3 +1,4 @@
+import type { NormalizedAnalysis } from '../appspec/normalize.js';
 import type { KubeObject } from '../k8s/objects.js';
 import { modelMeta, type RolloutModel } from './model.js';
 import { strategyBody, workloadRef } from './steps.js';
@@ -18,7 +19,12 @@ export function renderBuiltinRollout(m: RolloutModel): KubeObject {
       workloadRef: workloadRef(m),
       strategy: strategyBody(m),
       progressDeadlineSeconds: m.rollout.progressDeadlineSeconds,
-      ...(m.rollout.analysis ? { analysis: m.rollout.analysis } : {}),
+      ...(m.rollout.analysis ? { analysis: written(m.rollout.analysis) } : {}),
     },
   };
+}
+
+/** The analysis as written, with its defaults: lists left out are left out (the reconciler reads them as empty). */
+function written({ metrics, webhooks, ...rest }: NormalizedAnalysis) {
+  return { ...(metrics.length ? { metrics } : {}), ...(webhooks.length ? { webhooks } : {}), ...rest };
 }

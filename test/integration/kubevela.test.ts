@@ -254,6 +254,10 @@ Object.assign(CASES, {
               interval: '30s',
             },
           ],
+          webhooks: [
+            { name: 'load', url: 'http://loadtester.test/', metadata: { cmd: 'hey -z 1m http://shop-canary/' } },
+            { name: 'approve', type: 'confirm-promotion', url: 'http://loadtester.test/gate/check', retries: 0 },
+          ],
           failureLimit: 1,
           noData: 'fail',
           prometheus: { address: 'http://prometheus.monitoring:9090' },
