@@ -2,7 +2,8 @@
  * Analysis benchmark, on the real control plane with `stepwise controller` as a separate process and a real
  * Prometheus scraping ingress-nginx-shaped metrics every second: a canary at its first step passes its checks,
  * then its error rate jumps. Measured per release: from the moment Prometheus first returns a failing value for
- * the success-rate query to the moment no traffic goes to the new version (the canary Ingress gone or at weight 0).
+ * the success-rate query to the moment no traffic goes to the new version (the canary Ingress gone or at weight 0);
+ * the errors start at a point of the check cycle spread evenly over the releases.
  * The baseline is the issue's bound, one analysis interval + 1 s (Flagger needs interval × threshold).
  *
  *   npm run bench:analysis            # 7 releases; exits 1 if the p50 is above the bound
@@ -55,7 +56,7 @@ spec:
       - {replicas: 100%, traffic: 100%}
     analysis:
       intervalSeconds: ${INTERVAL_SECONDS}
-      checks: 1000
+      checks: 100
       prometheus: {address: "${prometheus.address}"}
       metrics:
         - {name: success, template: request-success-rate, thresholdRange: {min: 99}, interval: 10s}
@@ -90,6 +91,8 @@ try {
       ingress: 'web',
       interval: '10s',
     });
+    // The failure starts at a different point of the check cycle in each release, spread evenly over it.
+    await new Promise((r) => setTimeout(r, ((i - 1) / RELEASES) * INTERVAL_SECONDS * 1000));
     metrics.traffic = { ...metrics.traffic, errorRatio: 0.5 };
     const failing = whenTrue(async () => {
       const m = await queryValue({ address: prometheus.address }, query);
