@@ -17,7 +17,7 @@ import type { RolloutObject } from '../../src/reconciler/types.js';
 import { createNamespace, eventually } from '../../test/support/kube.js';
 import { StepwiseProcess } from '../../test/support/processes.js';
 import { IngressMetrics, startPrometheus } from '../../test/support/prometheus.js';
-import { ReleaseHarness } from '../../test/support/release.js';
+import { analyzedCanary, ReleaseHarness } from '../../test/support/release.js';
 import { startCluster } from '../../test/testenv/cluster.js';
 
 const RELEASES = Number(process.argv[2] ?? 7);
@@ -41,26 +41,13 @@ const controller = new StepwiseProcess([
 ]);
 await controller.waitFor(/leading as/);
 
-const spec = (image: string) => `apiVersion: stepwise.dev/v1alpha1
-kind: App
-metadata: {name: web}
-spec:
-  workload: {image: ${image}, replicas: 4, readinessProbe: {httpGet: {path: /, port: http}}}
-  route:
-    ingress: {host: web.example.com}
-  rollout:
-    strategy: canary
-    gracePeriodSeconds: 0
-    steps:
-      - {replicas: 1, traffic: 20%, pause: {duration: 0}}
-      - {replicas: 100%, traffic: 100%}
-    analysis:
-      intervalSeconds: ${INTERVAL_SECONDS}
-      checks: 100
-      prometheus: {address: "${prometheus.address}"}
-      metrics:
-        - {name: success, template: request-success-rate, thresholdRange: {min: 99}, interval: 10s}
-`;
+const spec = (image: string) =>
+  analyzedCanary(image, {
+    intervalSeconds: INTERVAL_SECONDS,
+    checks: 100,
+    prometheus: { address: prometheus.address },
+    metrics: [{ name: 'success', template: 'request-success-rate', thresholdRange: { min: 99 }, interval: '10s' }],
+  });
 
 /** Polls `check` every `everyMs` and returns the time it first held. */
 async function whenTrue(check: () => Promise<boolean>, everyMs: number, timeoutMs = 120_000): Promise<number> {

@@ -11,7 +11,7 @@ import { awaitsApproval } from '../../src/reconciler/run.js';
 import type { RolloutObject } from '../../src/reconciler/types.js';
 import { eventually, useCluster } from '../support/kube.js';
 import { IngressMetrics, type RunningPrometheus, startPrometheus } from '../support/prometheus.js';
-import { ReleaseHarness } from '../support/release.js';
+import { analyzedCanary, ReleaseHarness } from '../support/release.js';
 
 const env = useCluster();
 const metrics = new IngressMetrics('web');
@@ -60,46 +60,47 @@ after(async () => {
   await hooks.stop();
 });
 
-/** The webhooks block of the spec, each `[name, type, path]` on the receivers. */
-const webhooks = (...list: [string, string, string][]) =>
-  `      webhooks:\n${list
-    .map(
-      ([name, type, path]) =>
-        `        - {name: ${name}, type: ${type}, url: "${hooks.address}${path}", metadata: {cmd: "hey -z 1m"}}`,
-    )
-    .join('\n')}\n`;
+/** Webhooks on the receivers, each `[name, type, path]`. */
+const webhooks = (...list: [string, string, string][]) => list.map(([name, type, path]) => ({ name, type, path }));
+
+interface AnalysisOptions {
+  noData?: string;
+  inconclusiveLimit?: number;
+  webhooks?: { name: string; type: string; path: string }[];
+}
 
 /** A canary checked every 2 s on both built-in metrics, over rates of the last 10 s. */
-function spec(
-  image: string,
-  analysis: { noData?: string; inconclusiveLimit?: number; webhooks?: string } = {},
-): string {
-  return `apiVersion: stepwise.dev/v1alpha1
-kind: App
-metadata: {name: web}
-spec:
-  workload: {image: ${image}, replicas: 4, readinessProbe: {httpGet: {path: /, port: http}}}
-  route:
-    ingress: {host: web.example.com}
-  rollout:
-    strategy: canary
-    gracePeriodSeconds: 0
-    steps:
-      - {replicas: 1, traffic: 20%, pause: {duration: 0}}
-      - {replicas: 100%, traffic: 100%}
-    analysis:
-      intervalSeconds: 2
-      noData: ${analysis.noData ?? 'inconclusive'}
-      inconclusiveLimit: ${analysis.inconclusiveLimit ?? 0}
-      prometheus: {address: "${prometheus.address}"}
-      metrics:
-        - {name: success, template: request-success-rate, thresholdRange: {min: 99}, interval: 10s}
-        - {name: latency, template: request-duration, thresholdRange: {max: 500}, interval: 10s}
-${analysis.webhooks ?? ''}`;
+function spec(image: string, options: AnalysisOptions = {}): string {
+  const metric = (name: string, template: string, thresholdRange: object) => ({
+    name,
+    template,
+    thresholdRange,
+    interval: '10s',
+  });
+  return analyzedCanary(image, {
+    intervalSeconds: 2,
+    noData: options.noData ?? 'inconclusive',
+    inconclusiveLimit: options.inconclusiveLimit ?? 0,
+    prometheus: { address: prometheus.address },
+    metrics: [
+      metric('success', 'request-success-rate', { min: 99 }),
+      metric('latency', 'request-duration', { max: 500 }),
+    ],
+    ...(options.webhooks
+      ? {
+          webhooks: options.webhooks.map(({ name, type, path }) => ({
+            name,
+            type,
+            url: `${hooks.address}${path}`,
+            metadata: { cmd: 'hey -z 1m' },
+          })),
+        }
+      : {}),
+  });
 }
 
 /** v1 deployed, v2 applied: the release under analysis, with the canary traffic `metrics` reports from now. */
-async function release(namespace: string, analysis?: Parameters<typeof spec>[1]): Promise<ReleaseHarness> {
+async function release(namespace: string, analysis?: AnalysisOptions): Promise<ReleaseHarness> {
   metrics.namespace = namespace;
   const h = await ReleaseHarness.deployed(env.client, namespace, spec('example/app:1', analysis));
   await h.apply(spec('example/app:2', analysis));

@@ -7,6 +7,7 @@ import { summarize, type RolloutSummary } from '../../src/reconciler/summary.js'
 import { type RolloutObject, type SubStatus, strategyOf, subStatusOf } from '../../src/reconciler/types.js';
 import { loadApps } from '../../src/appspec/load.js';
 import type { KubeObject } from '../../src/k8s/objects.js';
+import { yamlDocument } from '../../src/render/yaml.js';
 import { createNamespace, eventually } from './kube.js';
 
 /** A release under test: an app spec applied as `stepwise apply` does, in its own namespace. */
@@ -155,5 +156,30 @@ export function timedBlueGreen(image: string, pauses: readonly [number, number, 
   );
   return echoserver(image, {
     rollout: ['    strategy: blueGreen', '    gracePeriodSeconds: 0', '    steps:', ...steps].join('\n'),
+  });
+}
+
+/**
+ * A canary behind an nginx Ingress (`web`, 4 replicas) whose steps are checked by `analysis`: 1 pod with 20% of the
+ * traffic, then all, with no approval between them.
+ */
+export function analyzedCanary(image: string, analysis: Record<string, unknown>): string {
+  return yamlDocument({
+    apiVersion: 'stepwise.dev/v1alpha1',
+    kind: 'App',
+    metadata: { name: 'web' },
+    spec: {
+      workload: { image, replicas: 4, readinessProbe: { httpGet: { path: '/', port: 'http' } } },
+      route: { ingress: { host: 'web.example.com' } },
+      rollout: {
+        strategy: 'canary',
+        gracePeriodSeconds: 0,
+        steps: [
+          { replicas: 1, traffic: '20%', pause: { duration: 0 } },
+          { replicas: '100%', traffic: '100%' },
+        ],
+        analysis,
+      },
+    },
   });
 }
