@@ -5,6 +5,7 @@ import type { NormalizedApp } from '../src/appspec/normalize.js';
 import type { KubeObject } from '../src/k8s/objects.js';
 import { attachRollout } from '../src/render/attach.js';
 import type {
+  AnalysisSpec,
   Engine,
   MatchSpec,
   PauseSpec,
@@ -34,6 +35,8 @@ export interface StepProps {
   readonly matches?: readonly MatchSpec[];
   /** @default a pause for approval, except on the last step (as the app spec) */
   readonly pause?: PauseProps;
+  /** Check this step's metrics (with `analysis.everyStep` false), or skip them (false). @default analysis.everyStep */
+  readonly analyze?: boolean;
 }
 
 /**
@@ -76,6 +79,12 @@ export interface RolloutProps {
   readonly failureThreshold?: number | string;
   /** A release whose new pods are not Ready this long after a step began is rolled back. @default 10 minutes */
   readonly progressDeadline?: Duration;
+  /**
+   * Metric checks and webhooks that gate each step and roll a failing release back (builtin engine), as the app
+   * spec's `rollout.analysis`. @default none
+   * @example { metrics: [{ name: 'success', template: 'request-success-rate', thresholdRange: { min: 99 } }] }
+   */
+  readonly analysis?: AnalysisSpec;
   /** @default the workload's name */
   readonly name?: string;
   /** Labels on the Rollout (and the canary Service). @default the workload's labels */
@@ -181,6 +190,7 @@ function rolloutSpec(props: RolloutProps, where: string): RolloutSpec {
     gracePeriodSeconds: seconds(props.gracePeriod, 'gracePeriod'),
     failureThreshold: props.failureThreshold,
     progressDeadlineSeconds: seconds(props.progressDeadline, 'progressDeadline'),
+    analysis: props.analysis,
   };
   // Absent, not undefined: the rules tell a field left out from one given.
   return JSON.parse(JSON.stringify(spec)) as RolloutSpec;

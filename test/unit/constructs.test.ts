@@ -292,3 +292,44 @@ test('StepwiseApp gives typed access to every object it made', () => {
     assert.equal(app.statefulSet, undefined);
   }
 });
+
+test('Rollout takes metric analysis as the app spec does, and its steps can opt out', () => {
+  const { chart, deployment, service, ingress } = webChart();
+  const analysis = {
+    metrics: [{ name: 'success', template: 'request-success-rate' as const, thresholdRange: { min: 99 } }],
+  };
+  Rollout.canary(chart, 'release', {
+    workload: deployment,
+    service,
+    ingress,
+    steps: [
+      { replicas: 1, traffic: '10%', analyze: false },
+      { replicas: '100%', traffic: '100%' },
+    ],
+    analysis,
+  });
+  const rollout = Testing.synth(chart).find((o: any) => o.kind === 'Rollout');
+  assert.deepEqual(rollout.spec.analysis, {
+    metrics: [{ ...analysis.metrics[0], interval: '1m' }],
+    intervalSeconds: 60,
+    checks: 1,
+    failureLimit: 0,
+    noData: 'inconclusive',
+    inconclusiveLimit: 0,
+    everyStep: true,
+  });
+  assert.deepEqual(
+    rollout.spec.strategy.canary.steps.map((s: any) => s.analyze),
+    [false, undefined],
+  );
+  const broken = webChart();
+  assert.throws(
+    () =>
+      Rollout.canary(broken.chart, 'release', {
+        workload: broken.deployment,
+        steps: [{ replicas: 1 }, { replicas: '100%' }],
+        analysis,
+      }),
+    /analysis\.metrics\[0\]\.template: the request-success-rate template reads the route's metrics/,
+  );
+});
