@@ -1,8 +1,7 @@
 import { readFileSync } from 'node:fs';
-import { request as httpRequest } from 'node:http';
-import { request as httpsRequest } from 'node:https';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { backoffMs } from '../k8s/client.js';
+import { send } from './http.js';
 import type { Measured } from './metrics.js';
 
 /** Where a Prometheus is and how to reach it. */
@@ -36,12 +35,12 @@ export async function queryValue(endpoint: PrometheusEndpoint, query: string, sc
   for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
     if (attempt > 0) await sleep(backoffMs(200, attempt, 2000));
     try {
-      const { status, body } = await get(endpoint, `/api/v1/query?query=${encodeURIComponent(query)}`);
+      const { status, text } = await get(endpoint, `/api/v1/query?query=${encodeURIComponent(query)}`);
       if (status >= 500 || status === 429) {
         last = `Prometheus answered ${status}`;
         continue;
       }
-      const parsed = JSON.parse(body) as QueryResponse;
+      const parsed = JSON.parse(text) as QueryResponse;
       if (parsed.status !== 'success') return { error: `Prometheus: ${parsed.error ?? `status ${status}`}` };
       return readResult(parsed.data, scale);
     } catch (e) {
@@ -65,24 +64,12 @@ export function readResult(data: QueryResponse['data'], scale: number): Measured
   return { value: value * scale };
 }
 
-function get(endpoint: PrometheusEndpoint, path: string): Promise<{ status: number; body: string }> {
-  const url = new URL(endpoint.address.replace(/\/$/, '') + path);
+function get(endpoint: PrometheusEndpoint, path: string): Promise<{ status: number; text: string }> {
   const token = endpoint.bearerTokenFile ? readFileSync(endpoint.bearerTokenFile, 'utf8').trim() : undefined;
-  const timeout = (endpoint.timeoutSeconds ?? 10) * 1000;
-  const options = {
+  return send(endpoint.address.replace(/\/$/, '') + path, {
     method: 'GET',
     headers: { accept: 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
     ...(endpoint.caFile ? { ca: readFileSync(endpoint.caFile) } : {}),
-    signal: AbortSignal.timeout(timeout),
-  };
-  return new Promise((resolve, reject) => {
-    const req = (url.protocol === 'https:' ? httpsRequest : httpRequest)(url, options, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
-      res.on('error', reject);
-    });
-    req.on('error', (e) => reject(e.name === 'AbortError' ? new Error(`no answer within ${timeout / 1000} s`) : e));
-    req.end();
+    timeoutMs: (endpoint.timeoutSeconds ?? 10) * 1000,
   });
 }

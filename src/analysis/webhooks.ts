@@ -1,8 +1,7 @@
-import { request as httpRequest } from 'node:http';
-import { request as httpsRequest } from 'node:https';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { NormalizedWebhook } from '../appspec/normalize.js';
 import { backoffMs } from '../k8s/client.js';
+import { send } from './http.js';
 
 /** What a webhook receives: Flagger's payload, so Flagger's load tester and gates work unchanged. */
 export interface WebhookPayload {
@@ -37,7 +36,12 @@ export async function callWebhook(
   for (let attempt = 0; attempt <= hook.retries; attempt++) {
     if (attempt > 0) await sleep(backoffMs(200, attempt, 2000));
     try {
-      const { status, text } = await post(hook.url, body, hook.timeoutSeconds * 1000);
+      const { status, text } = await send(hook.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body,
+        timeoutMs: hook.timeoutSeconds * 1000,
+      });
       const said = text.trim().slice(0, 200);
       const message = `${hook.name}: HTTP ${status}${said ? ` (${said})` : ''}`;
       if (status >= 200 && status < 300) return { name: hook.name, ok: true, status, message, time: at };
@@ -48,26 +52,4 @@ export async function callWebhook(
     }
   }
   return { name: hook.name, ok: false, message: last, time: at };
-}
-
-function post(url: string, body: string, timeoutMs: number): Promise<{ status: number; text: string }> {
-  const u = new URL(url);
-  return new Promise((resolve, reject) => {
-    const req = (u.protocol === 'https:' ? httpsRequest : httpRequest)(
-      u,
-      {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
-        signal: AbortSignal.timeout(timeoutMs),
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
-        res.on('error', reject);
-      },
-    );
-    req.on('error', (e) => reject(e.name === 'AbortError' ? new Error(`no answer within ${timeoutMs / 1000} s`) : e));
-    req.end(body);
-  });
 }

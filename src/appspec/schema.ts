@@ -17,6 +17,7 @@ import {
   TRAFFIC_PATTERN,
   ANALYSIS_DEFAULTS,
   PROMETHEUS_DURATION_PATTERN,
+  HTTP_URL_PATTERN,
 } from './values.js';
 
 /**
@@ -180,7 +181,7 @@ const Metric = Type.Object(
 
 const Prometheus = Type.Object(
   {
-    address: Type.String({ pattern: '^https?://[^\\s]+$', description: 'e.g. http://prometheus.monitoring:9090' }),
+    address: Type.String({ pattern: HTTP_URL_PATTERN, description: 'e.g. http://prometheus.monitoring:9090' }),
     bearerTokenFile: Type.Optional(
       Type.String({ minLength: 1, description: 'Read at every query, in the controller.' }),
     ),
@@ -217,7 +218,7 @@ const Webhook = Type.Object(
       }),
     ),
     url: Type.String({
-      pattern: '^https?://[^\\s]+$',
+      pattern: HTTP_URL_PATTERN,
       description: 'POSTed JSON: name, namespace, phase, checksum, metadata.',
     }),
     timeoutSeconds: Type.Optional(

@@ -32,6 +32,9 @@ export const ANALYSIS_DEFAULTS = {
   webhookRetries: 2,
 } as const;
 
+/** An http:// or https:// URL (Prometheus, webhooks). */
+export const HTTP_URL_PATTERN = '^https?://\\S+$';
+
 /** A Prometheus duration: `30s`, `1m`, `1h30m`. */
 export const PROMETHEUS_DURATION_PATTERN = '^([0-9]+(ms|s|m|h|d|w|y))+$';
 

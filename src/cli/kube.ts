@@ -1,5 +1,6 @@
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { PrometheusEndpoint } from '../analysis/prometheus.js';
+import { HTTP_URL_PATTERN } from '../appspec/values.js';
 import { KubeClient } from '../k8s/client.js';
 import { CliError } from './io.js';
 
@@ -30,7 +31,7 @@ export interface PrometheusArgs {
 export function prometheusEndpoint(args: PrometheusArgs): PrometheusEndpoint | undefined {
   const address = args['prometheus-address'];
   if (!address) return undefined;
-  if (!/^https?:\/\/\S+$/.test(address))
+  if (!new RegExp(HTTP_URL_PATTERN).test(address))
     throw new CliError(`--prometheus-address must be an http:// or https:// address, got ${JSON.stringify(address)}`);
   const token = args['prometheus-bearer-token-file'];
   const ca = args['prometheus-ca-file'];

@@ -77,7 +77,7 @@ export async function reconcileOnce(
           return { rollout, decision, actions };
         }
         // The webhooks the decision waits on are asked now, and the next decision reads their answers.
-        const answers = await Promise.all(calls.map((c) => callWebhook(c.hook, c.payload)));
+        const answers = await ask(calls);
         for (const a of answers) options.log?.(`webhook ${a.message}`);
         const { analysisCheck: _taken, webhookResults: _read, ...world } = observed;
         const next = decision.actions.length ? await observe(reader, namespace, name) : world;
@@ -102,6 +102,9 @@ export async function reconcileOnce(
   }
 }
 
+/** Every webhook called at once, with its payload. */
+const ask = (calls: readonly WebhookCall[]) => Promise.all(calls.map((c) => callWebhook(c.hook, c.payload)));
+
 /** Tells the post-rollout webhooks that a release ended; each answer becomes an Event, and changes nothing else. */
 async function tell(
   calls: readonly WebhookCall[],
@@ -109,8 +112,7 @@ async function tell(
   recorder: EventRecorder,
   options: PassOptions,
 ) {
-  const answers = await Promise.all(calls.map((c) => callWebhook(c.hook, c.payload)));
-  for (const a of answers) {
+  for (const a of await ask(calls)) {
     options.log?.(`post-rollout webhook ${a.message}`);
     recorder.record(rollout, { type: a.ok ? 'Normal' : 'Warning', reason: 'PostRolloutWebhook', message: a.message });
   }

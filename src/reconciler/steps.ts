@@ -146,7 +146,7 @@ const stepTrafficRouting: StepHandler = (ctx, sub) => {
   if (services.length) return { actions: services, message: at('doing traffic routing'), requeueAfterMs: ctx.graceMs };
   const graceLeft = graceLeftMs(ctx, sub);
   if (graceLeft > 0) return { requeueAfterMs: graceLeft };
-  const sendsTraffic = (parsePercent(step.traffic) ?? 0) > 0 || (step.matches?.length ?? 0) > 0;
+  const sendsTraffic = sendsTrafficTo(step);
   if (sendsTraffic && release.newReadyPods === 0) {
     return {
       message: at('wait for a Ready pod of the new version before routing traffic to it'),
@@ -154,27 +154,31 @@ const stepTrafficRouting: StepHandler = (ctx, sub) => {
     };
   }
   const route = routes ? routeTraffic(o, routing, stepRouting(step)) : routeToStable(o, routing);
+  const next: Transition = { actions: route, message: at('doing traffic routing'), requeueAfterMs: ctx.graceMs };
   if (route.length && sendsTraffic) {
     // Flagger's order: pre-rollout before the first traffic, confirm-traffic-increase before every change.
-    const first = ctx.steps.findIndex((s) => routesStep(s) && s.traffic !== '0%') + 1 === current(ctx, sub).index;
+    const first = ctx.steps.findIndex(sendsTrafficTo) + 1 === current(ctx, sub).index;
     const types = first
       ? (['pre-rollout', 'confirm-traffic-increase'] as const)
       : (['confirm-traffic-increase'] as const);
-    const outcome = gate(o, sub, types, 'Progressing');
-    const closed = waitAtGate(outcome, at);
-    if (closed) return closed;
-    const recorded = outcome.analysis ? { analysis: outcome.analysis } : {};
-    return { ...recorded, actions: route, message: at('doing traffic routing'), requeueAfterMs: ctx.graceMs };
+    return throughGate(gate(o, sub, types, 'Progressing'), at, next);
   }
-  if (route.length) return { actions: route, message: at('doing traffic routing'), requeueAfterMs: ctx.graceMs };
+  if (route.length) return next;
   return { to: 'StepMetricsAnalysis', message: at('doing metrics analysis') };
 };
 
-/** A closed gate as the step's transition (waiting, or calling its webhooks); undefined when it is open. */
-function waitAtGate(outcome: GateOutcome, at: (doing: string) => string): Transition | undefined {
-  if (outcome.open) return undefined;
-  const { analysis, calls, message, requeueAfterMs } = outcome;
+/** A step that sends requests to the new version: a weight above 0%, or matches. */
+const sendsTrafficTo = (step: RolloutStep) => (parsePercent(step.traffic) ?? 0) > 0 || (step.matches?.length ?? 0) > 0;
+
+/**
+ * `next` once the gate is open (with the answers it recorded); while it is closed, the wait: its webhooks to call,
+ * or their refusal (a rollback when a refused pre-rollout failed the step).
+ */
+function throughGate(outcome: GateOutcome, at: (doing: string) => string, next: Transition): Transition {
+  const { analysis } = outcome;
+  if (outcome.open) return { ...(analysis ? { analysis } : {}), ...next };
   if (analysis?.failure) return { analysis, message: at(`analysis failed: ${analysis.failure}`), requeueAfterMs: 0 };
+  const { calls, message, requeueAfterMs } = outcome;
   return {
     ...(analysis ? { analysis } : {}),
     ...(calls ? { calls } : {}),
@@ -268,11 +272,11 @@ const stepReady: StepHandler = (ctx, sub) => {
   const { index, at } = current(ctx, sub);
   const count = ctx.steps.length;
   if (index >= count) {
-    const outcome = gate(ctx.o, sub, ['confirm-promotion'], 'WaitingPromotion');
-    const closed = waitAtGate(outcome, at);
-    if (closed) return closed;
-    const recorded = outcome.analysis ? { analysis: outcome.analysis } : {};
-    return { ...recorded, to: 'Completed', message: 'Rollout has been completed and some closing work is being done' };
+    const next: Transition = {
+      to: 'Completed',
+      message: 'Rollout has been completed and some closing work is being done',
+    };
+    return throughGate(gate(ctx.o, sub, ['confirm-promotion'], 'WaitingPromotion'), at, next);
   }
   return {
     set: { currentStepIndex: index + 1, nextStepIndex: nextStepIndex(index + 1, count) },

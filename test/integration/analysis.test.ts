@@ -111,12 +111,23 @@ const image = async (h: ReleaseHarness) =>
   ((await h.get<Workload>('apps/v1', 'Deployment', 'web'))!.spec.template.spec as { containers: { image: string }[] })
     .containers[0]!.image;
 
+/** The Rollout's Succeeded condition: ['True'] after a release completed, ['False'] after a rollback. */
+const succeeded = (r: RolloutObject) =>
+  r.status?.conditions?.filter((c) => c.type === 'Succeeded').map((c) => c.status);
+
+/** Runs `body` while the metrics endpoint serves no series of the canary at all. */
+async function withoutSeries(body: () => Promise<void>): Promise<void> {
+  metrics.exported = false;
+  try {
+    await body();
+  } finally {
+    metrics.exported = true;
+  }
+}
+
 async function assertRolledBack(h: ReleaseHarness, rollout: RolloutObject, failed: RegExp): Promise<void> {
   assert.equal(rollout.status?.phase, 'Healthy');
-  assert.deepEqual(
-    rollout.status?.conditions?.filter((c) => c.type === 'Succeeded').map((c) => c.status),
-    ['False'],
-  );
+  assert.deepEqual(succeeded(rollout), ['False']);
   assert.match(rollout.status?.analysis?.failure ?? '', failed);
   const rolling = (await h.events()).find((e) => e.reason === 'RollingBack');
   assert.match(rolling?.message ?? '', /^analysis failed: /);
@@ -130,10 +141,7 @@ test('a healthy canary passes every check and completes, each check recorded wit
   const h = await release('analysis-ok');
   const done = await h.run('done');
   assert.equal(done.status?.phase, 'Healthy');
-  assert.deepEqual(
-    done.status?.conditions?.filter((c) => c.type === 'Succeeded').map((c) => c.status),
-    ['True'],
-  );
+  assert.deepEqual(succeeded(done), ['True']);
   const checks = done.status?.analysis?.checks ?? [];
   assert.deepEqual([...new Set(checks.map((c) => c.step))], [1, 2], 'both steps were analyzed');
   assert.ok(checks.every((c) => c.verdict === 'Passed'));
@@ -163,8 +171,7 @@ test('a latency breach rolls the release back, naming the metric and its value',
 
 test('no data, inconclusive: the release waits for a person, says why, and goes on when promoted', async () => {
   metrics.traffic = { rps: 20, errorRatio: 0, latencySeconds: 0.05 };
-  metrics.exported = false;
-  try {
+  await withoutSeries(async () => {
     const h = await release('analysis-nodata');
     const halted = await h.run();
     assert.ok(awaitsApproval(halted));
@@ -179,38 +186,24 @@ test('no data, inconclusive: the release waits for a person, says why, and goes 
     metrics.exported = true;
     await h.promote();
     const done = await h.run('done');
-    assert.deepEqual(
-      done.status?.conditions?.filter((c) => c.type === 'Succeeded').map((c) => c.status),
-      ['True'],
-    );
-  } finally {
-    metrics.exported = true;
-  }
+    assert.deepEqual(succeeded(done), ['True']);
+  });
 });
 
 test('no data, fail: counted as a failed check, so the release rolls back', async () => {
-  metrics.exported = false;
-  try {
+  await withoutSeries(async () => {
     const h = await release('analysis-nodata-fail', { noData: 'fail' });
     await assertRolledBack(h, await h.run('done'), /^success: no data \(the query returned no series\); noData: fail/);
-  } finally {
-    metrics.exported = true;
-  }
+  });
 });
 
 test('no data, pass: the release goes on without the metrics, and says so in every check', async () => {
-  metrics.exported = false;
-  try {
+  await withoutSeries(async () => {
     const h = await release('analysis-nodata-pass', { noData: 'pass' });
     const done = await h.run('done');
-    assert.deepEqual(
-      done.status?.conditions?.filter((c) => c.type === 'Succeeded').map((c) => c.status),
-      ['True'],
-    );
+    assert.deepEqual(succeeded(done), ['True']);
     assert.ok(done.status?.analysis?.checks.every((c) => c.metrics.every((m) => /noData: pass$/.test(m.message))));
-  } finally {
-    metrics.exported = true;
-  }
+  });
 });
 
 test('webhooks: load at every check, a confirm-promotion gate holding until it says yes, post-rollout', async () => {
@@ -240,10 +233,7 @@ test('webhooks: load at every check, a confirm-promotion gate holding until it s
   );
   hooks.answers.set('/gate', 200);
   const rollout = await done;
-  assert.deepEqual(
-    rollout.status?.conditions?.filter((c) => c.type === 'Succeeded').map((c) => c.status),
-    ['True'],
-  );
+  assert.deepEqual(succeeded(rollout), ['True']);
   const loads = hooks.calls('/load');
   assert.ok(loads.length >= 2 && loads.every((l) => l.body.phase === 'Progressing'), 'load called with every check');
   assert.ok(
