@@ -2,7 +2,7 @@ import type { ErrorObject } from 'ajv';
 import { joinPath, SpecError, type SourceLocation, type SpecIssue } from './errors.js';
 import { normalize, type NormalizedApp } from './normalize.js';
 import { validateApp, type RuleViolation } from './rules.js';
-import validateSchema from './schema-validator.cjs';
+import validators from './schema-validator.cjs';
 import {
   DNS_1035_LABEL_PATTERN,
   DNS_LABEL_PATTERN,
@@ -19,7 +19,7 @@ import {
   TRAFFIC_PATTERN,
 } from './values.js';
 import { escapePointer, parseSource, toPlain, type FieldLocation, unescapePointer } from './source.js';
-import type { AppSpec } from './types.js';
+import type { AppSpec, KruiseAnalysisSpec } from './types.js';
 import { unifyDocuments } from './unify.js';
 
 export interface SourceText {
@@ -89,8 +89,8 @@ function checkDocument(
     message: v.message,
     severity: v.severity ?? 'error',
   });
-  if (!validateSchema(plain)) {
-    const rejected = validateSchema.errors ?? [];
+  if (!validators.validateApp(plain)) {
+    const rejected = validators.validateApp.errors ?? [];
     // Ajv follows a refused map key with a summary error of its own: the key's error says it better.
     const schemaErrors = dedupe(rejected.filter((e) => e.keyword !== 'propertyNames').map(schemaViolation));
     // Report the rule violations too, so one run shows every error, but never on a value the schema refused: the
@@ -349,4 +349,21 @@ export function pointerToPath(pointer: string): string {
         return /^[0-9]+$/.test(key) ? Number(key) : key;
       }),
   );
+}
+
+/**
+ * The value of a Kruise Rollout's analysis annotation (`KRUISE_ANALYSIS_ANNOTATION`), read and checked against its
+ * schema (defaults filled in): the spec, or every problem, each naming its field.
+ */
+export function readKruiseAnalysis(text: string): { spec: KruiseAnalysisSpec } | { problems: string[] } {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (e) {
+    return { problems: [`not JSON: ${(e as Error).message}`] };
+  }
+  const validate = validators.validateKruiseAnalysis;
+  if (validate(value)) return { spec: value as KruiseAnalysisSpec };
+  const violations = dedupe((validate.errors ?? []).filter((e) => e.keyword !== 'propertyNames').map(schemaViolation));
+  return { problems: violations.map((v) => `${pointerToPath(v.pointer) || '(the value)'}: ${v.message}`) };
 }

@@ -110,6 +110,10 @@ export interface NormalizedApp {
   stepSources: string[];
 }
 
+/** OpenKruise's one shortcut: a canary's last step at replicas "100%" never pauses. */
+export const completesAtOnce = (strategy: Strategy | undefined, replicas: ReplicasValue, isLast: boolean) =>
+  strategy !== 'blueGreen' && isLast && replicas === '100%';
+
 /**
  * The one derivation of the rolling style, for app specs, the builtin reconciler and Kruise Rollouts alike.
  * OpenKruise releases a Deployment canary in place (partition style, with its Advanced Deployment controller)

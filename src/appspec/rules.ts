@@ -1,6 +1,12 @@
-import { ANNOTATIONS_MAX_BYTES, parsePercent, parseQuantity } from './values.js';
+import {
+  ANNOTATIONS_MAX_BYTES,
+  KRUISE_ANALYSIS_ANNOTATION,
+  KRUISE_WEBHOOK_TYPES,
+  parsePercent,
+  parseQuantity,
+} from './values.js';
 import type { NormalizedStep, RollingStyle } from './normalize.js';
-import { resolveSteps, rollingStyle } from './normalize.js';
+import { completesAtOnce, resolveSteps, rollingStyle } from './normalize.js';
 import type { AppSpec, MatchSpec, RolloutSpec, Strategy, WorkloadKind, WorkloadSpec } from './types.js';
 
 /** A rule violation, located by JSON pointer into the app document. */
@@ -185,6 +191,7 @@ export function validateRollout(rollout: RolloutSpec, ctx: RolloutContext): Rule
   });
 
   out.push(...analysisRules(rollout, ctx.routeKind, base, steps, sources));
+  if (rollout.engine === 'kruise') out.push(...kruiseAnalysisRules(rollout, ctx.workloadKind, base, steps, sources));
   const threshold = parsePercent(rollout.failureThreshold);
   // One report per place and problem, however many expanded steps share it.
   const unique = new Map(out.map((v) => [`${v.pointer}\0${v.message}`, v]));
@@ -202,7 +209,7 @@ export const QUERY_VARIABLES = ['name', 'namespace', 'target', 'service', 'ingre
 
 /** Metric analysis: what each metric needs, and the steps that ask for it. */
 export function analysisRules(
-  rollout: Pick<RolloutSpec, 'analysis' | 'engine'>,
+  rollout: Pick<RolloutSpec, 'analysis'>,
   routeKind: 'ingress' | 'gateway' | undefined,
   base: string,
   steps: readonly Pick<NormalizedStep, 'analyze'>[],
@@ -216,13 +223,6 @@ export function analysisRules(
   });
   if (!analysis) return out;
   const at = `${base}/analysis`;
-  if (rollout.engine === 'kruise')
-    out.push({
-      pointer: at,
-      message:
-        "the kruise engine cannot carry analysis: OpenKruise's Rollout has no field for it and runs no metric " +
-        'checks; use engine: builtin',
-    });
   if (analysis.everyStep === false && !steps.some((s) => s.analyze))
     out.push({ pointer: at, message: 'no step is analyzed: mark steps with analyze: true', severity: 'warning' });
   const metrics = analysis.metrics ?? [];
@@ -262,6 +262,56 @@ export function analysisRules(
         });
     }
   });
+  return out;
+}
+
+/**
+ * What analysis can do on a release OpenKruise's controller drives: `stepwise controller` checks the analyzed steps,
+ * at which Kruise's Rollout waits for approval, approves them or rolls the Deployment back to its stable ReplicaSet.
+ */
+function kruiseAnalysisRules(
+  rollout: Pick<RolloutSpec, 'analysis' | 'strategy'>,
+  workloadKind: WorkloadKind,
+  base: string,
+  steps: readonly Pick<NormalizedStep, 'analyze' | 'replicas'>[],
+  sources: readonly string[],
+): RuleViolation[] {
+  const { analysis } = rollout;
+  if (!analysis) return [];
+  const at = `${base}/analysis`;
+  const out: RuleViolation[] = [
+    {
+      pointer: at,
+      severity: 'warning',
+      message:
+        "OpenKruise's Rollout has no field for analysis: it is carried in the annotation " +
+        `${KRUISE_ANALYSIS_ANNOTATION} and run by \`stepwise controller\`, which approves each analyzed step ` +
+        '(Kruise waits for approval there)',
+    },
+  ];
+  if (workloadKind !== 'Deployment')
+    out.push({
+      pointer: at,
+      message:
+        'analysis on a release Kruise runs rolls a failing Deployment back to its stable ReplicaSet: a ' +
+        `${workloadKind} needs engine: builtin`,
+    });
+  (analysis.webhooks ?? []).forEach(({ type = 'rollout' }, i) => {
+    if (!(KRUISE_WEBHOOK_TYPES as readonly string[]).includes(type))
+      out.push({
+        pointer: `${at}/webhooks/${i}/type`,
+        message:
+          `a ${type} webhook needs engine: builtin; beside a release Kruise runs, Stepwise calls ` +
+          `${KRUISE_WEBHOOK_TYPES.join(' and ')} webhooks only`,
+      });
+  });
+  const last = steps.length - 1;
+  if (steps[last]?.analyze === true && completesAtOnce(rollout.strategy, steps[last].replicas, true))
+    out.push({
+      pointer: `${sources[last]}/analyze`,
+      severity: 'warning',
+      message: "Kruise completes a canary's last step at 100% at once: it cannot be analyzed (analyze the step before)",
+    });
   return out;
 }
 

@@ -1,8 +1,11 @@
 import type { ErrorObject } from 'ajv';
 
-/** The app spec's JSON Schema, compiled at build time (tools/generate-validator.ts). */
-declare function validate(data: unknown): boolean;
-declare namespace validate {
-  let errors: ErrorObject[] | null | undefined;
+/** A JSON Schema compiled at build time (tools/generate-schema.ts). */
+interface Validator {
+  (data: unknown): boolean;
+  errors?: ErrorObject[] | null;
 }
-export = validate;
+/** The app spec's schema. */
+export declare const validateApp: Validator;
+/** The schema of a Kruise Rollout's `stepwise.dev/analysis` annotation. */
+export declare const validateKruiseAnalysis: Validator;

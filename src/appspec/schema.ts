@@ -571,7 +571,50 @@ export const appSchema = Type.Object(
   },
 );
 
+export const KRUISE_ANALYSIS_SCHEMA_ID = 'https://stepwise.dev/schemas/v1alpha1/kruise-analysis.schema.json';
+
+/**
+ * The value (JSON) of a `rollouts.kruise.io/v1beta1` Rollout's `stepwise.dev/analysis` annotation: the analysis
+ * `stepwise controller` runs on a release that OpenKruise's controller drives, and for each step what Kruise's
+ * Rollout cannot say. `synth --engine kruise` writes it; it may be written by hand.
+ */
+export const kruiseAnalysisSchema = Type.Object(
+  {
+    analysis: ref('analysis', Analysis),
+    steps: Type.Optional(
+      Type.Array(
+        Type.Object(
+          {
+            analyze: Type.Optional(Type.Boolean({ description: 'Analyze this step. Default: analysis.everyStep.' })),
+            pause: Type.Optional(ref('pause', Pause)),
+          },
+          {
+            ...closed,
+            description:
+              'A step: whether it is analyzed, and its pause once the analysis has passed, as the app spec wrote it ' +
+              "(Kruise's Rollout itself waits for approval at an analyzed step); no pause when absent.",
+          },
+        ),
+        {
+          maxItems: 100,
+          description:
+            'One entry per step of the Rollout, in order. Absent: the steps whose Kruise pause waits for a person ' +
+            'are analyzed, and approved once their analysis passes.',
+        },
+      ),
+    ),
+  },
+  {
+    ...closed,
+    $schema: 'https://json-schema.org/draft/2020-12/schema',
+    $id: KRUISE_ANALYSIS_SCHEMA_ID,
+    title: 'Stepwise analysis of an OpenKruise Rollout',
+    $defs: defs,
+  },
+);
+
 export type AppSpec = Static<typeof appSchema>;
+export type KruiseAnalysisSpec = Static<typeof kruiseAnalysisSchema>;
 export type WorkloadSpec = AppSpec['spec']['workload'];
 export type WorkloadKind = NonNullable<WorkloadSpec['kind']>;
 export type EnvVar = Static<typeof EnvVarSchema>;

@@ -5,6 +5,7 @@
 export {
   API_VERSION,
   type AnalysisSpec,
+  type KruiseAnalysisSpec,
   type MetricSpec,
   type MetricTemplate,
   type NoDataPolicy,

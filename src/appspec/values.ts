@@ -32,6 +32,16 @@ export const ANALYSIS_DEFAULTS = {
   webhookRetries: 2,
 } as const;
 
+/**
+ * The annotation of an OpenKruise (`rollouts.kruise.io/v1beta1`) Rollout that carries, as JSON, the analysis
+ * `stepwise controller` runs on its releases (`kruiseAnalysisSchema`).
+ */
+export const KRUISE_ANALYSIS_ANNOTATION = 'stepwise.dev/analysis';
+/** Where `stepwise controller` records a Kruise-run release's analysis (the builtin Rollout's `status.analysis`). */
+export const KRUISE_ANALYSIS_STATUS_ANNOTATION = 'stepwise.dev/analysis-status';
+/** The webhooks that run beside a Kruise-run release: Stepwise gates its pauses, not its other phases. */
+export const KRUISE_WEBHOOK_TYPES = ['rollout', 'rollback'] as const;
+
 /** An http:// or https:// URL (Prometheus, webhooks). */
 export const HTTP_URL_PATTERN = '^https?://\\S+$';
 

@@ -1,7 +1,6 @@
-import type { NormalizedAnalysis } from '../appspec/normalize.js';
 import type { KubeObject } from '../k8s/objects.js';
 import { modelMeta, type RolloutModel } from './model.js';
-import { strategyBody, workloadRef } from './steps.js';
+import { strategyBody, workloadRef, writtenAnalysis } from './steps.js';
 
 export const BUILTIN_GROUP = 'stepwise.dev';
 export const BUILTIN_API_VERSION = `${BUILTIN_GROUP}/v1alpha1`;
@@ -19,12 +18,7 @@ export function renderBuiltinRollout(m: RolloutModel): KubeObject {
       workloadRef: workloadRef(m),
       strategy: strategyBody(m),
       progressDeadlineSeconds: m.rollout.progressDeadlineSeconds,
-      ...(m.rollout.analysis ? { analysis: written(m.rollout.analysis) } : {}),
+      ...(m.rollout.analysis ? { analysis: writtenAnalysis(m.rollout.analysis) } : {}),
     },
   };
-}
-
-/** The analysis as written, with its defaults: lists left out are left out (the reconciler reads them as empty). */
-function written({ metrics, webhooks, ...rest }: NormalizedAnalysis) {
-  return { ...(metrics.length ? { metrics } : {}), ...(webhooks.length ? { webhooks } : {}), ...rest };
 }

@@ -1,4 +1,4 @@
-import type { NormalizedStep } from '../appspec/normalize.js';
+import type { NormalizedAnalysis, NormalizedStep } from '../appspec/normalize.js';
 import type { MatchSpec } from '../appspec/types.js';
 import { cookieHeaderMatch } from '../traffic/gateway.js';
 import { COOKIE_HEADER_CONVENTION } from '../traffic/nginx.js';
@@ -53,4 +53,9 @@ export function kruiseCookie(routeKind: 'ingress' | 'gateway' | undefined) {
         : { name: COOKIE_HEADER_CONVENTION, value: cookie, type: 'Exact' as const };
     return { ...rest, headers: [...(rest.headers ?? []), header] };
   };
+}
+
+/** An analysis as written, with its defaults: lists left out are left out (the reconciler reads them as empty). */
+export function writtenAnalysis({ metrics, webhooks, ...rest }: NormalizedAnalysis) {
+  return { ...(metrics.length ? { metrics } : {}), ...(webhooks.length ? { webhooks } : {}), ...rest };
 }

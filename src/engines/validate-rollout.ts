@@ -96,7 +96,6 @@ export function validateRolloutSpec(spec: RolloutSpecLike, options: ValidationOp
   );
   const routeKind = routings[0]?.ingress ? 'ingress' : routings[0]?.gateway ? 'gateway' : undefined;
   const sources = steps.map((_, i) => `/spec/strategy/${key}/steps/${i}`);
-  const engine = options.engine ?? 'kruise';
-  out.push(...analysisRules({ analysis: spec.analysis, engine }, routeKind, '/spec', steps, sources));
+  out.push(...analysisRules({ analysis: spec.analysis }, routeKind, '/spec', steps, sources));
   return out;
 }

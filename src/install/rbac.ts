@@ -22,6 +22,9 @@ export const RECONCILER_RULES = [
   },
   { apiGroups: ['gateway.networking.k8s.io'], resources: ['httproutes'], verbs: ['get', 'list', 'watch', 'patch'] },
   { apiGroups: [''], resources: ['events'], verbs: ['create', 'patch'] },
+  // OpenKruise's Rollouts that carry analysis: the record annotated, analyzed steps approved.
+  { apiGroups: ['rollouts.kruise.io'], resources: ['rollouts'], verbs: ['get', 'list', 'watch', 'patch'] },
+  { apiGroups: ['rollouts.kruise.io'], resources: ['rollouts/status'], verbs: ['patch'] },
   // Leader election of `stepwise controller`.
   { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['get', 'create', 'update'] },
 ];

@@ -1,4 +1,4 @@
-import type { NormalizedApp, RollingStyle } from '../appspec/normalize.js';
+import { completesAtOnce, type NormalizedApp, type RollingStyle } from '../appspec/normalize.js';
 import type { MatchSpec, ReplicasValue, Strategy } from '../appspec/types.js';
 import { parseQuantity } from '../appspec/values.js';
 import { parsePercent } from '../appspec/values.js';
@@ -79,7 +79,7 @@ export function stepPause(
   replicas: ReplicasValue,
   isLast: boolean,
 ): PausePlan {
-  if (strategy !== 'blueGreen' && isLast && replicas === '100%') return { kind: 'none' };
+  if (completesAtOnce(strategy, replicas, isLast)) return { kind: 'none' };
   if (duration === undefined) return { kind: 'manual' };
   return duration === 0 ? { kind: 'none' } : { kind: 'timed', seconds: duration };
 }

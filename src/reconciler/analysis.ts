@@ -18,17 +18,22 @@ import {
   type AnalysisStatus,
   strategyOf,
   subStatusOf,
+  type StepState,
   type SubStatus,
   type WebhookCall,
 } from './types.js';
+import type { RolloutEvent } from './decide.js';
 import { canaryWorkloadName } from './workload.js';
 
 /** Checks a Rollout's status keeps: enough to see a step's story, bounded whatever the release's length. */
 export const ANALYSIS_HISTORY = 20;
 
+/** What analysis reads of a pass's observations: the Rollout (its spec, status and record) and the time. */
+export type Analyzed = Pick<Observed, 'rollout' | 'now'>;
+
 /** Calls of the Rollout's webhooks of `types`, with Flagger's payload for the release in `sub`. */
 export function webhookCalls(
-  o: Observed,
+  o: Analyzed,
   sub: Pick<SubStatus, 'canaryRevision'>,
   types: readonly WebhookType[],
   phase: string,
@@ -95,7 +100,7 @@ export function gate(o: Observed, sub: SubStatus, types: readonly WebhookType[],
 }
 
 /** The Rollout's analysis with its defaults, when it has one and the step at `index` is analyzed. */
-export function stepSettings(o: Observed, index: number): NormalizedAnalysis | undefined {
+export function stepSettings(o: Analyzed, index: number): NormalizedAnalysis | undefined {
   const spec = o.rollout.spec.analysis;
   if (!spec) return undefined;
   const settings = normalizeAnalysis(spec);
@@ -104,7 +109,7 @@ export function stepSettings(o: Observed, index: number): NormalizedAnalysis | u
 }
 
 /** The analysis record of the step in progress: the stored one, or a fresh tally for a new release or step. */
-export function stepRecord(o: Observed, sub: Pick<SubStatus, 'canaryRevision' | 'currentStepIndex'>): AnalysisStatus {
+export function stepRecord(o: Analyzed, sub: Pick<SubStatus, 'canaryRevision' | 'currentStepIndex'>): AnalysisStatus {
   const stored = o.rollout.status?.analysis;
   const fresh = { revision: sub.canaryRevision, step: sub.currentStepIndex, passed: 0, failed: 0, inconclusive: 0 };
   if (stored?.revision === sub.canaryRevision && stored.step === sub.currentStepIndex) return stored;
@@ -113,10 +118,15 @@ export function stepRecord(o: Observed, sub: Pick<SubStatus, 'canaryRevision' | 
 
 /**
  * Milliseconds until the step's next check, when it is being analyzed and nothing is decided yet: the first one
- * interval after its traffic is in place (entering StepMetricsAnalysis), then one per interval.
+ * interval after its traffic is in place (entering `state`: StepMetricsAnalysis, or StepPaused where OpenKruise
+ * drives the release), then one per interval.
  */
-export function nextCheckInMs(o: Observed, sub: SubStatus): number | undefined {
-  if (sub.currentStepState !== 'StepMetricsAnalysis') return undefined;
+export function nextCheckInMs(
+  o: Analyzed,
+  sub: SubStatus,
+  state: StepState = 'StepMetricsAnalysis',
+): number | undefined {
+  if (sub.currentStepState !== state) return undefined;
   const settings = stepSettings(o, sub.currentStepIndex);
   if (!settings) return undefined;
   const record = stepRecord(o, sub);
@@ -133,7 +143,7 @@ export function checkDue(o: Observed): boolean {
 }
 
 /** The check of the current step, taken now: every metric queried and judged. */
-export async function measure(o: Observed, fallback: PrometheusEndpoint | undefined): Promise<AnalysisCheck> {
+export async function measure(o: Analyzed, fallback: PrometheusEndpoint | undefined): Promise<AnalysisCheck> {
   const sub = subStatusOf(o.rollout);
   const step = sub?.currentStepIndex ?? 0;
   const settings = stepSettings(o, step) as NormalizedAnalysis;
@@ -208,4 +218,13 @@ export function tally(
   if (outcome === 'halt')
     next.halted = counted(next.inconclusive, 'inconclusive', `inconclusiveLimit ${settings.inconclusiveLimit}`);
   return { record: next, outcome };
+}
+
+/** The Event that tells a check: its verdict, and each metric's value against its range. */
+export function checkEvent(check: AnalysisCheck): RolloutEvent {
+  return {
+    type: check.verdict === 'Passed' ? 'Normal' : 'Warning',
+    reason: `Analysis${check.verdict}`,
+    message: `step ${check.step}: ${check.metrics.map((m) => m.message).join('; ')}`,
+  };
 }

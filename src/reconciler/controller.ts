@@ -8,6 +8,8 @@ import { ROLLOUT_REF } from './observe.js';
 import { EventRecorder, isConflict } from './act.js';
 import { type RateLimits, WorkQueue } from './queue.js';
 import type { PrometheusEndpoint } from '../analysis/prometheus.js';
+import { KRUISE_ANALYSIS_ANNOTATION } from '../appspec/values.js';
+import { KRUISE_ROLLOUT_REF, reconcileKruiseAnalysis } from './kruise-analysis.js';
 import { reconcileOnce } from './run.js';
 import { type RolloutObject, strategyOf } from './types.js';
 import { canaryWorkloadName } from './workload.js';
@@ -21,7 +23,12 @@ const WATCHED = [
   { apiVersion: 'v1', kind: 'Service' },
   { apiVersion: 'networking.k8s.io/v1', kind: 'Ingress' },
   { apiVersion: 'gateway.networking.k8s.io/v1', kind: 'HTTPRoute' },
+  // Releases OpenKruise's controller drives, gated by the analysis they carry (when Kruise is installed).
+  KRUISE_ROLLOUT_REF,
 ] as const;
+
+/** Queue keys of Kruise Rollouts start with this; the builtin Rollouts' are `namespace/name`. */
+const KRUISE_KEY = 'kruise:';
 
 export interface ControllerOptions {
   /** Watch one namespace; all when absent. */
@@ -82,7 +89,7 @@ export class Controller implements Reader {
     for (const ref of WATCHED) {
       const scope = this.options.namespace ? { namespace: this.options.namespace } : {};
       this.informers.set(
-        ref.kind,
+        typeKey(ref),
         new Informer(
           this.client,
           { ...ref, ...scope },
@@ -93,13 +100,16 @@ export class Controller implements Reader {
     }
     await Promise.all([...this.informers.values()].map((i) => i.start()));
     const where = this.options.namespace ? `namespace ${this.options.namespace}` : 'all namespaces';
-    this.log(`watching ${where}: ${this.informer('Rollout').size} Rollouts`);
+    const kruise = this.informer(KRUISE_ROLLOUT_REF);
+    const gated = kruise.unavailable ? '' : `, ${this.kruiseAnalyzed().length} OpenKruise Rollouts with analysis`;
+    this.log(`watching ${where}: ${this.informer(ROLLOUT_REF).size} Rollouts${gated}`);
   }
 
   /** Starts the workers (after `sync`): every Rollout is reconciled now, on every change and at each resync. */
   run(): void {
     const queueAll = () => {
-      for (const r of this.informer('Rollout').list<RolloutObject>(undefined)) this.queue.add(keyOf(r));
+      for (const r of this.informer(ROLLOUT_REF).list<RolloutObject>(undefined)) this.queue.add(keyOf(r));
+      for (const r of this.kruiseAnalyzed()) this.queue.add(`${KRUISE_KEY}${keyOf(r)}`);
     };
     queueAll();
     this.resync = setInterval(queueAll, this.options.resyncMs ?? 60_000);
@@ -114,26 +124,34 @@ export class Controller implements Reader {
     await Promise.all(this.workers);
   }
 
-  private informer(kind: string): Informer {
-    const informer = this.informers.get(kind);
-    if (!informer) throw new Error(`no informer for ${kind}: sync() first`);
+  private informer(ref: { apiVersion: string; kind: string }): Informer {
+    const informer = this.informers.get(typeKey(ref));
+    if (!informer) throw new Error(`no informer for ${typeKey(ref)}: sync() first`);
     return informer;
+  }
+
+  private kruiseAnalyzed(): RolloutObject[] {
+    return this.informer(KRUISE_ROLLOUT_REF).list<RolloutObject>(undefined).filter(carriesAnalysis);
   }
 
   // Reader over the cache, for observe().
   async get<T extends KubeObject>(ref: ObjectRef & { name: string }): Promise<T | undefined> {
-    const informer = this.informers.get(ref.kind);
+    const informer = this.informers.get(typeKey(ref));
     if (!informer || informer.unavailable) return undefined;
     return informer.get<T>(ref.namespace, ref.name);
   }
 
   async list<T extends KubeObject>(ref: ObjectRef, labelSelector?: string): Promise<T[]> {
-    const informer = this.informers.get(ref.kind);
+    const informer = this.informers.get(typeKey(ref));
     return informer && !informer.unavailable ? informer.list<T>(ref.namespace, labelSelector) : [];
   }
 
   /** Queues the Rollouts an object concerns: itself, or those whose workload, Services or routes it is. */
   private onEvent(type: InformerEvent, o: KubeObject): void {
+    if (o.apiVersion === KRUISE_ROLLOUT_REF.apiVersion) {
+      if (type !== 'DELETED' && carriesAnalysis(o)) this.queue.add(`${KRUISE_KEY}${keyOf(o)}`);
+      return;
+    }
     if (o.kind === 'Rollout') {
       const key = keyOf(o);
       for (const governed of this.governedBy.get(key) ?? []) this.concerned.get(governed)?.delete(key);
@@ -164,32 +182,25 @@ export class Controller implements Reader {
     this.stats.errors++;
     const failures = this.queue.limiter.failuresOf(key);
     this.log(`${key}: ${(error as Error).message}; ${retrying} (failure ${failures} in a row)`);
-    const [namespace, name] = key.split('/') as [string, string];
-    const rollout = this.informers.get('Rollout')?.get<RolloutObject>(namespace, name);
+    const { ref, namespace, name } = parseKey(key);
+    const rollout = this.informers.get(typeKey(ref))?.get<RolloutObject>(namespace, name);
     if (!rollout || !reportedFailure(failures)) return;
     const message = `reconcile failed: ${(error as Error).message}`;
     this.events.record(rollout, { type: 'Warning', reason: 'ReconcileFailed', message: `${message}; ${retrying}` });
+    // Kruise's status is its controller's to write.
+    if (ref === KRUISE_ROLLOUT_REF) return;
     // Stable text: writing it again changes nothing, so it does not wake the Rollout before its backoff ends.
     if (rollout.status?.message === message) return;
-    const ref = { apiVersion: rollout.apiVersion, kind: rollout.kind, namespace, name };
-    this.client.mergePatch(ref, { status: { message } }, 'status').catch(() => {});
+    this.client.mergePatch({ ...ref, namespace, name }, { status: { message } }, 'status').catch(() => {});
   }
 
   private async work(): Promise<void> {
     for (let key = await this.queue.next(); key !== undefined; key = await this.queue.next()) {
-      const [namespace, name] = key.split('/') as [string, string];
       const started = Date.now();
       try {
-        const result = await reconcileOnce(this.client, namespace, name, {
-          reader: this,
-          log: (line) => this.log(`${key}: ${line}`),
-          events: this.events,
-          ...(this.options.prometheus ? { prometheus: this.options.prometheus } : {}),
-          onWritten: (object) => this.informers.get(object.kind)?.upsert(object),
-          onDeleted: (ref) => this.informers.get(ref.kind)?.forget(ref.namespace, ref.name),
-        });
+        const requeueAfterMs = await this.reconcile(key);
         this.queue.forget(key);
-        if (result?.decision.requeueAfterMs !== undefined) this.queue.addAfter(key, result.decision.requeueAfterMs);
+        if (requeueAfterMs !== undefined) this.queue.addAfter(key, requeueAfterMs);
       } catch (e) {
         this.failed(key, e);
       } finally {
@@ -201,12 +212,43 @@ export class Controller implements Reader {
       await new Promise((r) => setImmediate(r));
     }
   }
+
+  /** One pass over the Rollout `key` names; returns when to look again. */
+  private async reconcile(key: string): Promise<number | undefined> {
+    const { ref, namespace, name } = parseKey(key);
+    const { prometheus } = this.options;
+    const options = {
+      log: (line: string) => this.log(`${key}: ${line}`),
+      events: this.events,
+      ...(prometheus ? { prometheus } : {}),
+      onWritten: (object: KubeObject) => this.informers.get(typeKey(object))?.upsert(object),
+    };
+    if (ref === KRUISE_ROLLOUT_REF) return reconcileKruiseAnalysis(this.client, this, namespace, name, options);
+    const result = await reconcileOnce(this.client, namespace, name, {
+      ...options,
+      reader: this,
+      onDeleted: (ref) => this.informers.get(typeKey(ref))?.forget(ref.namespace, ref.name),
+    });
+    return result?.decision.requeueAfterMs;
+  }
 }
 
 /** How often a failing Rollout says so in an Event: at its 1st, 2nd, 4th, 8th… failure in a row. */
 const reportedFailure = (failures: number) => (failures & (failures - 1)) === 0;
 
 const keyOf = (o: KubeObject) => `${o.metadata.namespace ?? 'default'}/${o.metadata.name}`;
+
+/** An informer's key: a Rollout is Stepwise's or OpenKruise's. */
+const typeKey = (ref: { apiVersion: string; kind: string }) => `${ref.apiVersion}/${ref.kind}`;
+
+/** Which Rollout a queue key names. */
+function parseKey(key: string) {
+  const kruise = key.startsWith(KRUISE_KEY);
+  const [namespace, name] = key.slice(kruise ? KRUISE_KEY.length : 0).split('/') as [string, string];
+  return { ref: kruise ? KRUISE_ROLLOUT_REF : ROLLOUT_REF, namespace, name };
+}
+
+const carriesAnalysis = (o: KubeObject) => o.metadata.annotations?.[KRUISE_ANALYSIS_ANNOTATION] !== undefined;
 
 /** The name under which an object relates to a Rollout: a ReplicaSet's or pod's owning workload. */
 function governedName(o: KubeObject): string {

@@ -3,7 +3,7 @@ import { parsePercent } from '../appspec/values.js';
 import { stepPause } from '../plan/plan.js';
 import { isBatchReady, stepPods } from '../plan/replicas.js';
 import type { Action } from './actions.js';
-import { gate, type GateOutcome, nextCheckInMs, stepRecord, stepSettings, tally } from './analysis.js';
+import { checkEvent, gate, type GateOutcome, nextCheckInMs, stepRecord, stepSettings, tally } from './analysis.js';
 import type { RolloutEvent } from './decide.js';
 import { nextStepIndex } from './jump.js';
 import { LABELS, type View, type WithWorkload } from './observed.js';
@@ -208,13 +208,7 @@ const stepMetricsAnalysis: StepHandler = (ctx, sub) => {
     };
   }
   const { record: analysis, outcome } = tally(record, check, settings);
-  const said = check.metrics.map((m) => m.message).join('; ');
-  const event: RolloutEvent = {
-    type: check.verdict === 'Passed' ? 'Normal' : 'Warning',
-    reason: `Analysis${check.verdict}`,
-    message: `step ${index}: ${said}`,
-  };
-  const base = { analysis, events: [event] };
+  const base = { analysis, events: [checkEvent(check)] };
   if (outcome === 'rollback')
     return { ...base, message: at(`analysis failed: ${analysis.failure}`), requeueAfterMs: 0 };
   if (outcome === 'halt') return { ...base, message: at(halted(analysis.halted ?? '')) };

@@ -34,9 +34,18 @@ export function synthesize(scenario: Scenario, engine: Engine, namespace: string
     const text = readFileSync(`${ROOT}${file}`, 'utf8');
     return { file, text: scenario.edit?.(text) ?? text };
   });
+  return synthesizeSources(sources, engine, namespace);
+}
+
+/** The app in `sources` (its layers, in order), synthesized for `engine` into `namespace`. */
+export function synthesizeSources(
+  sources: readonly { file: string; text: string }[],
+  engine: Engine,
+  namespace: string,
+): KubeObject[] {
   const { apps, issues } = loadApps(sources);
   const errors = issues.filter((i) => i.severity === 'error');
-  if (errors.length) throw new Error(`${scenario.files}: ${JSON.stringify(errors)}`);
+  if (errors.length) throw new Error(`${sources.map((s) => s.file)}: ${JSON.stringify(errors)}`);
   return inNamespace(renderApp(apps[0]!.app, engine), namespace);
 }
 

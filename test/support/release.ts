@@ -161,9 +161,13 @@ export function timedBlueGreen(image: string, pauses: readonly [number, number, 
 
 /**
  * A canary behind an nginx Ingress (`web`, 4 replicas) whose steps are checked by `analysis`: 1 pod with 20% of the
- * traffic, then all, with no approval between them.
+ * traffic, then all, with no approval between them; `rollout` adds to or replaces the rollout block's fields.
  */
-export function analyzedCanary(image: string, analysis: Record<string, unknown>): string {
+export function analyzedCanary(
+  image: string,
+  analysis: Record<string, unknown>,
+  rollout: Record<string, unknown> = {},
+): string {
   return yamlDocument({
     apiVersion: 'stepwise.dev/v1alpha1',
     kind: 'App',
@@ -178,6 +182,7 @@ export function analyzedCanary(image: string, analysis: Record<string, unknown>)
           { replicas: 1, traffic: '20%', pause: { duration: 0 } },
           { replicas: '100%', traffic: '100%' },
         ],
+        ...rollout,
         analysis,
       },
     },

@@ -120,7 +120,7 @@ test('stepwise status shows the step tally, why a release stopped, and the lates
   );
 });
 
-test('analysis rules: each needs what it reads, and the kruise engine refuses what it cannot carry', () => {
+test('analysis rules: each needs what it reads', () => {
   const steps = [{ replicas: 1, traffic: '10%' as const }, { replicas: '100%' as const }];
   const check = (analysis: object, extra: object = {}, routeKind: 'ingress' | 'gateway' | undefined = 'ingress') =>
     validateRollout({ strategy: 'canary', steps, analysis, ...extra } as RolloutSpec, {
@@ -136,10 +136,6 @@ test('analysis rules: each needs what it reads, and the kruise engine refuses wh
   assert.deepEqual(check({ metrics: [{ ...metric, query: 'up' }] }), [
     '/spec/rollout/analysis/metrics/0: give a metric either a template or a query',
   ]);
-  assert.match(
-    check({ metrics: [metric] }, { engine: 'kruise' })[0] ?? '',
-    /^\/spec\/rollout\/analysis: the kruise engine/,
-  );
   assert.deepEqual(check({ metrics: [{ name: 'q', query: 'x{a="{{ ingres }}"}', thresholdRange: { max: 1 } }] }), [
     '/spec/rollout/analysis/metrics/0/query: unknown variable {{ ingres }}; a query may use {{ name }}, ' +
       '{{ namespace }}, {{ target }}, {{ service }}, {{ ingress }}, {{ route }}, {{ interval }}',
@@ -151,4 +147,38 @@ test('analysis rules: each needs what it reads, and the kruise engine refuses wh
   assert.deepEqual(check({ metrics: [{ ...metric, thresholdRange: { min: 99, max: 1 } }] }), [
     '/spec/rollout/analysis/metrics/0/thresholdRange: min 99 is above max 1: nothing can pass',
   ]);
+});
+
+test('the kruise engine carries analysis, says where, and refuses what it cannot run beside Kruise', () => {
+  const steps = [
+    { replicas: 1, traffic: '10%' as const },
+    { replicas: '100%' as const, analyze: true },
+  ];
+  const metric = { name: 'success', template: 'request-success-rate', thresholdRange: { min: 99 } };
+  const check = (analysis: object, workloadKind: 'Deployment' | 'StatefulSet' = 'Deployment') =>
+    validateRollout({ strategy: 'canary', engine: 'kruise', steps, analysis } as RolloutSpec, {
+      workloadKind,
+      routeKind: 'ingress',
+    }).map((v) => `${v.severity ?? 'error'} ${v.pointer}: ${v.message}`);
+  assert.deepEqual(check({ metrics: [metric] }), [
+    "warning /spec/rollout/analysis: OpenKruise's Rollout has no field for analysis: it is carried in the " +
+      'annotation stepwise.dev/analysis and run by `stepwise controller`, which approves each analyzed step ' +
+      '(Kruise waits for approval there)',
+    "warning /spec/rollout/steps/1/analyze: Kruise completes a canary's last step at 100% at once: it cannot be " +
+      'analyzed (analyze the step before)',
+  ]);
+  const hooks = [
+    { name: 'load', url: 'http://127.0.0.1:1/' },
+    { name: 'gate', type: 'confirm-promotion', url: 'http://127.0.0.1:1/' },
+  ];
+  assert.deepEqual(check({ webhooks: hooks }).slice(1, 2), [
+    'error /spec/rollout/analysis/webhooks/1/type: a confirm-promotion webhook needs engine: builtin; beside a ' +
+      'release Kruise runs, Stepwise calls rollout and rollback webhooks only',
+  ]);
+  assert.ok(
+    check({ metrics: [metric] }, 'StatefulSet').includes(
+      'error /spec/rollout/analysis: analysis on a release Kruise runs rolls a failing Deployment back to its ' +
+        'stable ReplicaSet: a StatefulSet needs engine: builtin',
+    ),
+  );
 });
