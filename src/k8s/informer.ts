@@ -22,6 +22,11 @@ export interface InformerOptions {
   /** Objects per list page. @default 500 */
   pageSize?: number;
   /**
+   * A kind the process can do without: one it may not list (403, say an older install's RBAC) counts as not
+   * served, instead of failing the start. @default false
+   */
+  optional?: boolean;
+  /**
    * A watch with no event for this long is presumed half-open and started again: twice the interval at which
    * the API server sends bookmarks (one minute). @default 120000
    */
@@ -90,7 +95,14 @@ export class Informer {
     private readonly log: (line: string) => void = () => {},
     options: InformerOptions = {},
   ) {
-    this.options = { rediscoverMs: 30_000, pageSize: 500, silenceMs: 120_000, backoffMs: 800, ...options };
+    this.options = {
+      rediscoverMs: 30_000,
+      pageSize: 500,
+      silenceMs: 120_000,
+      backoffMs: 800,
+      optional: false,
+      ...options,
+    };
   }
 
   /**
@@ -201,9 +213,12 @@ export class Informer {
     try {
       list = await this.listAll();
     } catch (e) {
-      if (e instanceof KubeApiError && e.status === 404) {
+      const forbidden = e instanceof KubeApiError && e.status === 403 && this.options.optional;
+      if ((e instanceof KubeApiError && e.status === 404) || forbidden) {
         const every = `${this.options.rediscoverMs / 1000} s`;
-        if (!this.unavailable) this.log(`${this.ref.kind} is not served by this cluster; looking again every ${every}`);
+        const what = `${this.ref.kind} (${this.ref.apiVersion})`;
+        const why = forbidden ? 'may not be listed by this account' : 'is not served by this cluster';
+        if (!this.unavailable) this.log(`${what} ${why}; looking again every ${every}`);
         this.unavailable = true;
         return;
       }
@@ -261,7 +276,7 @@ export class Informer {
       await this.pause(this.options.rediscoverMs);
       if (this.stopped) return;
       await this.relist().catch((err) => this.log(`listing ${this.ref.kind} failed: ${(err as Error).message}`));
-      if (!this.unavailable) this.log(`${this.ref.kind} is served now; watching it`);
+      if (!this.unavailable) this.log(`${this.ref.kind} (${this.ref.apiVersion}) is served now; watching it`);
     }
     const path = await this.collectionPath().catch(() => undefined);
     let failures = 0;

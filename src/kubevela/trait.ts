@@ -1,4 +1,5 @@
 import { publishedSchema } from '../appspec/published-schema.js';
+import { KRUISE_ANALYSIS_ANNOTATION } from '../appspec/values.js';
 import { BUILTIN_API_VERSION } from '../engines/builtin.js';
 import { KRUISE_API_VERSION } from '../engines/kruise.js';
 import type { KubeObject } from '../k8s/objects.js';
@@ -45,7 +46,13 @@ export function traitTemplate(): string {
   const { rollout, service, route } = spec as Record<'rollout' | 'service' | 'route', JsonSchema>;
   const parameter = toCue({ ...rollout, properties: { ...rollout.properties, service, route } });
   const definitions = Object.entries(schema.$defs).map(([name, def]) => ({ name, cue: toCue(def) }));
-  const imports = new Set(['list', 'regexp', ...parameter.imports, ...definitions.flatMap((d) => [...d.cue.imports])]);
+  const imports = new Set([
+    'encoding/json',
+    'list',
+    'regexp',
+    ...parameter.imports,
+    ...definitions.flatMap((d) => [...d.cue.imports]),
+  ]);
   return (
     [
       `import (\n${[...imports]
@@ -226,8 +233,39 @@ _steps: [
 	}
 }
 
+// Kruise's Rollout has no field for analysis: it goes in the annotation ${KRUISE_ANALYSIS_ANNOTATION} for
+// stepwise controller, and each analyzed step waits for approval (but a canary's last step at 100%, which Kruise
+// completes at once).
+_analyzed: [for i, s in _steps {
+	[
+		if parameter.analysis != _|_ && !_governed
+		if [if s.analyze != _|_ {s.analyze}, parameter.analysis.everyStep][0]
+		if !(parameter.strategy != "blueGreen" && i == len(_steps)-1 && s.replicas == "100%") {true},
+		false,
+	][0]
+}]
+_engineSteps: [for i, s in _steps {
+	if _governed {s}
+	if !_governed {
+		for k, v in s if k != "analyze" && k != "pause" {(k): v}
+		pause: [if _analyzed[i] {{}}, s.pause][0]
+	}
+}]
+_rolloutAnnotations: {
+	for k, v in _annotations {(k): v}
+	if !_governed && parameter.analysis != _|_ {
+		"${KRUISE_ANALYSIS_ANNOTATION}": json.Marshal({
+			analysis: parameter.analysis
+			steps: [for i, s in _steps {
+				if _analyzed[i] {analyze: true, pause: s.pause}
+				if !_analyzed[i] {analyze: false}
+			}]
+		})
+	}
+}
+
 _body: {
-	steps: _steps
+	steps: _engineSteps
 	if parameter.route != _|_ {
 		trafficRoutings: [{
 			service:             _serviceName
@@ -244,7 +282,7 @@ _body: {
 _rollout: {
 	apiVersion: [if _governed {"${BUILTIN_API_VERSION}"}, "${KRUISE_API_VERSION}"][0]
 	kind:       "Rollout"
-	metadata:   (#Metadata & {N: context.name, G: false, A: _annotations}).out
+	metadata:   (#Metadata & {N: context.name, G: false, A: _rolloutAnnotations}).out
 	spec: {
 		workloadRef: {apiVersion: "apps/v1", kind: _kind, name: _workload.metadata.name}
 		strategy: {

@@ -95,6 +95,7 @@ export class Controller implements Reader {
           { ...ref, ...scope },
           (type, o) => this.onEvent(type, o),
           (l) => this.log(l),
+          { optional: ref === KRUISE_ROLLOUT_REF },
         ),
       );
     }

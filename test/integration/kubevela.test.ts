@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { type LoadedApp, loadApps } from '../../src/appspec/load.js';
+import { KRUISE_ANALYSIS_ANNOTATION } from '../../src/appspec/values.js';
 import type { KubeObject } from '../../src/k8s/objects.js';
 import { traitDefinition, traitTemplate } from '../../src/kubevela/trait.js';
 import { renderApp } from '../../src/render/app.js';
@@ -80,10 +81,18 @@ function assertParity(loaded: LoadedApp, what: string): void {
   const { outputs, patch } = JSON.parse(exported.stdout) as { outputs: Record<string, KubeObject>; patch?: object };
   const want = expected(loaded);
   for (const name of new Set([...Object.keys(want.outputs), ...Object.keys(outputs)]))
-    assert.deepEqual(outputs[name], want.outputs[name], `${what}: outputs.${name}`);
+    assert.deepEqual(jsonRead(outputs[name]), jsonRead(want.outputs[name]), `${what}: outputs.${name}`);
   assert.deepEqual(patched(input.context.output, patch), want.workload, `${what}: the patched workload`);
   const vet = runCue(['vet', '-c'], text);
   assert.equal(vet.status, 0, `${what}: cue vet failed:\n${vet.stderr}`);
+}
+
+/** An object with the JSON its annotation carries read, since key order in JSON text means nothing. */
+function jsonRead(o: KubeObject | undefined) {
+  const carried = o?.metadata.annotations?.[KRUISE_ANALYSIS_ANNOTATION];
+  if (!o || carried === undefined) return o;
+  const annotations = { ...o.metadata.annotations, [KRUISE_ANALYSIS_ANNOTATION]: JSON.parse(carried) };
+  return { ...o, metadata: { ...o.metadata, annotations } };
 }
 
 function load(text: string, file: string): LoadedApp {
@@ -261,6 +270,36 @@ Object.assign(CASES, {
           failureLimit: 1,
           noData: 'fail',
           prometheus: { address: 'http://prometheus.monitoring:9090' },
+        },
+      },
+    },
+  },
+  'metric analysis carried for Kruise, canary on nginx': {
+    metadata: { annotations: { team: 'payments' } },
+    spec: {
+      route: INGRESS,
+      rollout: {
+        strategy: 'canary',
+        engine: 'kruise',
+        steps: [{ replicas: 1, traffic: '5%', pause: { duration: 0 } }, ...CANARY_STEPS.slice(1)],
+        analysis: {
+          intervalSeconds: 30,
+          metrics: [{ name: 'success', template: 'request-success-rate', thresholdRange: { min: 99 } }],
+          webhooks: [{ name: 'load', url: 'http://loadtester.test/', metadata: { cmd: 'hey -z 1m' } }],
+        },
+      },
+    },
+  },
+  'metric analysis carried for Kruise, blue-green on a gateway, some steps': {
+    spec: {
+      route: GATEWAY,
+      rollout: {
+        strategy: 'blueGreen',
+        engine: 'kruise',
+        steps: BLUE_GREEN_STEPS.map((s, i) => ({ ...s, analyze: i > 0 })),
+        analysis: {
+          everyStep: false,
+          metrics: [{ name: 'latency', template: 'request-duration', thresholdRange: { max: 500 } }],
         },
       },
     },

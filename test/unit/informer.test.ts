@@ -141,15 +141,13 @@ test('a watch event that trails a write of ours does not undo it in the cache', 
   }
 });
 
-test('a kind not served at the start (a CRD installed later) is picked up once it is, without a restart', async () => {
-  let installed = false;
+/** An informer of Pods whose list answers `refusal` until `allow()`; what it told and saw. */
+async function refusedAtFirst(refusal: { status: number; reason: string }, optional: boolean) {
+  let allowed = false;
   const { server, url } = await listServer(() =>
-    installed
+    allowed
       ? { status: 200, body: { metadata: { resourceVersion: '7' }, items: [pod('a', { app: 'web' }, '7')] } }
-      : {
-          status: 404,
-          body: { kind: 'Status', reason: 'NotFound', message: 'the server could not find the resource' },
-        },
+      : { status: refusal.status, body: { kind: 'Status', reason: refusal.reason, message: 'refused' } },
   );
   const events: string[] = [];
   const logged: string[] = [];
@@ -158,23 +156,51 @@ test('a kind not served at the start (a CRD installed later) is picked up once i
     { apiVersion: 'v1', kind: 'Pod' },
     (type, o) => events.push(`${type} ${o.metadata.name}`),
     (line) => logged.push(line),
-    { rediscoverMs: 20 },
+    { rediscoverMs: 20, optional },
   );
+  const close = () => {
+    informer.stop();
+    server.closeAllConnections();
+    server.close();
+  };
+  return { informer, events, logged, close, allow: () => (allowed = true) };
+}
+
+test('a kind not served at the start (a CRD installed later) is picked up once it is, without a restart', async () => {
+  const refused = await refusedAtFirst({ status: 404, reason: 'NotFound' }, false);
+  const { informer, events, logged } = refused;
   try {
     await informer.start();
     assert.equal(informer.unavailable, true);
-    installed = true;
+    refused.allow();
     while (!events.includes('ADDED a')) await new Promise((r) => setTimeout(r, 10));
     assert.equal(informer.unavailable, false);
     assert.deepEqual(names(informer.list('ns')), ['a']);
     assert.deepEqual(logged, [
-      'Pod is not served by this cluster; looking again every 0.02 s',
-      'Pod is served now; watching it',
+      'Pod (v1) is not served by this cluster; looking again every 0.02 s',
+      'Pod (v1) is served now; watching it',
     ]);
   } finally {
-    informer.stop();
-    server.closeAllConnections();
-    server.close();
+    refused.close();
+  }
+});
+
+test('an optional kind this account may not list waits for the permission; a required one fails the start', async () => {
+  const optional = await refusedAtFirst({ status: 403, reason: 'Forbidden' }, true);
+  try {
+    await optional.informer.start();
+    assert.equal(optional.informer.unavailable, true);
+    optional.allow();
+    while (!optional.events.includes('ADDED a')) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(optional.logged[0], 'Pod (v1) may not be listed by this account; looking again every 0.02 s');
+  } finally {
+    optional.close();
+  }
+  const required = await refusedAtFirst({ status: 403, reason: 'Forbidden' }, false);
+  try {
+    await assert.rejects(required.informer.start(), /refused/);
+  } finally {
+    required.close();
   }
 });
 
