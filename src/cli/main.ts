@@ -3,7 +3,7 @@ import { hideBin } from 'yargs/helpers';
 import { applyCommand } from './commands/apply.js';
 import { controllerCommand } from './commands/controller.js';
 import { initCommand } from './commands/init.js';
-import { installCommand } from './commands/install.js';
+import { installCommand, uninstallCommand } from './commands/install.js';
 import { planCommand } from './commands/plan.js';
 import { abortCommand, promoteCommand, runCommand, statusCommand, undoCommand } from './commands/release.js';
 import { crdCommand, schemaCommand } from './commands/schema.js';
@@ -47,6 +47,7 @@ export async function main(argv: string[]): Promise<number> {
       .command(planCommand)
       .command(initCommand)
       .command(installCommand)
+      .command(uninstallCommand)
       .command(applyCommand)
       .command(runCommand)
       .command(controllerCommand)

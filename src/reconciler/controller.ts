@@ -10,8 +10,9 @@ import { type RateLimits, WorkQueue } from './queue.js';
 import type { PrometheusEndpoint } from '../analysis/prometheus.js';
 import { KRUISE_ANALYSIS_ANNOTATION } from '../appspec/values.js';
 import { KRUISE_ROLLOUT_REF, reconcileKruiseAnalysis } from './kruise-analysis.js';
+import { type Counter, type Histogram, type Registry, SECONDS_BUCKETS } from './metrics.js';
 import { reconcileOnce } from './run.js';
-import { type RolloutObject, strategyOf } from './types.js';
+import { type RolloutObject, strategyOf, subStatusOf } from './types.js';
 import { canaryWorkloadName } from './workload.js';
 
 const WATCHED = [
@@ -42,6 +43,16 @@ export interface ControllerOptions {
   log?: (line: string) => void;
   /** The Prometheus for Rollouts whose analysis names none. */
   prometheus?: PrometheusEndpoint;
+  /** Where the controller's metrics go (`/metrics`). */
+  registry?: Registry;
+}
+
+/** The controller's own metrics. */
+interface ControllerMetrics {
+  passes: Counter;
+  passSeconds: Histogram;
+  retries: Counter;
+  stepSeconds: Histogram;
 }
 
 /** Stats for benchmarks and for `--verbose`. */
@@ -68,6 +79,9 @@ export class Controller implements Reader {
   private workers: Promise<void>[] = [];
   readonly stats: ControllerStats = { passes: 0, slowestPassMs: 0, errors: 0 };
   private readonly events: EventRecorder;
+  private readonly metrics?: ControllerMetrics;
+  /** Where each release in progress stands, and since when: the step durations' clock. */
+  private readonly steps = new Map<string, { at: string; since: number }>();
 
   constructor(
     private readonly client: KubeClient,
@@ -75,6 +89,43 @@ export class Controller implements Reader {
   ) {
     this.events = new EventRecorder(client);
     this.queue = new WorkQueue(options.retries);
+    if (options.registry) this.metrics = this.register(options.registry);
+  }
+
+  private register(registry: Registry): ControllerMetrics {
+    registry.gauge('stepwise_workqueue_depth', 'Rollouts waiting for a worker.', () => [[{}, this.queue.depth]]);
+    registry.gauge('stepwise_releases', 'Rollouts by phase.', () => {
+      const rollouts = this.informers.get(typeKey(ROLLOUT_REF))?.list<RolloutObject>(undefined) ?? [];
+      const phases = new Map<string, number>();
+      for (const r of rollouts)
+        phases.set(r.status?.phase ?? 'Initial', (phases.get(r.status?.phase ?? 'Initial') ?? 0) + 1);
+      return [...phases].map(([phase, n]) => [{ phase }, n] as const);
+    });
+    return {
+      passes: registry.counter('stepwise_reconcile_total', 'Reconcile passes by kind of Rollout and result.'),
+      passSeconds: registry.histogram('stepwise_reconcile_duration_seconds', 'Seconds a reconcile pass took.'),
+      retries: registry.counter('stepwise_workqueue_retries_total', 'Rollouts queued again after a failed pass.'),
+      stepSeconds: registry.histogram(
+        'stepwise_step_duration_seconds',
+        'Seconds a release spent at a step, by strategy.',
+        SECONDS_BUCKETS.filter((s) => s >= 0.1).concat([1800, 3600]),
+      ),
+    };
+  }
+
+  /** A release's step changed (or it ended): the time it spent at the step before goes to the histogram. */
+  private timeStep(rollout: RolloutObject, deleted: boolean): void {
+    if (!this.metrics) return;
+    const key = keyOf(rollout);
+    const sub = subStatusOf(rollout);
+    const releasing = !deleted && rollout.status?.phase === 'Progressing' && sub;
+    const at = releasing ? `${sub.canaryRevision}/${sub.currentStepIndex}` : undefined;
+    const before = this.steps.get(key);
+    if (before?.at === at) return;
+    if (before)
+      this.metrics.stepSeconds.observe((Date.now() - before.since) / 1000, { strategy: strategyOf(rollout).kind });
+    if (at) this.steps.set(key, { at, since: Date.now() });
+    else this.steps.delete(key);
   }
 
   private log(line: string): void {
@@ -155,6 +206,7 @@ export class Controller implements Reader {
     }
     if (o.kind === 'Rollout') {
       const key = keyOf(o);
+      this.timeStep(o as RolloutObject, type === 'DELETED');
       for (const governed of this.governedBy.get(key) ?? []) this.concerned.get(governed)?.delete(key);
       this.governedBy.delete(key);
       if (type !== 'DELETED') {
@@ -175,6 +227,7 @@ export class Controller implements Reader {
    */
   private failed(key: string, error: unknown): void {
     const retryMs = this.queue.addRateLimited(key);
+    this.metrics?.retries.inc();
     const retrying = `retrying in ${retryMs < 1000 ? `${Math.round(retryMs)} ms` : `${Math.round(retryMs / 1000)} s`}`;
     if (isConflict(error)) {
       this.log(`${key}: changed meanwhile; ${retrying}`);
@@ -198,15 +251,21 @@ export class Controller implements Reader {
   private async work(): Promise<void> {
     for (let key = await this.queue.next(); key !== undefined; key = await this.queue.next()) {
       const started = Date.now();
+      let result = 'success';
       try {
         const requeueAfterMs = await this.reconcile(key);
         this.queue.forget(key);
         if (requeueAfterMs !== undefined) this.queue.addAfter(key, requeueAfterMs);
       } catch (e) {
+        result = isConflict(e) ? 'conflict' : 'error';
         this.failed(key, e);
       } finally {
+        const ms = Date.now() - started;
         this.stats.passes++;
-        this.stats.slowestPassMs = Math.max(this.stats.slowestPassMs, Date.now() - started);
+        this.stats.slowestPassMs = Math.max(this.stats.slowestPassMs, ms);
+        const rollout = key.startsWith(KRUISE_KEY) ? 'kruise' : 'stepwise';
+        this.metrics?.passes.inc({ rollout, result });
+        this.metrics?.passSeconds.observe(ms / 1000, { rollout });
         this.queue.done(key);
       }
       // Let other workers and watch events in between passes.

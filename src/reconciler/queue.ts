@@ -135,6 +135,11 @@ export class WorkQueue {
     if (this.dirty.delete(key)) this.add(key);
   }
 
+  /** Keys waiting for a worker. */
+  get depth(): number {
+    return this.waiting.length;
+  }
+
   /** Nothing waits in the queue or is being worked on (timers aside). */
   get empty(): boolean {
     return this.waiting.length === 0 && this.running.size === 0;

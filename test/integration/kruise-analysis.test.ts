@@ -113,7 +113,9 @@ async function release(namespace: string): Promise<KubeObject[]> {
   assert.ok(rolloutOf(v1).metadata.annotations?.[KRUISE_ANALYSIS_ANNOTATION], 'the analysis is carried');
   await kubectlApply(env.cluster.kubeconfig, v1);
   await explain(deployed(env.client, v1));
-  await kubectlApply(env.cluster.kubeconfig, withImage(v1, 'example/app:2'));
+  // The new image alone, as a deployer bumping it does: re-applying the Rollout while Kruise starts the release can
+  // meet Kruise's webhook mid-transition (it refused the unchanged trafficRoutings as "immutable" once in CI).
+  await kubectlApply(env.cluster.kubeconfig, [workloadOf(withImage(v1, 'example/app:2'))]);
   return v1;
 }
 

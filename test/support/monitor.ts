@@ -85,14 +85,25 @@ export class ReleaseMonitor {
 export function leadership(identity: string, p: StepwiseProcess, exitedAt?: number): Leadership[] {
   const spans: Leadership[] = [];
   for (const line of p.log.split('\n')) {
-    const at = Date.parse(line.slice(0, 24));
-    if (/ leading as /.test(line)) spans.push({ identity, from: at, to: Number.POSITIVE_INFINITY });
-    else if (/ stopped leading | gave up the Lease/.test(line) && spans.at(-1)?.to === Number.POSITIVE_INFINITY)
+    const { ts, msg } = logEntry(line);
+    const at = Date.parse(ts);
+    if (/^leading as /.test(msg)) spans.push({ identity, from: at, to: Number.POSITIVE_INFINITY });
+    else if (/^(stopped leading |gave up the Lease)/.test(msg) && spans.at(-1)?.to === Number.POSITIVE_INFINITY)
       (spans.at(-1) as Leadership).to = at;
   }
   const open = spans.at(-1);
   if (open?.to === Number.POSITIVE_INFINITY && exitedAt !== undefined) open.to = exitedAt;
   return spans;
+}
+
+/** A log line's time and message, from either of `stepwise controller`'s log formats (text or JSON). */
+function logEntry(line: string): { ts: string; msg: string } {
+  if (!line.startsWith('{')) return { ts: line.slice(0, 24), msg: line.slice(25) };
+  try {
+    return JSON.parse(line) as { ts: string; msg: string };
+  } catch {
+    return { ts: '', msg: '' };
+  }
 }
 
 /** Overlaps between different processes' spans of leadership (two leaders at once); empty when none. */

@@ -28,14 +28,22 @@ function track(child: ChildProcess): void {
   child.once('exit', () => children.delete(child));
 }
 
-/** A running `stepwise` process (the controller), with its stderr kept for assertions and diagnostics. */
+/**
+ * A running `stepwise` process (the controller), with its stderr kept for assertions and diagnostics; by default
+ * this checkout's CLI, or another command that runs it (a container).
+ */
 export class StepwiseProcess {
   private output = '';
   private readonly waiters = new Set<() => void>();
   readonly child: ChildProcess;
 
-  constructor(args: readonly string[]) {
-    this.child = spawn(process.execPath, [`${ROOT}bin/stepwise.js`, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+  constructor(
+    args: readonly string[],
+    command: readonly string[] = [process.execPath, `${ROOT}bin/stepwise.js`],
+    env: NodeJS.ProcessEnv = process.env,
+  ) {
+    const [bin, ...before] = command as [string, ...string[]];
+    this.child = spawn(bin, [...before, ...args], { stdio: ['ignore', 'ignore', 'pipe'], env });
     track(this.child);
     this.child.stderr!.setEncoding('utf8').on('data', (d: string) => {
       this.output += d;

@@ -185,7 +185,7 @@ test('a kind not served at the start (a CRD installed later) is picked up once i
   }
 });
 
-test('an optional kind this account may not list waits for the permission; a required one fails the start', async () => {
+test('an optional kind the account may not list waits for permission; a required one fails the start', async () => {
   const optional = await refusedAtFirst({ status: 403, reason: 'Forbidden' }, true);
   try {
     await optional.informer.start();

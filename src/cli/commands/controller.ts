@@ -27,6 +27,20 @@ interface ControllerArgs extends ClusterArgs, PrometheusArgs {
   'webhook-port': number;
   'webhook-bind-address'?: string;
   'webhook-cert-dir'?: string;
+  'metrics-bind-address'?: string;
+  'health-probe-bind-address'?: string;
+  'log-format': 'text' | 'json';
+}
+
+type Level = 'info' | 'error';
+
+/** A log line as text (time first) or as one JSON object, the Rollout a line is about in its own field. */
+function logLine(format: ControllerArgs['log-format'], line: string, level: Level = 'info'): string {
+  const ts = new Date().toISOString();
+  if (format === 'text') return `${ts} ${line}\n`;
+  const about = /^((?:kruise:)?[a-z0-9-]+\/[a-z0-9.-]+): ([^]*)$/.exec(line);
+  const fields = about ? { rollout: about[1], msg: about[2] } : { msg: line };
+  return `${JSON.stringify({ ts, level, ...fields })}\n`;
 }
 
 /** How long passes under way may take to finish when the controller is told to stop. */
@@ -109,6 +123,21 @@ export const controllerCommand: CommandModule<object, ControllerArgs> = {
         describe: 'Serve tls.crt and tls.key from this directory instead of a managed certificate',
       })
       .options(prometheusOptions)
+      .option('metrics-bind-address', {
+        type: 'string',
+        describe: 'Serve Prometheus metrics at /metrics on this address, HOST:PORT or :PORT (default: not served)',
+      })
+      .option('health-probe-bind-address', {
+        type: 'string',
+        describe:
+          'Serve /healthz and /readyz (ready once the caches are synced and the webhook serves) on this address ' +
+          '(default: not served; may be the metrics address)',
+      })
+      .option('log-format', {
+        choices: ['text', 'json'] as const,
+        default: 'text' as const,
+        describe: 'Log lines as text, or as JSON objects (ts, level, rollout, msg)',
+      })
       .option('stats-every', {
         type: 'number',
         describe:
@@ -122,30 +151,64 @@ export const controllerCommand: CommandModule<object, ControllerArgs> = {
         'For a local cluster whose webhook was installed with --webhook-url https://127.0.0.1:9443',
       ),
   handler: async (args) => {
-    const [{ client, namespace }, { CONTROLLER_LEASE, LeaderElector }, { Controller }, { AdmissionWebhook }] =
-      await Promise.all([
-        connect(args),
-        import('../../k8s/lease.js'),
-        import('../../reconciler/controller.js'),
-        import('../../webhook/webhook.js'),
-      ]);
+    const [
+      { client, namespace },
+      { CONTROLLER_LEASE, LeaderElector },
+      { Controller },
+      { AdmissionWebhook },
+      { Registry },
+      { serveEndpoints },
+    ] = await Promise.all([
+      connect(args),
+      import('../../k8s/lease.js'),
+      import('../../reconciler/controller.js'),
+      import('../../webhook/webhook.js'),
+      import('../../reconciler/metrics.js'),
+      import('../../reconciler/endpoints.js'),
+    ]);
     const home = args['lease-namespace'] ?? namespace;
-    const log = (line: string) => process.stderr.write(`${new Date().toISOString()} ${line}\n`);
+    const log = (line: string, level?: Level) => process.stderr.write(logLine(args['log-format'], line, level));
     client.onRetry = log;
     const prometheus = prometheusEndpoint(args);
+    const registry = new Registry();
     const controller = new Controller(client, {
       ...(args['all-namespaces'] ? {} : { namespace }),
       workers: args.workers,
       log,
+      registry,
       ...(prometheus ? { prometheus } : {}),
     });
     let webhook: AdmissionWebhook | undefined;
     const reviews = { reviews: 0, totalMs: 0, slowestMs: 0 };
+    const reviewSeconds = registry.histogram(
+      'stepwise_webhook_review_duration_seconds',
+      'Seconds an admission review took.',
+    );
     const reviewed = (ms: number) => {
       reviews.reviews++;
       reviews.totalMs += ms;
       reviews.slowestMs = Math.max(reviews.slowestMs, ms);
+      reviewSeconds.observe(ms / 1000);
     };
+    let leading = false;
+    let synced = false;
+    registry.gauge('stepwise_leader', '1 while this replica leads (drives releases), else 0.', () => [
+      [{}, leading ? 1 : 0],
+    ]);
+    const ready = () => synced && (!args.webhook || webhook !== undefined);
+    const probes = {
+      '/healthz': () => ({ status: 200, body: 'ok\n' }),
+      '/readyz': () => (ready() ? { status: 200, body: 'ok\n' } : { status: 503, body: 'caches syncing\n' }),
+    };
+    const metrics = { '/metrics': () => ({ status: 200, body: registry.expose(), type: 'text/plain; version=0.0.4' }) };
+    const metricsAddress = args['metrics-bind-address'];
+    const probeAddress = args['health-probe-bind-address'];
+    const shared = metricsAddress !== undefined && metricsAddress === probeAddress;
+    const listening = [
+      ...(metricsAddress ? [serveEndpoints(metricsAddress, shared ? { ...metrics, ...probes } : metrics)] : []),
+      ...(probeAddress && !shared ? [serveEndpoints(probeAddress, probes)] : []),
+    ];
+    for (const served of await Promise.all(listening)) log(`serving HTTP on ${served.address}`);
     const elector = args['leader-elect']
       ? new LeaderElector(client, {
           namespace: home,
@@ -162,7 +225,7 @@ export const controllerCommand: CommandModule<object, ControllerArgs> = {
     const end = async (why: string, code: number) => {
       if (ending) return;
       ending = true;
-      log(why);
+      log(why, code ? 'error' : 'info');
       const stopped = await Promise.race([controller.stop().then(() => true), delay(SHUTDOWN_GRACE_MS, false)]);
       if (stopped && (await elector?.release())) log('gave up the Lease');
       await Promise.race([webhook?.stop(), delay(1000)]);
@@ -170,23 +233,31 @@ export const controllerCommand: CommandModule<object, ControllerArgs> = {
     };
     process.once('SIGINT', () => void end('SIGINT: stopping', 0));
     process.once('SIGTERM', () => void end('SIGTERM: stopping', 0));
-    const fatal = (e: unknown) => void end(`stopping on a fatal error: ${(e as Error)?.message ?? e}`, 1);
+    const fatal = (e: unknown) => {
+      log(`fatal: ${(e as Error)?.stack ?? e}`, 'error');
+      void end(`stopping on a fatal error: ${(e as Error)?.message ?? e}`, 1);
+    };
     process.on('uncaughtException', fatal);
     process.on('unhandledRejection', fatal);
     try {
       // Caches first: a replica that cannot read what releases need (RBAC, say) must never take the lead.
       await controller.sync();
+      synced = true;
       if (args.webhook) webhook = await serveWebhook(AdmissionWebhook, client, controller, args, home, log, reviewed);
     } catch (e) {
       await end(`stepwise: ${(e as Error).message}`, 1);
     }
     if (elector) {
       log('waiting to lead');
-      await new Promise<void>((leading) => {
+      await new Promise<void>((started) => {
         void elector.run(
           {
-            onStartedLeading: leading,
+            onStartedLeading: () => {
+              leading = true;
+              started();
+            },
             onStoppedLeading: (why) => {
+              leading = false;
               // At once and without cleanup: another replica may lead as soon as the lease expires.
               log(`stopped leading (${why}): exiting so that the new leader alone drives releases`);
               process.exit(1);
@@ -196,6 +267,7 @@ export const controllerCommand: CommandModule<object, ControllerArgs> = {
         );
       });
     }
+    leading = true;
     controller.run();
     if (args['stats-every']) {
       setInterval(() => {

@@ -5,6 +5,7 @@ import type { WebhookEndpoint } from '../../webhook/configuration.js';
 import { WEBHOOK_SERVICE } from '../../webhook/names.js';
 import { CliError } from '../io.js';
 import { clusterOptions, connect, kubeconfigNamespace, type ClusterArgs } from '../kube.js';
+import { stepwiseVersion } from './version.js';
 
 interface InstallArgs extends ClusterArgs {
   'watch-namespace'?: string;
@@ -13,9 +14,14 @@ interface InstallArgs extends ClusterArgs {
   'webhook-url'?: string;
   'webhook-service'?: boolean;
   'fail-open': boolean;
+  controller: boolean;
+  image: string;
 }
 
-function webhookEndpoint(args: InstallArgs, namespace: string): WebhookEndpoint | undefined {
+/** Where `install --controller` runs the controller when no namespace is given. */
+const CONTROLLER_NAMESPACE = 'stepwise-system';
+
+function webhookEndpoint(args: Installed, namespace: string): WebhookEndpoint | undefined {
   if (args['webhook-url']) {
     let url: URL;
     try {
@@ -27,7 +33,57 @@ function webhookEndpoint(args: InstallArgs, namespace: string): WebhookEndpoint 
       throw new CliError(`--webhook-url ${args['webhook-url']}: the API server calls webhooks over https only`);
     return { url: url.origin };
   }
-  return args['webhook-service'] ? { service: { namespace, name: WEBHOOK_SERVICE } } : undefined;
+  return args['webhook-service'] || args.controller ? { service: { namespace, name: WEBHOOK_SERVICE } } : undefined;
+}
+
+/** The namespace the objects go to, with a client unless it is a dry run. */
+async function where(args: InstallArgs) {
+  if (args.controller && args['webhook-url'])
+    throw new CliError('--controller runs the webhook in the cluster, behind a Service: leave out --webhook-url');
+  const inCluster = args.controller ? { namespace: args.namespace ?? CONTROLLER_NAMESPACE } : {};
+  const namespace = args['dry-run'] ? await kubeconfigNamespace({ ...args, ...inCluster }) : undefined;
+  const cluster = namespace === undefined ? await connect({ ...args, ...inCluster }) : undefined;
+  return { namespace, cluster };
+}
+
+/** What `install` writes for these flags, in order (the namespace and CRD before what lives in them). */
+type Installed = Pick<
+  InstallArgs,
+  'watch-namespace' | 'webhook-url' | 'webhook-service' | 'fail-open' | 'controller' | 'image'
+>;
+
+async function installation(args: Installed, home: string) {
+  const [{ reconcilerRbac }, { builtinRolloutCrd }, { webhookConfiguration }, { controllerObjects }] =
+    await Promise.all([
+      import('../../install/rbac.js'),
+      import('../../engines/crd.js'),
+      import('../../webhook/configuration.js'),
+      import('../../install/controller.js'),
+    ]);
+  const watchNamespace = args['watch-namespace'];
+  const rbac = reconcilerRbac({ namespace: home, ...(watchNamespace ? { watchNamespace } : {}) });
+  const endpoint = webhookEndpoint(args, home);
+  const failOpen = args['fail-open'];
+  const webhook = endpoint
+    ? [webhookConfiguration({ endpoint, failOpen, ...(watchNamespace ? { namespace: watchNamespace } : {}) })]
+    : [];
+  const account = rbac.find((o) => o.kind === 'ServiceAccount')?.metadata.name ?? '';
+  const [namespaceObject, ...controller] = args.controller
+    ? controllerObjects({
+        namespace: home,
+        image: args.image,
+        serviceAccount: account,
+        ...(watchNamespace ? { watchNamespace } : {}),
+      })
+    : [];
+  const objects = [
+    ...(namespaceObject ? [namespaceObject] : []),
+    builtinRolloutCrd() as KubeObject,
+    ...rbac,
+    ...controller,
+    ...webhook,
+  ];
+  return { objects, rbac, endpoint };
 }
 
 export const installCommand: CommandModule<object, InstallArgs> = {
@@ -54,6 +110,18 @@ export const installCommand: CommandModule<object, InstallArgs> = {
         default: false,
         describe: 'When the webhook is unreachable, let governed changes through unchecked (default: refuse them)',
       })
+      .option('controller', {
+        type: 'boolean',
+        default: false,
+        describe:
+          `Also run the controller in the cluster (namespace ${CONTROLLER_NAMESPACE} unless -n): a Deployment of two ` +
+          'replicas, a PodDisruptionBudget and the Service of its admission webhook',
+      })
+      .option('image', {
+        type: 'string',
+        default: `stepwise:${stepwiseVersion()}`,
+        describe: "The controller's image (what scripts/image/build.sh builds, pushed where the cluster pulls from)",
+      })
       .option('rbac-out', { type: 'string', describe: 'Also write the RBAC manifests to this file' })
       .option('dry-run', { type: 'boolean', default: false, describe: 'Print the manifests; change nothing' })
       .conflicts('webhook-url', 'webhook-service')
@@ -66,28 +134,18 @@ export const installCommand: CommandModule<object, InstallArgs> = {
         'Also the admission webhook of a controller on this machine: any deployer starts releases safely',
       )
       .example(
+        '$0 install --controller --image registry.example.com/stepwise:0.1.0',
+        'Everything, with the controller running in namespace stepwise-system',
+      )
+      .example(
         '$0 install --watch-namespace shop --rbac-out rbac.yaml',
         'A Role confined to namespace shop, also saved to rbac.yaml',
       ),
   handler: async (args) => {
     // A dry run only prints: it needs no cluster, only the namespace the objects would go to.
-    const namespace = args['dry-run'] ? await kubeconfigNamespace(args) : undefined;
-    const cluster = namespace === undefined ? await connect(args) : undefined;
-    const [{ reconcilerRbac }, { builtinRolloutCrd }, { toYaml }, { webhookConfiguration }] = await Promise.all([
-      import('../../install/rbac.js'),
-      import('../../engines/crd.js'),
-      import('../../render/synth.js'),
-      import('../../webhook/configuration.js'),
-    ]);
-    const home = namespace ?? cluster?.namespace ?? 'default';
-    const watchNamespace = args['watch-namespace'];
-    const rbac = reconcilerRbac({ namespace: home, ...(watchNamespace ? { watchNamespace } : {}) });
-    const endpoint = webhookEndpoint(args, home);
-    const failOpen = args['fail-open'];
-    const webhook = endpoint
-      ? [webhookConfiguration({ endpoint, failOpen, ...(watchNamespace ? { namespace: watchNamespace } : {}) })]
-      : [];
-    const objects = [builtinRolloutCrd() as KubeObject, ...rbac, ...webhook];
+    const { namespace, cluster } = await where(args);
+    const { objects, rbac, endpoint } = await installation(args, namespace ?? cluster?.namespace ?? 'default');
+    const { toYaml } = await import('../../render/synth.js');
     if (args['rbac-out']) {
       writeFileSync(args['rbac-out'], toYaml(rbac));
       process.stderr.write(`wrote ${args['rbac-out']}\n`);
@@ -114,6 +172,63 @@ export const installCommand: CommandModule<object, InstallArgs> = {
         'the webhook fails open: while `stepwise controller` is down, governed changes go through unchecked and the ' +
           'reconciler takes over when it returns\n',
       );
+    }
+  },
+};
+
+interface UninstallArgs extends ClusterArgs, Pick<InstallArgs, 'watch-namespace' | 'controller' | 'dry-run'> {
+  crd: boolean;
+}
+
+/** The label every object `install` makes carries (the CRD aside, which its name identifies). */
+const INSTALLED = 'app.kubernetes.io/name';
+
+export const uninstallCommand: CommandModule<object, UninstallArgs> = {
+  command: 'uninstall',
+  describe: 'Remove what `stepwise install` created (with the same flags); never a Rollout, nor the namespace',
+  builder: (y) =>
+    y
+      .options(clusterOptions)
+      .option('watch-namespace', { type: 'string', describe: 'As given to install' })
+      .option('controller', { type: 'boolean', default: false, describe: 'As given to install' })
+      .option('crd', {
+        type: 'boolean',
+        default: false,
+        describe: 'Also the Rollout CRD, once no Rollout is left (deleting it would delete them)',
+      })
+      .option('dry-run', { type: 'boolean', default: false, describe: 'Say what would be removed; remove nothing' })
+      .example('$0 uninstall --controller', 'Remove the in-cluster controller, its RBAC and webhook; keep the CRD'),
+  handler: async (args) => {
+    const { client, namespace } = await connect({
+      ...args,
+      ...(args.controller ? { namespace: args.namespace ?? CONTROLLER_NAMESPACE } : {}),
+    });
+    const install = { ...args, 'webhook-service': true, image: '', 'fail-open': false };
+    const { objects } = await installation(install, namespace);
+    const [{ describeObject }, { ROLLOUT_REF }] = await Promise.all([
+      import('../../k8s/client.js'),
+      import('../../reconciler/observe.js'),
+    ]);
+    for (const object of [...objects].reverse()) {
+      const what = describeObject(object);
+      const ref = { ...object, name: object.metadata.name, namespace: object.metadata.namespace };
+      const crd = object.kind === 'CustomResourceDefinition';
+      if (object.kind === 'Namespace' || (crd && !args.crd)) {
+        process.stdout.write(`${what} kept\n`);
+        continue;
+      }
+      const live = await client.get(ref);
+      if (!live) continue;
+      if (!crd && live.metadata.labels?.[INSTALLED] !== object.metadata.labels?.[INSTALLED]) {
+        process.stdout.write(`${what} kept: not made by stepwise install\n`);
+        continue;
+      }
+      if (crd) {
+        const left = await client.list(ROLLOUT_REF);
+        if (left.length) throw new CliError(`${left.length} Rollouts remain: delete them before the CRD (--crd)`);
+      }
+      if (!args['dry-run']) await client.delete(ref);
+      process.stdout.write(`${what} ${args['dry-run'] ? 'would be deleted' : 'deleted'}\n`);
     }
   },
 };
