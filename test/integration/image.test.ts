@@ -201,7 +201,8 @@ test(RELEASE, async (t) => {
       'v2 released',
       async () => {
         const r = await healthy();
-        return r && r.status?.conditions?.some((c) => c.type === 'Succeeded' && c.status === 'True') && r;
+        const succeeded = r ? r.status?.conditions?.some((c) => c.type === 'Succeeded' && c.status === 'True') : false;
+        return succeeded && r;
       },
       90_000,
     ),

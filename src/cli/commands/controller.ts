@@ -38,7 +38,7 @@ type Level = 'info' | 'error';
 function logLine(format: ControllerArgs['log-format'], line: string, level: Level = 'info'): string {
   const ts = new Date().toISOString();
   if (format === 'text') return `${ts} ${line}\n`;
-  const about = /^((?:kruise:)?[a-z0-9-]+\/[a-z0-9.-]+): ([^]*)$/.exec(line);
+  const about = /^((?:kruise:)?[a-z0-9-]+\/[a-z0-9.-]+): (.*)$/s.exec(line);
   const fields = about ? { rollout: about[1], msg: about[2] } : { msg: line };
   return `${JSON.stringify({ ts, level, ...fields })}\n`;
 }
