@@ -10,6 +10,7 @@
  *
  *   npm run bench:reconcile            # exits 1 if a target is missed
  *   node dist/bench/reconcile/main.js scale   # one part (latency, release, scale) while working on it
+ *   STEPWISE_BENCH_IMAGE=1 node dist/bench/reconcile/main.js scale   # the controller in its container (podman)
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
@@ -27,6 +28,7 @@ import { apiserverSeries, createNamespace, eventually } from '../../test/support
 import { ROOT } from '../../test/support/paths.js';
 import { READY_AFTER_ANNOTATION, startCluster } from '../../test/testenv/cluster.js';
 import { rssBytes } from '../../test/testenv/process.js';
+import { buildImage, flatKubeconfig, Podman } from '../../test/support/image.js';
 
 const PARTS = ['latency', 'release', 'scale'] as const;
 const chosen = process.argv.slice(2);
@@ -38,18 +40,33 @@ const runs = (part: (typeof PARTS)[number]) => chosen.length === 0 || chosen.inc
 const cluster = await startCluster({ nodes: 12, log: () => {} });
 const client = new KubeClient(cluster.kubeConfig());
 const controllers: ChildProcess[] = [];
+/** With STEPWISE_BENCH_IMAGE set, the controller runs in its image under podman, as in a cluster. */
+const container = process.env.STEPWISE_BENCH_IMAGE ? await imageRunner() : undefined;
+
+async function imageRunner() {
+  const podman = new Podman();
+  const image = podman.load(buildImage().archive);
+  const kubeconfig = await flatKubeconfig(cluster);
+  process.once('exit', () => podman.close());
+  return {
+    command: [...podman.command, 'run', '--rm', '--network', 'host', '--read-only', '-v', kubeconfig.volume, image],
+    kubeconfig: kubeconfig.path,
+    env: podman.environment,
+  };
+}
 
 function controller(
   namespace: string,
   stats?: (s: { passes: number; requests: number; slowestPassMs: number; rssBytes: number }) => void,
 ): ChildProcess {
+  const [bin, ...before] = (container?.command ?? [process.execPath, `${ROOT}bin/stepwise.js`]) as [string];
   const p = spawn(
-    process.execPath,
+    bin,
     [
-      `${ROOT}bin/stepwise.js`,
+      ...before,
       'controller',
       '--kubeconfig',
-      cluster.kubeconfig,
+      container?.kubeconfig ?? cluster.kubeconfig,
       '-n',
       namespace,
       '--leader-elect=false',
@@ -58,7 +75,7 @@ function controller(
       '16',
       ...(stats ? ['--stats-every', '1'] : []),
     ],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
+    { stdio: ['ignore', 'ignore', 'pipe'], env: container?.env ?? process.env },
   );
   // Its log is kept with the cluster's (STEPWISE_KEEP_RUN=1 keeps the run directory).
   const log = createWriteStream(`${cluster.state.runDir}/controller-${namespace}.log`, { flags: 'a' });
@@ -467,8 +484,10 @@ async function manyReleases(): Promise<PartResult> {
     last = s;
   });
   let peakRss = 0;
+  // In a container the process's own figure (its stats line, every second); else sampled every 100 ms.
+  const rss = () => (container ? last.rssBytes : rssBytes(proc.pid!));
   const sampler = setInterval(() => {
-    peakRss = Math.max(peakRss, rssBytes(proc.pid!));
+    peakRss = Math.max(peakRss, rss());
   }, 100);
   await inParallel(names, 16, (name) => apply('scale', spec(name, 'example/app:1')));
   await eventually(
@@ -480,7 +499,7 @@ async function manyReleases(): Promise<PartResult> {
     300_000,
   );
   await new Promise((r) => setTimeout(r, 2000));
-  const idleRss = rssBytes(proc.pid!);
+  const idleRss = rss();
   const before = last;
   // Timing from the Rollouts' own transitions, seen through a watch: mark k is step k reached, then the steps
   // completed (finalising begins), then Healthy. A mark the status skipped takes the time of the next one.

@@ -13,14 +13,22 @@ import { releaseWorkload, resumeWorkload, workloadSettled } from './workload.js'
 
 export type Stage = Exclude<FinalisingStep, '' | 'END'>;
 
-/** OpenKruise's finalising orders (`nextCanaryTask` / `nextBlueGreenTask`). */
+/**
+ * OpenKruise's finalising orders (`nextCanaryTask` / `nextBlueGreenTask`), but a canary's success: Kruise unpins
+ * the stable Service and routes traffic back to it before the workload has rolled, so requests go to the old
+ * version again for seconds after the new one had them all. Here the new version takes all the traffic first,
+ * the workload rolls behind a stable Service still pinned to the old version (which then has none), and only once
+ * every old pod is gone is the Service unpinned and the traffic routed back to it: a version that reached 0% never
+ * gets traffic again, and the new one never less than its last weight.
+ */
 export const FINALISING: Record<StrategyKind, Record<'success' | 'rollback', FinalisingStep[]>> = {
   canary: {
     success: [
+      'FinalisingStepRouteTrafficToNew',
+      'ResumeWorkload',
       'RestoreStableService',
       'FinalisingStepRouteTrafficToStable',
       'RemoveCanaryService',
-      'ResumeWorkload',
       'ReleaseWorkloadControl',
       'END',
     ],

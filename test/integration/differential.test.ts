@@ -95,6 +95,30 @@ const ended = (p: Position) =>
  * The side's release waits for approval (when `pauses`), or has ended with every pod on `image` and Ready.
  * Right after a rollback is applied the release still shows the pause it was at: then only its end will do.
  */
+/** The finalising stages a release is seen to pass through, in order, sampled every 100 ms until stopped. */
+class FinishingOrder {
+  private readonly stages: string[] = [];
+  private running = true;
+  private readonly done: Promise<void>;
+
+  constructor(rollout: RolloutObject) {
+    this.done = (async () => {
+      while (this.running) {
+        const seen = (await positionOf(env.client, rollout).catch(() => undefined))?.rollout.status;
+        const stage = (seen?.canaryStatus ?? seen?.blueGreenStatus)?.finalisingStep;
+        if (stage && this.stages.at(-1) !== stage) this.stages.push(stage);
+        await new Promise((r) => setTimeout(r, 100).unref());
+      }
+    })();
+  }
+
+  async stop(): Promise<string> {
+    this.running = false;
+    await this.done;
+    return this.stages.join(', ');
+  }
+}
+
 async function stopped(side: Side, image: string, pauses: boolean): Promise<Position> {
   const { client } = env;
   const replicas = workloadOf(side.objects).spec.replicas;
@@ -152,16 +176,21 @@ async function compare(scenario: (typeof SCENARIOS)[number], rollbackAt?: number
   };
 
   await Promise.all(sides.map((s) => kubectlApply(cluster.kubeconfig, withImage(s.objects, scenario.image))));
+  const finishing = sides.map((s) => new FinishingOrder(s.rollout));
   const found: Divergence[] = [];
   for (;;) {
     const positions = await Promise.all(sides.map((s) => stopped(s, scenario.image, true)));
     const [k] = positions as [Position, Position];
     const stage = ended(k) ? 'end' : `step ${k.step} paused`;
     found.push(...(await observeAll(stage)));
-    if (positions.some(ended)) return found;
+    if (positions.some(ended)) {
+      const [kruiseOrder, builtinOrder] = await Promise.all(finishing.map((f) => f.stop()));
+      return [...found, ...divergences('end', { finishing: kruiseOrder! }, { finishing: builtinOrder! })];
+    }
     if (k.step === rollbackAt) break;
     await Promise.all(positions.map(approveUntilMoved));
   }
+  await Promise.all(finishing.map((f) => f.stop()));
   await Promise.all(sides.map((s) => kubectlApply(cluster.kubeconfig, s.objects)));
   await Promise.all(sides.map((s) => stopped(s, first, false)));
   found.push(...(await observeAll('rolled back')));

@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import type { Workload } from '../../src/reconciler/observed.js';
 import type { RouteRule } from '../../src/traffic/gateway.js';
 import { eventually, useCluster } from '../support/kube.js';
+import { ReleaseMonitor } from '../support/monitor.js';
 import { echoserver, ReleaseHarness } from '../support/release.js';
 
 const env = useCluster();
@@ -215,3 +216,31 @@ spec:
   assert.deepEqual(await h.selector('db'), { 'app.kubernetes.io/name': 'db' });
   assert.equal(await h.get('networking.k8s.io/v1', 'Ingress', 'db-canary'), undefined);
 });
+
+for (const [provider, route] of [
+  ['nginx', '    ingress: {host: echo.example.com}'],
+  ['a Gateway API HTTPRoute', gatewayRoute],
+] as const) {
+  test(`on ${provider}, a canary's finishing never sends requests back to the old version`, async (t) => {
+    const spec = (image: string) =>
+      echoserver(image, {
+        route,
+        rollout: `    strategy: canary
+    gracePeriodSeconds: 1
+    steps:
+      - {replicas: 40%, traffic: 40%, pause: {duration: 0}}
+      - {replicas: 100%, traffic: 100%}`,
+      });
+    const namespace = `finish-${provider.startsWith('nginx') ? 'nginx' : 'gateway'}`;
+    const h = await ReleaseHarness.deployed(env.client, namespace, spec('example/app:1'));
+    // Sampled every 100 ms through the whole release: the old version, once at 0%, never gets traffic again, and
+    // the new version never falls below the share it has had.
+    const monitor = new ReleaseMonitor(h);
+    t.after(() => monitor.stop());
+    await h.apply(spec('example/app:2'));
+    const done = await h.run('done');
+    assert.equal(done.status?.phase, 'Healthy');
+    assert.deepEqual(await monitor.stop(), []);
+    assert.deepEqual(Object.keys(await h.podsByRevision()).length, 1, 'one version left');
+  });
+}

@@ -27,6 +27,11 @@ export const DIFFERENCES: readonly Difference[] = [
     stage: /^(end|rolled back)$/,
   },
   {
+    title: "A canary's finishing rolls the workload before traffic returns to the stable Service",
+    field: /^finishing$/,
+    stage: /^end$/,
+  },
+  {
     title: 'Rolled-back pods carry no release labels',
     field: /^pods\[v1\]\.labels$/,
     stage: /^rolled back$/,

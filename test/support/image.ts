@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import type { KubeClient } from '../../src/k8s/client.js';
 import type { Cluster } from '../testenv/cluster.js';
 import { ROOT } from './paths.js';
-import { StepwiseProcess } from './processes.js';
+import { kubectl, StepwiseProcess } from './processes.js';
 
 export interface BuiltImage {
   archive: string;
@@ -59,6 +59,11 @@ export class Podman {
         '[engine]\nruntime = "runc"\n',
     );
     this.env = { ...process.env, CONTAINERS_CONF: conf };
+  }
+
+  /** The environment podman needs (its configuration). */
+  get environment(): NodeJS.ProcessEnv {
+    return this.env;
   }
 
   /** The podman command with this store. */
@@ -130,4 +135,18 @@ export async function podCredentials(
     volume: `${dir}:/var/run/secrets/kubernetes.io/serviceaccount:ro`,
     env: { KUBERNETES_SERVICE_HOST: server.hostname, KUBERNETES_SERVICE_PORT: server.port },
   };
+}
+
+/**
+ * The cluster's admin kubeconfig with its certificates inline, readable by the image's user, and the volume that
+ * mounts it at /kube/config: for benchmarks, which measure the controller rather than its credentials.
+ */
+export async function flatKubeconfig(cluster: Cluster): Promise<{ path: string; volume: string }> {
+  const r = await kubectl(cluster.kubeconfig, ['config', 'view', '--raw', '--minify', '--flatten']);
+  if (r.status !== 0) throw new Error(`kubectl config view failed: ${r.stderr}`);
+  const dir = join(cluster.state.runDir, 'kube');
+  mkdirSync(dir, { recursive: true, mode: 0o755 });
+  writeFileSync(join(dir, 'config'), r.stdout);
+  chmodSync(join(dir, 'config'), 0o644);
+  return { path: '/kube/config', volume: `${dir}:/kube:ro` };
 }

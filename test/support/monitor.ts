@@ -1,5 +1,6 @@
 import { STEP_STATES } from '../../src/engines/crd.js';
-import { subStatusOf } from '../../src/reconciler/types.js';
+import { isReady, type Pod } from '../../src/reconciler/observed.js';
+import { strategyOf, subStatusOf } from '../../src/reconciler/types.js';
 import { KubeClient } from '../../src/k8s/client.js';
 import { ReleaseHarness } from './release.js';
 import type { StepwiseProcess } from './processes.js';
@@ -24,6 +25,10 @@ export class ReleaseMonitor {
   readonly messages = new Set<string>();
   samples = 0;
   unanswered = 0;
+  /** The old version has had no traffic since this sample (once it reached 0% in this release). */
+  private oldWithoutTraffic = false;
+  /** The largest share of the traffic the new version has had in this release. */
+  private newPeak = 0;
   private stopped = false;
   private readonly done: Promise<void>;
 
@@ -46,7 +51,9 @@ export class ReleaseMonitor {
   }
 
   private async sample(): Promise<void> {
-    const [summary, rollout] = await Promise.all([this.h.summary(), this.h.rollout()]);
+    const [summary, rollout, pods] = await Promise.all([this.h.summary(), this.h.rollout(), this.h.pods()]);
+    const routing = strategyOf(rollout).routing;
+    const selector = routing ? await this.h.selector(routing.service) : undefined;
     this.samples++;
     this.messages.add(summary.message);
     const at = new Date().toISOString();
@@ -56,11 +63,39 @@ export class ReleaseMonitor {
     if (summary.phase === 'Progressing' && weight < 100 && summary.stable.ready === 0 && summary.stable.pods > 0)
       this.violations.push(`${at}: ${100 - weight}% to the stable version with no Ready pod`);
     const sub = subStatusOf(rollout);
+    const rollingBack = rollout.status?.conditions?.some((c) => c.reason === 'Cancelling');
+    if (rollout.status?.phase === 'Progressing' && !rollingBack && selector)
+      this.traffic(
+        at,
+        weight,
+        summary.stable.revision,
+        pods.filter((p) => selects(selector, p) && isReady(p)),
+      );
     if (rollout.status?.phase !== 'Progressing' || !sub || sub.finalisingStep) return;
     if (this.steps.at(-1) !== sub.currentStepIndex) this.steps.push(sub.currentStepIndex);
     const last = this.timeline.at(-1);
     if (!last || last[0] !== sub.currentStepIndex || last[1] !== sub.currentStepState)
       this.timeline.push([sub.currentStepIndex, sub.currentStepState]);
+  }
+
+  /**
+   * Where the unmatched traffic goes: `weight` percent to the new version's canary Service, the rest to the stable
+   * Service's Ready pods, old or new (by their revision). Once the old version has had none it must never get any
+   * again, and the new version's share never falls below the most it has had (until a rollback).
+   */
+  private traffic(at: string, weight: number, oldRevision: string | undefined, behindStable: Pod[]): void {
+    const revisionOf = (p: Pod) =>
+      p.metadata.labels?.['pod-template-hash'] ?? p.metadata.labels?.['controller-revision-hash'];
+    const old = behindStable.filter((p) => revisionOf(p) === oldRevision).length;
+    const stableShare = behindStable.length ? 100 - weight : 0;
+    const oldShare = behindStable.length ? (stableShare * old) / behindStable.length : 0;
+    const newShare = weight + stableShare - oldShare;
+    if (oldShare === 0) this.oldWithoutTraffic = true;
+    else if (this.oldWithoutTraffic)
+      this.violations.push(`${at}: ${oldShare.toFixed(0)}% to the old version after it had reached 0%`);
+    if (newShare < this.newPeak - 0.5)
+      this.violations.push(`${at}: the new version at ${newShare.toFixed(0)}% after ${this.newPeak.toFixed(0)}%`);
+    this.newPeak = Math.max(this.newPeak, newShare);
   }
 
   /** Stops sampling; returns what a release must satisfy, as messages (empty when all held). */
@@ -127,3 +162,6 @@ export function longestWithoutLeader(spans: readonly Leadership[], until: number
   }
   return longest;
 }
+
+const selects = (selector: Record<string, string>, pod: Pod) =>
+  Object.entries(selector).every(([k, v]) => pod.metadata.labels?.[k] === v);
