@@ -196,3 +196,49 @@ async function upgradeAndRollBack(version: '3' | '4', logs: () => string): Promi
   );
   assert.equal(await h.get('networking.k8s.io/v1', 'Ingress', 'web-canary'), undefined, 'no canary route left');
 }
+
+test('the chart in charts/stepwise renders, under Helm 3 and 4, the objects `install --controller` applies', () => {
+  const printed = stepwise([
+    'install',
+    '--controller',
+    '-n',
+    'stepwise-system',
+    '--image',
+    'registry.test/sw:1',
+    '--dry-run',
+  ]);
+  assert.equal(printed.status, 0, printed.stderr);
+  const installed = objects(printed.stdout).filter((o) => o.kind !== 'Namespace');
+  const values = ['--set', 'image=registry.test/sw:1'];
+  for (const helm of [tools.helm3, tools.helm4]) {
+    const rendered = objects(
+      run(helm, [
+        'template',
+        'stepwise',
+        `${ROOT}charts/stepwise`,
+        '-n',
+        'stepwise-system',
+        '--include-crds',
+        ...values,
+      ]),
+    );
+    const key = (o: KubeObject) => `${o.kind}/${o.metadata.namespace ?? ''}/${o.metadata.name}`;
+    assert.deepEqual(rendered.map(key).sort(), installed.map(key).sort(), `${helm}: the same objects`);
+    for (const o of installed)
+      assert.deepEqual(
+        rendered.find((r) => key(r) === key(o)),
+        o,
+        `${helm}: ${key(o)}`,
+      );
+    const scaled = objects(
+      run(helm, ['template', 'stepwise', `${ROOT}charts/stepwise`, '--set', 'replicas=3,failOpen=true']),
+    );
+    const deployment = scaled.find((o) => o.kind === 'Deployment') as KubeObject & { spec: { replicas: number } };
+    assert.equal(deployment.spec.replicas, 3);
+    const webhook = scaled.find((o) => o.kind === 'MutatingWebhookConfiguration') as KubeObject & {
+      webhooks: { failurePolicy: string }[];
+    };
+    assert.deepEqual([...new Set(webhook.webhooks.map((w) => w.failurePolicy))], ['Ignore']);
+  }
+  assert.match(run(tools.helm3, ['lint', `${ROOT}charts/stepwise`]), /0 chart\(s\) failed/);
+});

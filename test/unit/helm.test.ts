@@ -1,8 +1,11 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { readFileSync } from 'node:fs';
 import { parseAllDocuments } from 'yaml';
 import { HELM4_FILENAME_ANNOTATION, PostRenderError, postRender } from '../../src/helm/post-render.js';
 import type { KubeObject } from '../../src/k8s/objects.js';
+import { controllerChart } from '../../src/install/chart.js';
+import { ROOT } from '../support/paths.js';
 import { attachRollout } from '../../src/render/attach.js';
 import { ROLLOUT_NAME_LABEL } from '../../src/render/labels.js';
 import { canaryService } from '../../src/traffic/service.js';
@@ -155,4 +158,14 @@ test('bad input fails naming the template, line and field, before anything is wr
   );
   assert.throws(() => postRender(helm3({ 'deployment.yaml': deployment('{strategy: [') })), /not a YAML mapping/);
   assert.throws(() => postRender('---\n- a\n- b\n'), /document 1 \(line 1 of the manifests\): not a Kubernetes object/);
+});
+
+test('charts/stepwise is what `stepwise install --helm-chart` writes (refresh it with that command)', () => {
+  const { version } = JSON.parse(readFileSync(`${ROOT}package.json`, 'utf8')) as { version: string };
+  for (const [file, text] of Object.entries(controllerChart(version)))
+    assert.equal(
+      readFileSync(`${ROOT}charts/stepwise/${file}`, 'utf8'),
+      text,
+      `stale ${file}: run \`stepwise install --helm-chart charts/stepwise\``,
+    );
 });

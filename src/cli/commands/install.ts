@@ -1,4 +1,5 @@
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import type { CommandModule } from 'yargs';
 import type { KubeObject } from '../../k8s/objects.js';
 import type { WebhookEndpoint } from '../../webhook/configuration.js';
@@ -16,6 +17,7 @@ interface InstallArgs extends ClusterArgs {
   'fail-open': boolean;
   controller: boolean;
   image: string;
+  'helm-chart'?: string;
 }
 
 /** Where `install --controller` runs the controller when no namespace is given. */
@@ -122,6 +124,11 @@ export const installCommand: CommandModule<object, InstallArgs> = {
         default: `stepwise:${stepwiseVersion()}`,
         describe: "The controller's image (what scripts/image/build.sh builds, pushed where the cluster pulls from)",
       })
+      .option('helm-chart', {
+        type: 'string',
+        describe:
+          'Write the Helm chart of the in-cluster controller (the same objects as --controller) to this directory',
+      })
       .option('rbac-out', { type: 'string', describe: 'Also write the RBAC manifests to this file' })
       .option('dry-run', { type: 'boolean', default: false, describe: 'Print the manifests; change nothing' })
       .conflicts('webhook-url', 'webhook-service')
@@ -142,6 +149,7 @@ export const installCommand: CommandModule<object, InstallArgs> = {
         'A Role confined to namespace shop, also saved to rbac.yaml',
       ),
   handler: async (args) => {
+    if (args['helm-chart']) return writeChart(args['helm-chart']);
     // A dry run only prints: it needs no cluster, only the namespace the objects would go to.
     const { namespace, cluster } = await where(args);
     const { objects, rbac, endpoint } = await installation(args, namespace ?? cluster?.namespace ?? 'default');
@@ -178,6 +186,15 @@ export const installCommand: CommandModule<object, InstallArgs> = {
 
 interface UninstallArgs extends ClusterArgs, Pick<InstallArgs, 'watch-namespace' | 'controller' | 'dry-run'> {
   crd: boolean;
+}
+
+async function writeChart(dir: string): Promise<void> {
+  const { controllerChart } = await import('../../install/chart.js');
+  for (const [file, text] of Object.entries(controllerChart(stepwiseVersion()))) {
+    mkdirSync(dirname(join(dir, file)), { recursive: true });
+    writeFileSync(join(dir, file), text);
+    process.stderr.write(`wrote ${join(dir, file)}\n`);
+  }
 }
 
 /** The label every object `install` makes carries (the CRD aside, which its name identifies). */
