@@ -97,8 +97,8 @@ export class Controller implements Reader {
     registry.gauge('stepwise_releases', 'Rollouts by phase.', () => {
       const rollouts = this.informers.get(typeKey(ROLLOUT_REF))?.list<RolloutObject>(undefined) ?? [];
       const phases = new Map<string, number>();
-      for (const r of rollouts)
-        phases.set(r.status?.phase ?? 'Initial', (phases.get(r.status?.phase ?? 'Initial') ?? 0) + 1);
+      for (const phase of rollouts.map((r) => r.status?.phase ?? 'Initial'))
+        phases.set(phase, (phases.get(phase) ?? 0) + 1);
       return [...phases].map(([phase, n]) => [{ phase }, n] as const);
     });
     return {
@@ -263,7 +263,7 @@ export class Controller implements Reader {
         const ms = Date.now() - started;
         this.stats.passes++;
         this.stats.slowestPassMs = Math.max(this.stats.slowestPassMs, ms);
-        const rollout = key.startsWith(KRUISE_KEY) ? 'kruise' : 'stepwise';
+        const rollout = parseKey(key).ref === KRUISE_ROLLOUT_REF ? 'kruise' : 'stepwise';
         this.metrics?.passes.inc({ rollout, result });
         this.metrics?.passSeconds.observe(ms / 1000, { rollout });
         this.queue.done(key);

@@ -165,9 +165,11 @@ export async function reconcileKruiseAnalysis(
   const text = rollout?.metadata.annotations?.[KRUISE_ANALYSIS_ANNOTATION];
   if (!rollout || text === undefined) return undefined;
   const read = readKruiseAnalysis(text);
-  const problems = 'problems' in read ? read.problems : viewProblems(rollout, read.spec);
-  if ('problems' in read || problems.length > 0) return report(client, rollout, problems, options);
-  let o: KruiseObserved = { rollout: analyzedView(rollout, read.spec), now: new Date() };
+  if ('problems' in read) return report(client, rollout, read.problems, options);
+  const view = analyzedView(rollout, read.spec);
+  const problems = viewProblems(view);
+  if (problems.length > 0) return report(client, rollout, problems, options);
+  let o: KruiseObserved = { rollout: view, now: new Date() };
   if (kruiseCheckDue(o)) o = { ...o, analysisCheck: await measure(o, options.prometheus) };
   const decision = decideKruiseAnalysis(o);
   let written = rollout;
@@ -194,13 +196,12 @@ export async function reconcileKruiseAnalysis(
 }
 
 /** The analysis rules (a template needs a route, known query variables…) and what only a Deployment allows. */
-function viewProblems(rollout: RolloutObject, carried: KruiseAnalysisSpec): string[] {
-  const view = analyzedView(rollout, carried);
+function viewProblems(view: RolloutObject): string[] {
   const problems = validateRolloutSpec(view.spec, { engine: 'kruise' })
     .filter((v) => v.severity !== 'warning' && v.pointer.startsWith('/spec/analysis'))
     .map((v) => `${v.pointer.slice('/spec/'.length).replaceAll('/', '.')}: ${v.message}`);
-  if (rollout.spec.workloadRef.kind !== 'Deployment')
-    problems.push(`a ${rollout.spec.workloadRef.kind} cannot be rolled back by analysis here: use the builtin engine`);
+  if (view.spec.workloadRef.kind !== 'Deployment')
+    problems.push(`a ${view.spec.workloadRef.kind} cannot be rolled back by analysis here: use the builtin engine`);
   return problems;
 }
 

@@ -10,7 +10,14 @@ import { stringify } from 'yaml';
 import { RECONCILER_RULES } from '../../src/install/rbac.js';
 import { CONTROLLER_LEASE, LeaderElector } from '../../src/k8s/lease.js';
 import type { KubeObject } from '../../src/k8s/objects.js';
-import { createNamespace, eventually, explained, faultProxyFor, useCluster } from '../support/kube.js';
+import {
+  createNamespace,
+  eventually,
+  explained,
+  faultProxyFor,
+  serviceAccountToken,
+  useCluster,
+} from '../support/kube.js';
 import { leadership, longestWithoutLeader, overlaps, ReleaseMonitor } from '../support/monitor.js';
 import { StepwiseProcess } from '../support/processes.js';
 import { ReleaseHarness, timedBlueGreen } from '../support/release.js';
@@ -200,11 +207,7 @@ async function serviceAccountKubeconfig(
     roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: meta.name },
     subjects: [{ kind: 'ServiceAccount', name, namespace }],
   } as KubeObject);
-  const review = await env.client.request<{ status: { token: string } }>(
-    'POST',
-    `/api/v1/namespaces/${namespace}/serviceaccounts/${name}/token`,
-    { body: { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: { expirationSeconds: 3600 } } },
-  );
+  const token = await serviceAccountToken(env.client, namespace, name);
   const file = `${env.cluster.state.runDir}/${namespace}-${name}.kubeconfig`;
   const cluster = {
     server: env.cluster.state.server,
@@ -216,7 +219,7 @@ async function serviceAccountKubeconfig(
       apiVersion: 'v1',
       kind: 'Config',
       clusters: [{ name: 'c', cluster }],
-      users: [{ name: 'u', user: { token: review.status.token } }],
+      users: [{ name: 'u', user: { token } }],
       contexts: [{ name: 'c', context: { cluster: 'c', user: 'u', namespace } }],
       'current-context': 'c',
     }),

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { KubeClient } from '../../src/k8s/client.js';
 import type { Cluster } from '../testenv/cluster.js';
+import { serviceAccountToken } from './kube.js';
 import { ROOT } from './paths.js';
 import { kubectl, StepwiseProcess } from './processes.js';
 
@@ -119,14 +120,9 @@ export async function podCredentials(
   namespace: string,
   serviceAccount: string,
 ): Promise<{ volume: string; env: Record<string, string> }> {
-  const review = await client.request<{ status: { token: string } }>(
-    'POST',
-    `/api/v1/namespaces/${namespace}/serviceaccounts/${serviceAccount}/token`,
-    { body: { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: { expirationSeconds: 3600 } } },
-  );
   const dir = join(cluster.state.runDir, `sa-${serviceAccount}`);
   mkdirSync(dir, { recursive: true, mode: 0o755 });
-  writeFileSync(join(dir, 'token'), review.status.token);
+  writeFileSync(join(dir, 'token'), await serviceAccountToken(client, namespace, serviceAccount));
   writeFileSync(join(dir, 'namespace'), namespace);
   copyFileSync(join(cluster.state.runDir, 'pki', 'ca.crt'), join(dir, 'ca.crt'));
   for (const f of ['token', 'namespace', 'ca.crt']) chmodSync(join(dir, f), 0o644);

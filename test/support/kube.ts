@@ -54,6 +54,16 @@ export function assertContained(sent: unknown, stored: unknown, path = ''): void
   assert.deepEqual(stored, sent, `${path}: the server stored ${JSON.stringify(stored)}`);
 }
 
+/** A token of a ServiceAccount from the TokenRequest API, valid for an hour: what a Pod of it is given. */
+export async function serviceAccountToken(client: KubeClient, namespace: string, name: string): Promise<string> {
+  const review = await client.request<{ status: { token: string } }>(
+    'POST',
+    `/api/v1/namespaces/${namespace}/serviceaccounts/${name}/token`,
+    { body: { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: { expirationSeconds: 3600 } } },
+  );
+  return review.status.token;
+}
+
 export function inNamespace(objects: readonly KubeObject[], namespace: string): KubeObject[] {
   return objects.map((o) => ({ ...o, metadata: { ...o.metadata, namespace } }));
 }
