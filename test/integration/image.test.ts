@@ -27,7 +27,8 @@ import { freePorts, probe } from '../testenv/process.js';
 const env = useCluster();
 const HOME = 'stepwise-system';
 const ACCOUNT = 'stepwise-reconciler';
-const LEASE_SECONDS = 6;
+/** The controller's default lease, which `install --controller` runs with. */
+const LEASE_SECONDS = 15;
 let image: BuiltImage;
 let podman: Podman;
 let imageId: string;
@@ -67,8 +68,6 @@ async function replica(identity: string, webhookPort?: number): Promise<Replica>
     identity,
     '--lease-namespace',
     HOME,
-    '--lease-duration',
-    String(LEASE_SECONDS),
     '--metrics-bind-address',
     `127.0.0.1:${metricsPort}`,
     '--health-probe-bind-address',
