@@ -35,6 +35,36 @@ export interface LeaderElectionOptions {
   retryPeriodSeconds?: number;
 }
 
+type ElectionTimings = Pick<LeaderElectionOptions, 'leaseSeconds' | 'renewDeadlineSeconds' | 'retryPeriodSeconds'>;
+
+/**
+ * `stepwise controller`'s timings for a lease of `leaseSeconds`: the leader stops acting at 2/3 of it, and electors
+ * try every 1/15 of it (every second by default), so a standby leads within about a second of a leader's SIGTERM.
+ */
+export function controllerTimings(leaseSeconds: number): ElectionTimings {
+  return { leaseSeconds, renewDeadlineSeconds: (leaseSeconds * 2) / 3, retryPeriodSeconds: leaseSeconds / 15 };
+}
+
+/** The timings an elector keeps, in ms: defaults filled in, the deadline within the lease, retries within that. */
+function electionMs(timings: ElectionTimings) {
+  const leaseMs = (timings.leaseSeconds ?? DEFAULT_LEASE_SECONDS) * 1000;
+  const deadline = (timings.renewDeadlineSeconds ?? DEFAULT_RENEW_DEADLINE_SECONDS) * 1000;
+  const renewDeadlineMs = Math.min(deadline, (leaseMs * 2) / 3);
+  const retryMs = Math.min((timings.retryPeriodSeconds ?? DEFAULT_RETRY_PERIOD_SECONDS) * 1000, renewDeadlineMs / 2);
+  return { leaseMs, renewDeadlineMs, retryMs };
+}
+
+/**
+ * The longest a standby can take to lead after the leader dies without giving up the lease: the leader's last
+ * renewal may be a retry period old, the standby sees it at its next try (up to a retry period later), counts the
+ * lease from then by its own clock, and takes over at its first try after that: the lease and two retry periods,
+ * each stretched by the jitter.
+ */
+export function longestTakeoverMs(timings: ElectionTimings): number {
+  const { leaseMs, retryMs } = electionMs(timings);
+  return leaseMs + 2 * retryMs * JITTER;
+}
+
 /**
  * The holder of a Lease if it renewed it within its duration by this machine's clock; undefined when nobody holds
  * it, or the holder stopped renewing. For one-shot commands, which cannot watch the lease change; an elector
@@ -88,15 +118,7 @@ export class LeaderElector {
     private readonly client: KubeClient,
     private readonly options: LeaderElectionOptions,
   ) {
-    this.leaseMs = (options.leaseSeconds ?? DEFAULT_LEASE_SECONDS) * 1000;
-    this.renewDeadlineMs = Math.min(
-      (options.renewDeadlineSeconds ?? DEFAULT_RENEW_DEADLINE_SECONDS) * 1000,
-      (this.leaseMs * 2) / 3,
-    );
-    this.retryMs = Math.min(
-      (options.retryPeriodSeconds ?? DEFAULT_RETRY_PERIOD_SECONDS) * 1000,
-      this.renewDeadlineMs / 2,
-    );
+    ({ leaseMs: this.leaseMs, renewDeadlineMs: this.renewDeadlineMs, retryMs: this.retryMs } = electionMs(options));
   }
 
   /** Whether this process leads now: it renewed within the renew deadline. */

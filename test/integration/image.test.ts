@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { parseAllDocuments } from 'yaml';
 import type { KubeObject } from '../../src/k8s/objects.js';
+import { controllerTimings, longestTakeoverMs } from '../../src/k8s/lease.js';
 import { ROLLOUT_REF } from '../../src/reconciler/observe.js';
 import type { RolloutObject } from '../../src/reconciler/types.js';
 import { stepwise } from '../support/cli.js';
@@ -129,7 +130,7 @@ test('two builds of one tree give the same manifest digest; the image runs stepw
 });
 
 const HANDOVER =
-  'SIGTERM hands the Lease over within 2 s, kill -9 within the lease; the release goes on, each step once';
+  'SIGTERM hands the Lease over within 2 s, kill -9 once the lease expires; the release goes on, each step once';
 test(HANDOVER, async (t) => {
   await installed();
   const namespace = 'handover';
@@ -170,7 +171,9 @@ test(HANDOVER, async (t) => {
   const spans = [...leadership('a', a.process), ...leadership('b', b.process, killed), ...leadership('c', c.process)];
   await c.process.stop();
   assert.ok(byTerm <= 2000, `SIGTERM: the standby led after ${byTerm} ms`);
-  assert.ok(byKill <= LEASE_SECONDS * 1000 + 1000, `kill -9: the standby led after ${byKill} ms`);
+  // Counted from the kill, not from the last renewal the standby saw (see longestTakeoverMs); API calls add a little.
+  const bound = longestTakeoverMs(controllerTimings(LEASE_SECONDS)) + 500;
+  assert.ok(byKill <= bound, `kill -9: the standby led after ${byKill} ms, more than ${bound} ms`);
   assert.deepEqual(overlaps(spans), [], 'never two leaders');
   assert.deepEqual(problems, []);
   assert.deepEqual(monitor.steps, [1, 2, 3]);

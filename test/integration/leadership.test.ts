@@ -8,7 +8,7 @@ import { writeFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { stringify } from 'yaml';
 import { RECONCILER_RULES } from '../../src/install/rbac.js';
-import { CONTROLLER_LEASE, LeaderElector } from '../../src/k8s/lease.js';
+import { CONTROLLER_LEASE, LeaderElector, longestTakeoverMs } from '../../src/k8s/lease.js';
 import type { KubeObject } from '../../src/k8s/objects.js';
 import {
   createNamespace,
@@ -92,6 +92,8 @@ test('a Lease that keeps changing is not taken, whatever its renewTime says (clo
     await eventually('the elector leads once the holder stopped renewing', async () => ledAt !== undefined, 10_000);
     const waitedMs = Number(ledAt) - stoppedAt;
     assert.ok(waitedMs >= 1500, `waited a lease duration from the last change seen, not ${waitedMs} ms`);
+    const longest = longestTakeoverMs({ leaseSeconds: 2 }) + 500;
+    assert.ok(waitedMs <= longest, `led ${waitedMs} ms after the last renewal, more than ${longest} ms`);
     assert.equal(await holder(namespace), 'here');
   } finally {
     renewing = false;

@@ -153,7 +153,7 @@ export const controllerCommand: CommandModule<object, ControllerArgs> = {
   handler: async (args) => {
     const [
       { client, namespace },
-      { CONTROLLER_LEASE, LeaderElector },
+      { CONTROLLER_LEASE, controllerTimings, LeaderElector },
       { Controller },
       { AdmissionWebhook },
       { Registry },
@@ -214,10 +214,7 @@ export const controllerCommand: CommandModule<object, ControllerArgs> = {
           namespace: home,
           name: CONTROLLER_LEASE,
           identity: args.identity ?? `${hostname()}-${process.pid}`,
-          leaseSeconds: args['lease-duration'],
-          renewDeadlineSeconds: (args['lease-duration'] * 2) / 3,
-          // Every second with the default 15 s: a standby leads within about a second of a leader's SIGTERM.
-          retryPeriodSeconds: args['lease-duration'] / 15,
+          ...controllerTimings(args['lease-duration']),
         })
       : undefined;
     // Ends the process: passes under way may finish (a few seconds at most), then the Lease is given up so that
