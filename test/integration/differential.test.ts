@@ -11,7 +11,7 @@ import type { KubeObject } from '../../src/k8s/objects.js';
 import { isReady, type Pod } from '../../src/reconciler/observed.js';
 import type { RolloutObject } from '../../src/reconciler/types.js';
 import {
-  approveUntilMoved,
+  approve,
   awaitsApproval,
   deployed,
   imageOf,
@@ -141,6 +141,17 @@ async function stopped(side: Side, image: string, pauses: boolean): Promise<Posi
   );
 }
 
+/** Approves the pause `p` until the release has moved past it (Kruise may overwrite an early approval). */
+async function approveUntilMoved(p: Position): Promise<void> {
+  const { client } = env;
+  await eventually(`step ${p.step} approved`, async () => {
+    const now = await positionOf(client, p.rollout);
+    if (now.step !== p.step || !awaitsApproval(now)) return true;
+    await approve(client, now);
+    return undefined;
+  });
+}
+
 /**
  * Releases the scenario's new image under both engines side by side, comparing them at each stage; with
  * `rollbackAt`, re-applies the first version at that pause. Returns what differed.
@@ -177,7 +188,7 @@ async function compare(scenario: (typeof SCENARIOS)[number], rollbackAt?: number
       return [...found, ...divergences('end', { finishing: kruiseOrder! }, { finishing: builtinOrder! })];
     }
     if (k.step === rollbackAt) break;
-    await Promise.all(positions.map((p) => approveUntilMoved(env.client, p)));
+    await Promise.all(positions.map(approveUntilMoved));
   }
   await Promise.all(finishing.map((f) => f.stop()));
   await Promise.all(sides.map((s) => kubectlApply(cluster.kubeconfig, s.objects)));

@@ -158,16 +158,6 @@ export async function approve(client: KubeClient, p: Position): Promise<void> {
   });
 }
 
-/** Approves the pause `p` until the release has moved past it (Kruise may overwrite an early approval). */
-export async function approveUntilMoved(client: KubeClient, p: Position): Promise<void> {
-  await eventually(`step ${p.step} approved`, async () => {
-    const now = await positionOf(client, p.rollout);
-    if (now.step !== p.step || !awaitsApproval(now)) return true;
-    await approve(client, now);
-    return undefined;
-  });
-}
-
 /**
  * Drives a started release to its end: approves each pause that waits for a person, lets timed pauses run out.
  * Returns the steps approved, in order (each once, however often a lost approval was sent again).
