@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the test control plane (etcd, kube-apiserver, kube-controller-manager,
 # kube-scheduler, kubectl, kwok) from the Go module proxy and collects the CRDs
-# the integration tests install; `kruise` builds the OpenKruise Rollouts controller.
+# the integration tests install; `kruise` builds the OpenKruise Rollouts controller, `tools` cue and helm 3 and 4,
+# `traefik` the proxy of the data-plane tests.
 # Idempotent: a binary that already reports (or is stamped with) the pinned version
 # is not rebuilt. Nothing is written inside the repository.
 #
@@ -103,6 +104,38 @@ build_kruise() {
   log "kruise-rollout $v: $(find "$data/config/crd/bases" -name '*.yaml' | wc -l) CRDs, data in $data"
 }
 
+# Traefik, the real proxy of the data-plane tests: it serves ingress-nginx's canary annotations (since v3.7) and
+# Gateway API weights. Built in a wrapper module with Traefik's own replaces and exclude, except where the module
+# proxy refuses a zip: go-http-auth takes the fork Traefik v3.6 pinned (a test proxy only: never ship it); the
+# nested module dynamic/ext, missing from Traefik's zip, becomes a stub of its two types; and lego (ACME) loses
+# the DNS providers whose cloud SDKs are refused, so only ACME DNS challenges, unused here, are gone.
+REFUSED_LEGO_PROVIDERS=(alidns aliesa azion dnsimple edgedns edgeone huaweicloud oraclecloud regfish sakuracloud
+  tencentcloud ucloud yandexcloud)
+build_traefik() {
+  local v=$TRAEFIK_VERSION
+  if have traefik "$v" version; then log "traefik $v: cached"; return; fi
+  log "traefik $v: building (cold: about 5 min on 2 cores)"
+  local dir; dir=$(wrapper traefik); cd "$dir"
+  local upstream lego; upstream=$(mod_field "github.com/traefik/traefik/v3@$v" GoMod)
+  lego=$(awk '$1 == "github.com/go-acme/lego/v5" { print $2; exit }' "$upstream")
+  mkdir ext && printf 'module github.com/traefik/traefik/dynamic/ext\n\ngo 1.26\n' >ext/go.mod
+  printf 'package ext\n\ntype HTTP struct{}\n\ntype Router struct{}\n' >ext/ext.go
+  cp -R "$(mod_field "github.com/go-acme/lego/v5@$lego" Dir)" lego && chmod -R u+w lego
+  local p registry=lego/providers/dns/zz_gen_dns_providers.go
+  for p in "${REFUSED_LEGO_PROVIDERS[@]}"; do
+    rm -rf "lego/providers/dns/$p"
+    sed -i -e "\#/providers/dns/$p\"\$#d" -e "/^\tcase \"$p\"/d" -e "/[^a-z]$p\.NewDNSProvider/d" "$registry"
+  done
+  go mod edit -go=1.26.0 -exclude=github.com/tencentcloud/tencentcloud-sdk-go@v3.0.83+incompatible \
+    -replace=github.com/abbot/go-http-auth=github.com/containous/go-http-auth@v0.4.1-0.20200324110947-a37a7636d23e \
+    -replace=github.com/gorilla/mux=github.com/containous/mux@v0.0.0-20250523120546-41b6ec3aed59 \
+    -replace=github.com/traefik/traefik/dynamic/ext=./ext -replace=github.com/go-acme/lego/v5=./lego
+  go get "github.com/traefik/traefik/v3/cmd/traefik@$v"
+  go build -trimpath -ldflags "-s -w -X github.com/traefik/traefik/v3/pkg/version.Version=$v" -o "$bin/traefik" \
+    github.com/traefik/traefik/v3/cmd/traefik
+  cd / && rm -rf "$dir"
+}
+
 # CRDs the tests install, and kwok's stage definitions (kwok has no built-in stages), from the module cache.
 collect_data() {
   local gw kr kw
@@ -140,7 +173,8 @@ case "$what" in
     LDFLAGS="-X helm.sh/helm/v4/internal/version.version=$HELM4_VERSION" \
       build_go_install helm4 "helm.sh/helm/v4/cmd/helm@$HELM4_VERSION" "$HELM4_VERSION" version ;;
   kruise) build_kruise ;;
-  *) echo "usage: build.sh [control-plane|tools|kruise]" >&2; exit 2 ;;
+  traefik) build_traefik ;;
+  *) echo "usage: build.sh [control-plane|tools|kruise|traefik]" >&2; exit 2 ;;
 esac
 log "$what ready in $((SECONDS - start)) s: $root"
 echo "$root"

@@ -11,13 +11,14 @@ import type { KubeObject } from '../../src/k8s/objects.js';
 import { isReady, type Pod } from '../../src/reconciler/observed.js';
 import type { RolloutObject } from '../../src/reconciler/types.js';
 import {
-  approve,
+  approveUntilMoved,
   awaitsApproval,
   deployed,
   imageOf,
   kubectlApply,
   type Position,
   positionOf,
+  releaseEnded,
   rolloutOf,
   type Scenario,
   synthesize,
@@ -86,15 +87,6 @@ const withLogs = <T>(work: Promise<T>) =>
  */
 const saysItWaits = (p: Position) => p.rollout.status?.message?.includes('you need manually confirm') ?? false;
 
-/** The release's progress has stopped: phase Healthy, Progressing False. */
-const ended = (p: Position) =>
-  p.rollout.status?.phase === 'Healthy' &&
-  p.rollout.status.conditions?.some((c) => c.type === 'Progressing' && c.status === 'False');
-
-/**
- * The side's release waits for approval (when `pauses`), or has ended with every pod on `image` and Ready.
- * Right after a rollback is applied the release still shows the pause it was at: then only its end will do.
- */
 /** The finalising stages a release is seen to pass through, in order, sampled every 100 ms until stopped. */
 class FinishingOrder {
   private readonly stages: string[] = [];
@@ -128,7 +120,7 @@ async function stopped(side: Side, image: string, pauses: boolean): Promise<Posi
     async () => {
       const p = await positionOf(client, side.rollout);
       if (pauses && awaitsApproval(p)) return saysItWaits(p) && p;
-      if (!ended(p)) return undefined;
+      if (!releaseEnded(p)) return undefined;
       const pods = await client.list<Pod>({
         apiVersion: 'v1',
         kind: 'Pod',
@@ -139,17 +131,6 @@ async function stopped(side: Side, image: string, pauses: boolean): Promise<Posi
     },
     120_000,
   );
-}
-
-/** Approves the pause `p` until the release has moved past it (Kruise may overwrite an early approval). */
-async function approveUntilMoved(p: Position): Promise<void> {
-  const { client } = env;
-  await eventually(`step ${p.step} approved`, async () => {
-    const now = await positionOf(client, p.rollout);
-    if (now.step !== p.step || !awaitsApproval(now)) return true;
-    await approve(client, now);
-    return undefined;
-  });
 }
 
 /**
@@ -181,14 +162,14 @@ async function compare(scenario: (typeof SCENARIOS)[number], rollbackAt?: number
   for (;;) {
     const positions = await Promise.all(sides.map((s) => stopped(s, scenario.image, true)));
     const [k] = positions as [Position, Position];
-    const stage = ended(k) ? 'end' : `step ${k.step} paused`;
+    const stage = releaseEnded(k) ? 'end' : `step ${k.step} paused`;
     found.push(...(await observeAll(stage)));
-    if (positions.some(ended)) {
+    if (positions.some(releaseEnded)) {
       const [kruiseOrder, builtinOrder] = await Promise.all(finishing.map((f) => f.stop()));
       return [...found, ...divergences('end', { finishing: kruiseOrder! }, { finishing: builtinOrder! })];
     }
     if (k.step === rollbackAt) break;
-    await Promise.all(positions.map(approveUntilMoved));
+    await Promise.all(positions.map((p) => approveUntilMoved(env.client, p)));
   }
   await Promise.all(finishing.map((f) => f.stop()));
   await Promise.all(sides.map((s) => kubectlApply(cluster.kubeconfig, s.objects)));

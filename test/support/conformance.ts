@@ -138,6 +138,14 @@ export function manualSteps(rollout: RolloutObject): number[] {
 }
 
 /** The release waits for a person where it stands. */
+/**
+ * The release's progress has stopped, completed or cancelled: phase Healthy, Progressing False. A cancelled
+ * release still shows the step it was cancelled at, as OpenKruise's status does.
+ */
+export const releaseEnded = (p: Position) =>
+  p.rollout.status?.phase === 'Healthy' &&
+  (p.rollout.status.conditions?.some((c) => c.type === 'Progressing' && c.status === 'False') ?? false);
+
 export function awaitsApproval(p: Position): boolean {
   return !p.done && p.state === 'StepPaused' && manualSteps(p.rollout).includes(p.step);
 }
@@ -155,6 +163,16 @@ export async function approve(client: KubeClient, p: Position): Promise<void> {
   };
   await client.mergePatch(refOf(p.rollout), patch, 'status', 'test').catch((e: unknown) => {
     if (!(e instanceof KubeApiError && e.status === 409)) throw e;
+  });
+}
+
+/** Approves the pause `p` until the release has moved past it (Kruise may overwrite an early approval). */
+export async function approveUntilMoved(client: KubeClient, p: Position): Promise<void> {
+  await eventually(`step ${p.step} approved`, async () => {
+    const now = await positionOf(client, p.rollout);
+    if (now.step !== p.step || !awaitsApproval(now)) return true;
+    await approve(client, now);
+    return undefined;
   });
 }
 

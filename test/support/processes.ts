@@ -1,7 +1,7 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { after } from 'node:test';
 import { ensureControlPlane } from '../testenv/build.js';
-import { stepwise } from './cli.js';
+import { type CliRun, runAsync, stepwise } from './cli.js';
 import { ROOT } from './paths.js';
 
 /** Child processes started by this test file; killed when it ends, however it ends. */
@@ -130,19 +130,8 @@ export async function startController(site: ControllerSite): Promise<StepwisePro
   return c;
 }
 
-export interface KubectlRun {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-}
-
 /** The test environment's kubectl (the pinned version), against `kubeconfig`. */
-export async function kubectl(kubeconfig: string, args: readonly string[], input = ''): Promise<KubectlRun> {
+export async function kubectl(kubeconfig: string, args: readonly string[], input = ''): Promise<CliRun> {
   const { bin } = await ensureControlPlane();
-  const r = spawnSync(`${bin}/kubectl`, ['--kubeconfig', kubeconfig, ...args], {
-    input,
-    encoding: 'utf8',
-    timeout: 60_000,
-  });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+  return runAsync(`${bin}/kubectl`, ['--kubeconfig', kubeconfig, ...args], { input });
 }

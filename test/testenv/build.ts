@@ -37,7 +37,7 @@ export interface KruiseBuild {
  * Runs scripts/testenv/build.sh for one target (cached, locked, so concurrent callers wait for one build) and
  * resolves to the cache root it prints. Progress goes to stderr: a cold build takes minutes.
  */
-function runBuild(target: 'control-plane' | 'kruise' | 'tools'): Promise<string> {
+function runBuild(target: 'control-plane' | 'kruise' | 'tools' | 'traefik'): Promise<string> {
   return new Promise((resolve, reject) => {
     const child = spawn('bash', [`${ROOT}scripts/testenv/build.sh`, target], { stdio: ['ignore', 'pipe', 'pipe'] });
     // A cold Go build is quiet for minutes at a time: say it is still going.
@@ -112,4 +112,12 @@ export function ensureTools(): Promise<ToolsBuild> {
     helm4: `${root}/bin/helm4`,
   }));
   return tools;
+}
+
+let traefik: Promise<string> | undefined;
+
+/** Builds Traefik (the data-plane tests' proxy) if it is missing and returns its path (one build per process). */
+export function ensureTraefik(): Promise<string> {
+  traefik ??= runBuild('traefik').then((root) => `${root}/bin/traefik`);
+  return traefik;
 }

@@ -1,6 +1,6 @@
 /**
- * The test control plane: `build` builds what is missing of it and of the OpenKruise Rollouts controller (before
- * the integration tests run), and a local cluster for trying Stepwise by hand:
+ * The test control plane: `build` builds what is missing of it, of the OpenKruise Rollouts controller and of the
+ * other real tools (before the integration tests run), and a local cluster for trying Stepwise by hand:
  *   eval "$(npm run -s cluster:up)"    # starts it (or finds the running one) and exports KUBECONFIG and PATH
  *   kubectl get nodes
  *   npm run cluster:down
@@ -9,7 +9,7 @@
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { attachCluster, startCluster } from './cluster.js';
-import { ensureControlPlane, ensureKruise, ensureTools } from './build.js';
+import { ensureControlPlane, ensureKruise, ensureTools, ensureTraefik } from './build.js';
 import { isAlive } from './process.js';
 
 const stateDir = `${process.env.STEPWISE_CACHE ?? `${homedir()}/.cache/stepwise`}/cluster`;
@@ -62,6 +62,7 @@ async function build(): Promise<void> {
   process.stderr.write(`[testenv] control plane in ${(await ensureControlPlane()).root}\n`);
   process.stderr.write(`[testenv] kruise-rollout ${(await ensureKruise()).binary}\n`);
   process.stderr.write(`[testenv] helm 3 and 4, cue beside ${(await ensureTools()).helm3}\n`);
+  process.stderr.write(`[testenv] traefik ${await ensureTraefik()}\n`);
 }
 
 const command = process.argv[2];

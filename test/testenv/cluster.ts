@@ -10,6 +10,7 @@ import type { KubeObject } from '../../src/k8s/objects.js';
 import { ROOT } from '../support/paths.js';
 import { ensureControlPlane, type ControlPlaneBuild } from './build.js';
 import { makePki } from './pki.js';
+import { MAX_NODES, podRange } from './podnet.js';
 import {
   freePorts,
   isAlive,
@@ -30,15 +31,18 @@ export const NEVER_READY_LABEL = 'stepwise.dev/test-never-ready';
  * restarts the wait on every write to the pod (its scheduling, a label), so the figure is a lower bound.
  */
 export const READY_AFTER_ANNOTATION = 'stepwise.dev/test-ready-after';
-/** Pod IPs come from this range, which nothing on the machine routes to: no traffic is ever sent to pods. */
-const POD_CIDR = '10.244.0.0/16';
 /** kwokctl's values for a cluster without client-side rate limits. */
 const UNLIMITED_QPS = 5000;
 const UNLIMITED_BURST = 10000;
 
 export interface ClusterOptions {
-  /** Fake kwok nodes, 110 pods each. @default 2 */
+  /** Fake kwok nodes, 110 pods each (at most 15). @default 2 */
   nodes?: number;
+  /**
+   * The block of the pod range the pods take their addresses from (./podnet.ts): 0, which nothing on the machine
+   * routes to, or one a data-plane test claimed and made real. @default 0
+   */
+  podBlock?: number;
   /** Install the Gateway API, OpenKruise Rollout and builtin Rollout CRDs. @default true */
   crds?: boolean;
   /** Leave the processes running when this process exits (`npm run cluster:up`). @default false */
@@ -185,6 +189,9 @@ async function boot(
   options: ClusterOptions,
   log: (line: string) => void,
 ): Promise<ClusterState> {
+  const pods = podRange(options.podBlock);
+  const nodes = options.nodes ?? 2;
+  if (nodes > MAX_NODES) throw new Error(`nodes: ${nodes}; a cluster has at most ${MAX_NODES}`);
   const bin = (name: string) => `${build.bin}/${name}`;
   const logOf = (name: string) => `${runDir}/${name}.log`;
   const start = (name: keyof NonNullable<ClusterOptions['extraArgs']>, args: string[]) => {
@@ -313,14 +320,13 @@ async function boot(
     `--kubeconfig=${kubeconfig}`,
     `--config=${runDir}/kwok.yaml`,
     '--manage-all-nodes=true',
-    `--cidr=${POD_CIDR}`,
+    `--cidr=${pods.cidr}`,
     '--node-ip=10.244.255.1',
   ]);
 
   const kc = new KubeConfig();
   kc.loadFromFile(kubeconfig);
   const core = kc.makeApiClient(CoreV1Api);
-  const nodes = options.nodes ?? 2;
   for (let i = 0; i < nodes; i++) {
     const name = `kwok-node-${i}`;
     await core.createNode({
@@ -335,7 +341,7 @@ async function boot(
             type: 'kwok',
           },
         },
-        spec: { podCIDR: `10.244.${i}.0/24`, podCIDRs: [`10.244.${i}.0/24`] },
+        spec: { podCIDR: pods.node(i), podCIDRs: [pods.node(i)] },
         status: {
           allocatable: { cpu: '32', memory: '256Gi', pods: '110' },
           capacity: { cpu: '32', memory: '256Gi', pods: '110' },
