@@ -15,6 +15,7 @@ import { createNamespace } from '../../test/support/kube.js';
 import { stepwise } from '../../test/support/cli.js';
 import type { StepwiseProcess } from '../../test/support/processes.js';
 import { startCluster } from '../../test/testenv/cluster.js';
+import { median } from '../stats.js';
 
 const HANDOVERS = 5;
 const HANDOVER_TARGET_MS = 2000;
@@ -73,8 +74,7 @@ try {
   }
   await leader.process.stop('SIGTERM');
 
-  const sorted = [...handovers].sort((a, b) => a - b);
-  const p50 = sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
+  const p50 = median(handovers);
   const same = builds.every((b) => b.digest === cached.digest);
   const result = {
     digest: cached.digest,
@@ -83,7 +83,7 @@ try {
     archiveMiB: cached.bytes / MiB,
     rootfsMiB: cached.rootfsBytes / MiB,
     rssAtRestMiB: atRest / MiB,
-    handoverMs: { p50, max: sorted.at(-1), all: handovers.map(Math.round) },
+    handoverMs: { p50, max: Math.max(...handovers), all: handovers.map(Math.round) },
   };
   console.log(JSON.stringify(result, null, 2));
   console.log(

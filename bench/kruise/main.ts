@@ -27,6 +27,7 @@ import { installWithWebhook, startController } from '../../test/support/processe
 import { startCluster } from '../../test/testenv/cluster.js';
 import { startKruise } from '../../test/testenv/kruise.js';
 import { freePorts } from '../../test/testenv/process.js';
+import { median } from '../stats.js';
 
 const RUNS = Number(process.argv[2] ?? 3);
 const TARGET = 0.6;
@@ -75,7 +76,6 @@ async function release(engine: Engine, run: number): Promise<number> {
   return at - t0;
 }
 
-const median = (xs: readonly number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const times: Record<Engine, number[]> = { builtin: [], kruise: [] };
 try {
   for (let run = 1; run <= RUNS; run++) {

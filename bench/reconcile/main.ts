@@ -29,6 +29,7 @@ import { ROOT } from '../../test/support/paths.js';
 import { READY_AFTER_ANNOTATION, startCluster } from '../../test/testenv/cluster.js';
 import { rssBytes } from '../../test/testenv/process.js';
 import { buildImage, flatKubeconfig, Podman } from '../../test/support/image.js';
+import { median, percentile } from '../stats.js';
 
 const PARTS = ['latency', 'release', 'scale'] as const;
 const chosen = process.argv.slice(2);
@@ -127,9 +128,6 @@ function deploymentAlone(spec: string, namespace: string): KubeObject {
 const rolloutOf = (namespace: string, name: string) => client.get<RolloutObject>({ ...ROLLOUT_REF, name, namespace });
 const healthy = async (namespace: string, name: string) =>
   (await rolloutOf(namespace, name))?.status?.phase === 'Healthy';
-const percentile = (xs: number[], p: number) =>
-  [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.ceil((p / 100) * xs.length) - 1)]!;
-const median = (xs: number[]) => percentile(xs, 50);
 const ms = (x: number) => `${x.toFixed(0)} ms`;
 
 interface PartResult {

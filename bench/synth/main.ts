@@ -17,6 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { ROOT } from '../../test/support/paths.js';
+import { median } from '../stats.js';
 
 function appYaml(i: number): string {
   return `apiVersion: stepwise.dev/v1alpha1
@@ -54,7 +55,6 @@ function timed(args: readonly string[]): number {
 function medians<K extends string>(runs: number, commands: Record<K, readonly string[]>): Record<K, number> {
   const times = Object.fromEntries(Object.keys(commands).map((k) => [k, [] as number[]])) as Record<K, number[]>;
   for (let r = 0; r < runs; r++) for (const k of Object.keys(commands) as K[]) times[k].push(timed(commands[k]));
-  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
   return Object.fromEntries(Object.entries(times).map(([k, xs]) => [k, median(xs as number[])])) as Record<K, number>;
 }
 

@@ -15,6 +15,8 @@ import { loadApps } from '../../src/appspec/load.js';
 import type { Engine } from '../../src/appspec/types.js';
 import { type PlannedStep, planApp } from '../../src/plan/plan.js';
 import { isReady, type Pod } from '../../src/reconciler/observed.js';
+import type { KubeClient } from '../../src/k8s/client.js';
+import type { KubeObject } from '../../src/k8s/objects.js';
 import type { RolloutObject } from '../../src/reconciler/types.js';
 import { runAsync } from './cli.js';
 import {
@@ -23,6 +25,7 @@ import {
   deployed,
   imageOf,
   kubectlApply,
+  type Position,
   positionOf,
   releaseEnded,
   rolloutOf,
@@ -46,49 +49,31 @@ import {
   shareOf,
   writeSplitSeries,
 } from './traffic.js';
+import type { Cluster } from '../testenv/cluster.js';
 import { type KruiseController, kruiseLogTail, startKruise } from '../testenv/kruise.js';
 import { claimPodBlock } from '../testenv/podnet.js';
 import { freePorts } from '../testenv/process.js';
 
 const HOME = 'stepwise-system';
 
-/** What a file's releases run beside: its cluster, the data plane and both controllers. */
-interface Site {
-  plane: DataPlane;
-  controller: StepwiseProcess;
-  kruise: KruiseController;
-}
-
 /**
- * The file's data plane: claims a pod block, starts a cluster on it, and (from the first release: node 20 does not
- * await root hooks in order) the data plane, Stepwise's controller and Kruise's; all stopped after the last test.
- * Call once, at the file's top level.
+ * The data-plane tests of one file: claims a pod block, starts a cluster on it, and (from the first release: node 20
+ * does not await root hooks in order) a ReleaseLab beside it; all stopped after the last test. Call once, at the
+ * file's top level.
  */
-export function useDataPlane(): { release: typeof release; check: typeof check } {
+export function useDataPlane() {
   const block = claimPodBlock();
-  const running: Partial<Site> = {};
-  // Registered before the cluster's own `after`, so all of this stops while the cluster still answers.
-  after(async () => {
-    await Promise.all([running.controller?.stop(), running.kruise?.stop()]);
-    await running.plane?.close();
-  });
-  env = useCluster({ podBlock: block });
-  let started: Promise<Site> | undefined;
-  site = () =>
-    (started ??= (async () => {
-      running.plane = await DataPlane.start(env.cluster, env.client, block, [8080, 9000]);
-      const [webhookPort] = (await freePorts(1)) as [number];
-      const home = { kubeconfig: env.cluster.kubeconfig, namespace: HOME, webhookPort };
-      await createNamespace(env.client, HOME);
-      installWithWebhook(home);
-      running.controller = await startController(home);
-      running.kruise = await startKruise(env.cluster);
-      return running as Site;
-    })());
-  return { release, check };
+  let started: Promise<ReleaseLab> | undefined;
+  // Registered before the cluster's own `after`, so the lab stops while the cluster still answers.
+  after(async () => (await started?.catch(() => undefined))?.close());
+  const env = useCluster({ podBlock: block });
+  const lab = () => (started ??= ReleaseLab.start(env.cluster, env.client, block));
+  return {
+    lab,
+    release: async (...args: Parameters<ReleaseLab['release']>) => (await lab()).release(...args),
+    check,
+  };
 }
-let env: ReturnType<typeof useCluster>;
-let site: () => Promise<Site>;
 
 /** Tolerance of a step's measured share, in points: ingress-nginx picks at random, Traefik by round robin. */
 const TOLERANCE = 2;
@@ -110,17 +95,19 @@ const withGrace = (text: string) =>
 /** Every pause waits for approval, so each step is held while its traffic is measured. */
 const approvedPauses = (text: string) => text.replace(/pause: \{duration: \d+\}/g, 'pause: {}');
 
-interface TrafficScenario extends Scenario {
+export interface TrafficScenario extends Scenario {
   readonly slug: string;
   /** The next version's image. */
   readonly image: string;
   readonly host: string;
   readonly path: string;
   readonly kinds: readonly RequestKind[];
+  /** The new version answers every request with this status: a broken release, its failures expected. */
+  readonly broken?: number;
 }
 
 const PLAIN: RequestKind = { name: 'plain' };
-const SCENARIOS = {
+export const SCENARIOS = {
   seed: {
     name: 'the seed blue-green release on nginx',
     slug: 'seed',
@@ -241,7 +228,7 @@ function returns(answers: readonly Answer[], kinds: readonly RequestKind[], vers
   });
 }
 
-export type Ending = 'end' | 'abort' | 'undo' | 'rollback';
+export type Ending = 'end' | 'abort' | 'undo' | 'rollback' | 'analysis';
 
 export interface Released {
   scenario: TrafficScenario;
@@ -253,103 +240,153 @@ export interface Released {
   windows: Window[];
   delays: number[];
   series: string;
+  /** The Rollout as synthesized. */
+  rollout: RolloutObject;
 }
 
 /**
- * Releases the scenario's next image under `engine` while requests flow, holding each pause until its split is
- * measured; `ending` other than `end` stops the release at step 2: `stepwise abort`, `stepwise undo`, or the first
- * version applied again (a GitOps rollback, Kruise's way).
+ * A cluster's data plane with Stepwise's controller and Kruise's beside it: releases examples while requests flow.
  */
-async function release(example: keyof typeof SCENARIOS, engine: Engine, ending: Ending): Promise<Released> {
-  const scenario: TrafficScenario = SCENARIOS[example];
-  const { plane, controller, kruise } = await site();
-  const { client, cluster } = env;
-  const namespace = `${scenario.slug}-${engine}-${ending}`;
-  await createNamespace(client, namespace);
-  // A host of its own: the apps of earlier releases still hold the example's.
-  const host = `${namespace}.${scenario.host}`;
-  const edit = (text: string) => withGrace(scenario.edit?.(text) ?? text).replaceAll(scenario.host, host);
-  const objects = synthesize({ ...scenario, edit }, engine, namespace);
-  const rollout = rolloutOf(objects);
-  const first = templateImageOf(workloadOf(objects))!;
-  const sources = scenario.files.map((file) => ({ file, text: edit(readFileSync(`${ROOT}${file}`, 'utf8')) }));
-  const { steps } = planApp(loadApps(sources).apps[0]!.app);
-  await kubectlApply(cluster.kubeconfig, objects);
-  await deployed(client, objects);
+export class ReleaseLab {
+  private constructor(
+    private readonly cluster: Cluster,
+    readonly client: KubeClient,
+    readonly plane: DataPlane,
+    readonly controller: StepwiseProcess,
+    readonly kruise: KruiseController,
+  ) {}
 
-  const target = { host, path: scenario.path, kinds: scenario.kinds };
-  await plane.reaches(target);
-  const writes = await RoutingWrites.start(client, namespace);
-  const { load, served } = plane.load(target);
-  const windows: Window[] = [];
-  const hold = async (what: string, share: (kind: RequestKind) => number) => {
-    const span = await settled(load, served, scenario.kinds);
-    windows.push({ what, ...span, expected: new Map(scenario.kinds.map((k) => [k.name, share(k)])) });
-  };
-  const logs = () => `stepwise:\n${controller.log.slice(-3000)}\nkruise:\n${kruiseLogTail(kruise)}`;
-  try {
-    await hold('before the release', () => 0);
-    await kubectlApply(cluster.kubeconfig, withImage(objects, scenario.image));
-    for (;;) {
-      const p = await explained(
-        eventually('a pause or the end', async () => {
-          const now = await positionOf(client, rollout);
-          return (now.done || awaitsApproval(now)) && now;
-        }),
-        logs,
-      );
-      if (p.done) break;
-      const step = steps[p.step - 1]!;
-      await hold(`step ${p.step}`, (kind) => declaredShare(step, kind));
-      if (p.step === 2 && ending !== 'end') {
-        await stop(ending, rollout.metadata.name, namespace, objects);
-        break;
-      }
-      await approveUntilMoved(client, p);
+  /** Starts the data plane and both controllers beside `cluster`, whose pods are on the claimed pod `block`. */
+  static async start(cluster: Cluster, client: KubeClient, block: number): Promise<ReleaseLab> {
+    const plane = await DataPlane.start(cluster, client, block, [8080, 9000]);
+    const running: { stop(): Promise<void> }[] = [];
+    try {
+      const [webhookPort] = (await freePorts(1)) as [number];
+      const home = { kubeconfig: cluster.kubeconfig, namespace: HOME, webhookPort };
+      await createNamespace(client, HOME);
+      installWithWebhook(home);
+      const controller = await startController(home);
+      running.push(controller);
+      return new ReleaseLab(cluster, client, plane, controller, await startKruise(cluster));
+    } catch (e) {
+      await Promise.all(running.map((r) => r.stop()));
+      await plane.close();
+      throw e;
     }
-    const image = ending === 'end' ? scenario.image : first;
-    await explained(settledOn(namespace, image, workloadOf(objects).spec.replicas ?? 1, rollout), logs);
-    await hold(ending === 'end' ? 'released' : `after ${ending}`, () => (ending === 'end' ? 100 : 0));
-  } finally {
-    await load.stop();
-    await served.stop();
-    await writes.stop();
   }
-  assert.equal(served.failure, undefined, String(served.failure));
-  const series = writeSplitSeries(`${namespace}`, load.answers, [first, scenario.image]);
-  return {
-    scenario,
-    engine,
-    ending,
-    stable: first,
-    answers: load.answers,
-    windows,
-    delays: writes.delays(served),
-    series,
-  };
-}
 
-/** Ends the release at step 2 the way `ending` says. */
-async function stop(ending: Ending, name: string, namespace: string, objects: Parameters<typeof kubectlApply>[1]) {
-  if (ending === 'rollback') return kubectlApply(env.cluster.kubeconfig, objects);
-  const args = [ending, name, '-n', namespace, '--kubeconfig', env.cluster.kubeconfig, '--lease-namespace', HOME];
-  const r = await runAsync('stepwise', args);
-  assert.equal(r.status, 0, `stepwise ${ending}: ${r.stderr}`);
-}
+  /**
+   * Releases the scenario's next image under `engine` while requests flow, holding each pause until its split is
+   * measured; `ending` other than `end` stops the release at step 2: `stepwise abort`, `stepwise undo`, or the
+   * first version applied again (a GitOps rollback, Kruise's way); `analysis`: the release rolls itself back.
+   */
+  async release(example: TrafficScenario | keyof typeof SCENARIOS, engine: Engine, ending: Ending): Promise<Released> {
+    const scenario: TrafficScenario = typeof example === 'string' ? SCENARIOS[example] : example;
+    const { client, cluster, plane } = this;
+    const namespace = `${scenario.slug}-${engine}-${ending}`;
+    await createNamespace(client, namespace);
+    // A host of its own: the apps of earlier releases still hold the example's.
+    const host = `${namespace}.${scenario.host}`;
+    const edit = (text: string) => withGrace(scenario.edit?.(text) ?? text).replaceAll(scenario.host, host);
+    const objects = synthesize({ ...scenario, edit }, engine, namespace);
+    const rollout = rolloutOf(objects);
+    const first = templateImageOf(workloadOf(objects))!;
+    const sources = scenario.files.map((file) => ({ file, text: edit(readFileSync(`${ROOT}${file}`, 'utf8')) }));
+    const { steps } = planApp(loadApps(sources).apps[0]!.app);
+    await kubectlApply(cluster.kubeconfig, objects);
+    await deployed(client, objects);
 
-/** The release has ended (completed or cancelled) with every pod Ready on `image`. */
-async function settledOn(namespace: string, image: string, replicas: number, rollout: RolloutObject) {
-  await eventually(
-    `every pod of ${namespace} Ready on ${image}, the release ended`,
-    async () => {
-      const p = await positionOf(env.client, rollout);
-      const pods = (await env.client.list<Pod>({ apiVersion: 'v1', kind: 'Pod', namespace })).filter(
-        (pod) => !pod.metadata.deletionTimestamp,
-      );
-      return releaseEnded(p) && pods.length === replicas && pods.every((pod) => imageOf(pod) === image && isReady(pod));
-    },
-    120_000,
-  );
+    if (scenario.broken) plane.answer(scenario.image, scenario.broken);
+    const target = { host, path: scenario.path, kinds: scenario.kinds };
+    await plane.reaches(target);
+    const writes = await RoutingWrites.start(client, namespace);
+    const { load, served } = plane.load(target);
+    const windows: Window[] = [];
+    const hold = async (what: string, share: (kind: RequestKind) => number) => {
+      const span = await settled(load, served, scenario.kinds);
+      windows.push({ what, ...span, expected: new Map(scenario.kinds.map((k) => [k.name, share(k)])) });
+    };
+    let last: Position | undefined;
+    const logs = () =>
+      `the Rollout says: ${last?.rollout.status?.message}\nstepwise:\n${this.controller.log.slice(-3000)}\n` +
+      `kruise:\n${kruiseLogTail(this.kruise)}`;
+    try {
+      await hold('before the release', () => 0);
+      await kubectlApply(cluster.kubeconfig, withImage(objects, scenario.image));
+      for (;;) {
+        const p = await explained(
+          eventually('a pause or the end', async () => {
+            last = await positionOf(client, rollout);
+            return (releaseEnded(last) || awaitsApproval(last)) && last;
+          }),
+          logs,
+        );
+        if (releaseEnded(p)) break;
+        assert.notEqual(
+          ending,
+          'analysis',
+          `the release under analysis waits for a person: ${p.rollout.status?.message}`,
+        );
+        const step = steps[p.step - 1]!;
+        await hold(`step ${p.step}`, (kind) => declaredShare(step, kind));
+        if (p.step === 2 && ending !== 'end') {
+          await this.endAtStep2(ending, rollout.metadata.name, namespace, objects);
+          break;
+        }
+        await approveUntilMoved(client, p);
+      }
+      const image = ending === 'end' ? scenario.image : first;
+      await explained(this.settledOn(namespace, image, workloadOf(objects).spec.replicas ?? 1, rollout), logs);
+      await hold(ending === 'end' ? 'released' : `after ${ending}`, () => (ending === 'end' ? 100 : 0));
+    } finally {
+      await load.stop();
+      await served.stop();
+      await writes.stop();
+    }
+    assert.equal(served.failure, undefined, String(served.failure));
+    const series = writeSplitSeries(`${namespace}`, load.answers, [first, scenario.image]);
+    const delays = writes.delays(served);
+    return { scenario, engine, ending, stable: first, answers: load.answers, windows, delays, series, rollout };
+  }
+
+  /** Ends the release at step 2 the way `ending` says. */
+  private async endAtStep2(ending: Ending, name: string, namespace: string, objects: KubeObject[]): Promise<void> {
+    const { kubeconfig } = this.cluster;
+    if (ending === 'rollback') return kubectlApply(kubeconfig, objects);
+    const r = await runAsync('stepwise', [
+      ending,
+      name,
+      '-n',
+      namespace,
+      '--kubeconfig',
+      kubeconfig,
+      '--lease-namespace',
+      HOME,
+    ]);
+    assert.equal(r.status, 0, `stepwise ${ending}: ${r.stderr}`);
+  }
+
+  /** The release has ended (completed or cancelled) with every pod Ready on `image`. */
+  private async settledOn(namespace: string, image: string, replicas: number, rollout: RolloutObject) {
+    await eventually(
+      `every pod of ${namespace} Ready on ${image}, the release ended`,
+      async () => {
+        const p = await positionOf(this.client, rollout);
+        const pods = (await this.client.list<Pod>({ apiVersion: 'v1', kind: 'Pod', namespace })).filter(
+          (pod) => !pod.metadata.deletionTimestamp,
+        );
+        return (
+          releaseEnded(p) && pods.length === replicas && pods.every((pod) => imageOf(pod) === image && isReady(pod))
+        );
+      },
+      120_000,
+    );
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([this.controller.stop(), this.kruise.stop()]);
+    await this.plane.close();
+  }
 }
 
 /**
@@ -359,7 +396,8 @@ async function settledOn(namespace: string, image: string, replicas: number, rol
  */
 function check(t: TestContext, r: Released): void {
   const { scenario } = r;
-  const failures = failed(r.answers);
+  const brokenAnswer = (a: Answer) => a.version === scenario.image && a.status === scenario.broken;
+  const failures = failed(r.answers).filter((a) => !brokenAnswer(a));
   // A rollback gives the stable version its traffic back by design; the new version, once dropped, stays dropped.
   const back = returns(r.answers, scenario.kinds, r.ending === 'end' ? [r.stable, scenario.image] : [scenario.image]);
   const delays = [...r.delays].sort((a, b) => a - b);

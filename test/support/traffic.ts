@@ -41,8 +41,12 @@ class PodDirectory {
     this.done = this.watch();
   }
 
+  /** The HTTP status pods of a version answer with, where not 200: a broken release. */
+  readonly statuses = new Map<string, number>();
+
   private tell(address: string, version: string | null): void {
-    this.server.stdin?.write(`${JSON.stringify({ address, version })}\n`);
+    const status = (version && this.statuses.get(version)) || 200;
+    this.server.stdin?.write(`${JSON.stringify({ address, version, status })}\n`);
   }
 
   private seen(type: string, pod: PodSeen): void {
@@ -463,6 +467,11 @@ export class DataPlane {
         throw new Error(`traefik did not reach a pod for ${target.host}${target.path}: ${last?.status} ${last?.error}`);
       await new Promise((r) => setTimeout(r, 100));
     }
+  }
+
+  /** Pods of `version` (an image) started from now on answer every request with `status`: a broken release. */
+  answer(version: string, status: number): void {
+    this.directory.statuses.set(version, status);
   }
 
   async close(): Promise<void> {
