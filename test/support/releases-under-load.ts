@@ -127,6 +127,15 @@ export const SCENARIOS = {
     path: '/store',
     kinds: [PLAIN],
   },
+  layers: {
+    name: 'a canary on nginx in weight steps, from layered config',
+    slug: 'layers',
+    files: ['examples/layers/base.yaml', 'examples/layers/prod.yaml'],
+    image: 'ghcr.io/example/api:1.9.0',
+    host: 'api.example.com',
+    path: '/',
+    kinds: [PLAIN],
+  },
   ab: {
     name: 'an A/B test on nginx (header and cookie matches)',
     slug: 'ab',
