@@ -137,7 +137,6 @@ export function manualSteps(rollout: RolloutObject): number[] {
   return body.steps.flatMap((s, i) => (manual(s, i + 1) ? [i + 1] : []));
 }
 
-/** The release waits for a person where it stands. */
 /**
  * The release's progress has stopped, completed or cancelled: phase Healthy, Progressing False. A cancelled
  * release still shows the step it was cancelled at, as OpenKruise's status does.
@@ -146,6 +145,7 @@ export const releaseEnded = (p: Position) =>
   p.rollout.status?.phase === 'Healthy' &&
   (p.rollout.status.conditions?.some((c) => c.type === 'Progressing' && c.status === 'False') ?? false);
 
+/** The release waits for a person where it stands. */
 export function awaitsApproval(p: Position): boolean {
   return !p.done && p.state === 'StepPaused' && manualSteps(p.rollout).includes(p.step);
 }

@@ -198,12 +198,18 @@ async function settled(load: Load, served: ServedConfiguration, kinds: readonly 
   }
 }
 
+/** The share (%) of `kind` the new version `image` answered in window `w`, or undefined for no answers. */
+const windowShare = (answers: readonly Answer[], w: Window, kind: string, image: string) =>
+  shareOf(
+    answers.filter((a) => a.kind === kind && a.sentAt >= w.from && a.sentAt <= w.to),
+    image,
+  );
+
 /** Per window and kind, the measured share of the new version where it is off by more than the tolerance. */
 function misses(answers: readonly Answer[], windows: readonly Window[], image: string): string[] {
   return windows.flatMap((w) =>
     [...w.expected].flatMap(([kind, expected]) => {
-      const seen = answers.filter((a) => a.kind === kind && a.sentAt >= w.from && a.sentAt <= w.to);
-      const share = shareOf(seen, image);
+      const share = windowShare(answers, w, kind, image);
       if (share !== undefined && Math.abs(share - expected) <= TOLERANCE) return [];
       return [`${w.what}, ${kind}: ${share?.toFixed(1) ?? 'no answers'}% on the new version, declared ${expected}%`];
     }),
@@ -415,10 +421,9 @@ function check(t: TestContext, r: Released): void {
       `250 ms in ${r.series}`,
   );
   for (const w of r.windows) {
-    const shares = [...w.expected.keys()].map((kind) => {
-      const seen = r.answers.filter((a) => a.kind === kind && a.sentAt >= w.from && a.sentAt <= w.to);
-      return `${kind} ${shareOf(seen, scenario.image)?.toFixed(1)}%`;
-    });
+    const shares = [...w.expected.keys()].map(
+      (kind) => `${kind} ${windowShare(r.answers, w, kind, scenario.image)?.toFixed(1)}%`,
+    );
     t.diagnostic(`${w.what}: ${shares.join(', ')} on the new version`);
   }
   assert.deepEqual(
